@@ -1,0 +1,290 @@
+//! The JSON dump of CONTRACT.md section 2.2, and replaying JSON Lines into it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::event::Event;
+use crate::outcome::{Outcome, Warning};
+use crate::value::Value;
+
+/// The whole state of an engine in CONTRACT.md's JSON shape, plus the warnings and rejected
+/// lines of a replay. Every list is in a deterministic order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Dump {
+    /// Every person, sorted by project, then smallest distinct id.
+    pub persons: Vec<PersonRecord>,
+    /// Ids seen only in personless mode that still have no person, sorted.
+    pub personless_distinct_ids: Vec<PersonlessRecord>,
+    /// Every group, sorted by project, type index, key.
+    pub groups: Vec<GroupRecord>,
+    /// Warnings, in the order they were raised.
+    pub warnings: Vec<WarningRecord>,
+    /// Lines refused as input.
+    pub rejected: Vec<RejectedRecord>,
+}
+
+/// A person in the dump.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PersonRecord {
+    /// The project.
+    pub team: String,
+    /// The person's uuid.
+    pub uuid: String,
+    /// Its distinct ids, sorted.
+    pub distinct_ids: Vec<String>,
+    /// Whether it is identified.
+    pub is_identified: bool,
+    /// Its properties (an object).
+    pub properties: Value,
+    /// RFC 3339.
+    pub created_at: String,
+    /// PostHog's row version.
+    pub version: u64,
+}
+
+/// A personless id in the dump.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PersonlessRecord {
+    /// The project.
+    pub team: String,
+    /// The id.
+    pub distinct_id: String,
+}
+
+/// A group in the dump.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// The project.
+    pub team: String,
+    /// The group type name.
+    pub group_type: String,
+    /// The group type index, 0 to 4.
+    pub group_type_index: u8,
+    /// The group key.
+    pub group_key: String,
+    /// Its properties (an object).
+    pub properties: Value,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A warning in the dump.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WarningRecord {
+    /// PostHog's warning name.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The 1-based input line of the event, when replaying lines.
+    pub line: Option<u64>,
+    /// The event's uuid.
+    pub event_uuid: Option<String>,
+    /// The event's distinct id.
+    pub distinct_id: String,
+    /// Named facts (an object).
+    pub details: Value,
+}
+
+impl WarningRecord {
+    /// The record of a warning raised by the event on `line`.
+    #[must_use]
+    pub fn new(warning: &Warning, line: Option<u64>) -> WarningRecord {
+        WarningRecord {
+            kind: warning.kind.as_str().to_owned(),
+            line,
+            event_uuid: warning.event_uuid.as_deref().map(str::to_owned),
+            distinct_id: warning.distinct_id.to_string(),
+            details: Value::object(warning.details.iter().map(|(k, v)| (*k, Value::from(&**v)))),
+        }
+    }
+}
+
+/// A rejected input line in the dump.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RejectedRecord {
+    /// The 1-based line number.
+    pub line: u64,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+impl Engine {
+    /// The engine's persons, personless ids and groups in CONTRACT.md's shape. `warnings` and
+    /// `rejected` are empty: the engine does not keep them (a [`Replay`] does).
+    #[must_use]
+    pub fn dump(&self) -> Dump {
+        let mut persons: Vec<PersonRecord> = self
+            .persons()
+            .map(|p| PersonRecord {
+                team: p.project().to_string(),
+                uuid: p.uuid().hyphenated().to_string(),
+                distinct_ids: p
+                    .sorted_distinct_ids()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+                is_identified: p.is_identified(),
+                properties: Value::object(p.properties().map(|(k, v)| (k, v.clone()))),
+                created_at: p.created_at().to_string(),
+                version: p.version(),
+            })
+            .collect();
+        persons.sort_by(|a, b| {
+            (&a.team, a.distinct_ids.first()).cmp(&(&b.team, b.distinct_ids.first()))
+        });
+        let mut personless: Vec<PersonlessRecord> = self
+            .personless_distinct_ids()
+            .map(|(project, id)| PersonlessRecord {
+                team: project.to_string(),
+                distinct_id: id.to_owned(),
+            })
+            .collect();
+        personless.sort_by(|a, b| (&a.team, &a.distinct_id).cmp(&(&b.team, &b.distinct_id)));
+        let mut groups: Vec<GroupRecord> = self
+            .groups()
+            .map(|g| GroupRecord {
+                team: g.project().to_string(),
+                group_type: g.group_type().to_owned(),
+                group_type_index: g.group_type_index(),
+                group_key: g.group_key().to_owned(),
+                properties: Value::object(g.properties().map(|(k, v)| (k, v.clone()))),
+                created_at: g.created_at().to_string(),
+            })
+            .collect();
+        groups.sort_by(|a, b| {
+            (&a.team, a.group_type_index, &a.group_key).cmp(&(
+                &b.team,
+                b.group_type_index,
+                &b.group_key,
+            ))
+        });
+        Dump {
+            persons,
+            personless_distinct_ids: personless,
+            groups,
+            warnings: Vec::new(),
+            rejected: Vec::new(),
+        }
+    }
+}
+
+/// Replays JSON Lines into an engine, keeping the warnings and rejected lines that the dump
+/// reports. The CLI's `replay` is this, and so is the library path that tests compare it to.
+///
+/// ```
+/// let mut replay = idgraph::Replay::new(idgraph::Engine::new());
+/// replay.line(br#"{"event": "$pageview", "distinct_id": "a"}"#)?;
+/// replay.line(b"not json")?;
+/// let dump = replay.finish();
+/// assert_eq!(dump.persons.len(), 1);
+/// assert_eq!(dump.rejected[0].line, 2);
+/// # Ok::<(), idgraph::Error>(())
+/// ```
+pub struct Replay {
+    engine: Engine,
+    warnings: Vec<WarningRecord>,
+    rejected: Vec<RejectedRecord>,
+    line: u64,
+    outcome: Outcome,
+}
+
+/// What [`Replay::line`] did with one line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LineStatus {
+    /// A blank line, skipped.
+    Blank,
+    /// The event was applied.
+    Applied,
+    /// The line was rejected, for this reason.
+    Rejected(crate::EventError),
+}
+
+impl Replay {
+    /// A replay into `engine`.
+    #[must_use]
+    pub fn new(engine: Engine) -> Replay {
+        Replay {
+            engine,
+            warnings: Vec::new(),
+            rejected: Vec::new(),
+            line: 0,
+            outcome: Outcome::default(),
+        }
+    }
+
+    /// Restarts line numbering, for the next input file.
+    pub fn start_file(&mut self) {
+        self.line = 0;
+    }
+
+    /// Parses and applies the next line (without its line break).
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError`] when the engine is full; the line changed nothing.
+    pub fn line(&mut self, bytes: &[u8]) -> Result<LineStatus, EngineError> {
+        self.line += 1;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(LineStatus::Blank);
+        }
+        match Event::from_json_slice(bytes) {
+            Ok(event) => {
+                self.engine.apply_into(&event, &mut self.outcome)?;
+                let line = Some(self.line);
+                self.warnings.extend(
+                    self.outcome
+                        .warnings
+                        .iter()
+                        .map(|w| WarningRecord::new(w, line)),
+                );
+                Ok(LineStatus::Applied)
+            }
+            Err(error) => {
+                self.rejected.push(RejectedRecord {
+                    line: self.line,
+                    reason: error.to_string(),
+                });
+                Ok(LineStatus::Rejected(error))
+            }
+        }
+    }
+
+    /// The number of the last line given.
+    #[must_use]
+    pub fn line_number(&self) -> u64 {
+        self.line
+    }
+
+    /// The engine so far.
+    #[must_use]
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Warnings so far.
+    #[must_use]
+    pub fn warnings(&self) -> &[WarningRecord] {
+        &self.warnings
+    }
+
+    /// Rejected lines so far.
+    #[must_use]
+    pub fn rejected(&self) -> &[RejectedRecord] {
+        &self.rejected
+    }
+
+    /// The engine, giving up the warnings and rejected lines.
+    #[must_use]
+    pub fn into_engine(self) -> Engine {
+        self.engine
+    }
+
+    /// The dump of the engine with this replay's warnings and rejected lines.
+    #[must_use]
+    pub fn finish(self) -> Dump {
+        let mut dump = self.engine.dump();
+        dump.warnings = self.warnings;
+        dump.rejected = self.rejected;
+        dump
+    }
+}

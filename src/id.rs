@@ -1,0 +1,249 @@
+//! Dense keys and the string interner that mints them.
+//!
+//! Every distinct id and every property key is stored once, in one string arena, and named
+//! everywhere else by a `u32` key. The arena plus a hash table of keys costs about 4 bytes of
+//! offset and 5 to 9 bytes of table per string beyond its text, where a `String` per id costs
+//! 24 bytes of header plus an allocation.
+
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use crate::error::EngineError;
+
+macro_rules! dense_key {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[repr(transparent)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub(crate) struct $name(u32);
+
+        impl $name {
+            /// What a key of this kind numbers, for capacity errors.
+            pub(crate) const WHAT: &'static str = $what;
+
+            /// The key for a position in a dense vector.
+            ///
+            /// # Errors
+            ///
+            /// [`EngineError::CapacityExceeded`] past `u32::MAX - 1` (`u32::MAX` is reserved
+            /// as "none" in dense vectors).
+            pub(crate) fn new(index: usize) -> Result<Self, EngineError> {
+                u32::try_from(index)
+                    .ok()
+                    .filter(|&i| i < u32::MAX)
+                    .map($name)
+                    .ok_or(EngineError::CapacityExceeded {
+                        what: $what,
+                        limit: u64::from(u32::MAX - 1),
+                    })
+            }
+
+            /// The position in a dense vector.
+            pub(crate) fn index(self) -> usize {
+                self.0 as usize
+            }
+
+            /// The raw number, for compact storage.
+            pub(crate) fn raw(self) -> u32 {
+                self.0
+            }
+
+            /// A key from its raw number, as read back from compact storage.
+            pub(crate) fn from_raw(raw: u32) -> Self {
+                $name(raw)
+            }
+        }
+    };
+}
+
+dense_key!(
+    /// A distinct id of one project.
+    IdKey,
+    "distinct ids"
+);
+dense_key!(
+    /// A person slot of one project.
+    PersonKey,
+    "persons"
+);
+dense_key!(
+    /// A property key name, shared by all projects.
+    PropKey,
+    "property keys"
+);
+
+/// Strings stored once in an arena, each named by its position.
+#[derive(Clone, Default)]
+pub(crate) struct Interner {
+    text: String,
+    /// `ends[i]` is where string `i` ends in `text`; it starts where string `i - 1` ends.
+    ends: Vec<u32>,
+    table: HashTable<u32>,
+    /// Seeded at random per process: ids come from clients and may be chosen to collide.
+    hasher: DefaultHashBuilder,
+}
+
+impl Interner {
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The string numbered `index`.
+    ///
+    /// # Panics
+    ///
+    /// When `index` was not minted by this interner.
+    #[track_caller]
+    pub(crate) fn get(&self, index: u32) -> &str {
+        let i = index as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    /// The number of `s`, if it is stored.
+    pub(crate) fn lookup(&self, s: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(s);
+        self.table.find(hash, |&k| self.get(k) == s).copied()
+    }
+
+    /// The number of `s`, storing it first if needed.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::CapacityExceeded`] when the arena would pass 4 GiB or `u32::MAX - 1`
+    /// strings.
+    pub(crate) fn intern(&mut self, s: &str, what: &'static str) -> Result<u32, EngineError> {
+        let hash = self.hasher.hash_one(s);
+        if let Some(&k) = self.table.find(hash, |&k| self.get(k) == s) {
+            return Ok(k);
+        }
+        let full = || EngineError::CapacityExceeded {
+            what,
+            limit: u64::from(u32::MAX - 1),
+        };
+        let index = u32::try_from(self.ends.len())
+            .ok()
+            .filter(|&i| i < u32::MAX)
+            .ok_or_else(full)?;
+        let end = u32::try_from(self.text.len() + s.len()).map_err(|_| {
+            EngineError::CapacityExceeded {
+                what: "bytes of string arena",
+                limit: u64::from(u32::MAX),
+            }
+        })?;
+        self.text.push_str(s);
+        self.ends.push(end);
+        let Interner {
+            text,
+            ends,
+            table,
+            hasher,
+        } = self;
+        table.insert_unique(hash, index, |&k| {
+            let i = k as usize;
+            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+            hasher.hash_one(&text[start..ends[i] as usize])
+        });
+        Ok(index)
+    }
+
+    /// The arena and offsets, for snapshots.
+    pub(crate) fn parts(&self) -> (&str, &[u32]) {
+        (&self.text, &self.ends)
+    }
+
+    /// Rebuilds an interner from an arena and its offsets.
+    ///
+    /// Returns `None` when the offsets do not cut `text` into strings at character
+    /// boundaries, in order, or when a string appears twice.
+    pub(crate) fn from_parts(text: String, ends: Vec<u32>) -> Option<Interner> {
+        let mut interner = Interner {
+            text,
+            ends,
+            table: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+        };
+        let mut start = 0usize;
+        for &end in &interner.ends {
+            let end = end as usize;
+            if end < start || !interner.text.is_char_boundary(end) || end > interner.text.len() {
+                return None;
+            }
+            start = end;
+        }
+        if start != interner.text.len() {
+            return None;
+        }
+        interner.table.reserve(interner.ends.len(), |_| 0);
+        let Interner {
+            text,
+            ends,
+            table,
+            hasher,
+        } = &mut interner;
+        let text_of = |i: usize| {
+            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+            &text[start..ends[i] as usize]
+        };
+        for i in 0..ends.len() {
+            let s = text_of(i);
+            let hash = hasher.hash_one(s);
+            if table.find(hash, |&k| text_of(k as usize) == s).is_some() {
+                return None;
+            }
+            let index = u32::try_from(i).ok()?;
+            table.insert_unique(hash, index, |&k| hasher.hash_one(text_of(k as usize)));
+        }
+        Some(interner)
+    }
+
+    /// Heap bytes held, for memory reports.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.ends.capacity() * 4 + self.table.capacity() * 5
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_is_idempotent_and_dense() {
+        let mut interner = Interner::default();
+        let a = interner.intern("alpha", "ids").unwrap();
+        let b = interner.intern("beta", "ids").unwrap();
+        assert_eq!((a, b), (0, 1));
+        assert_eq!(interner.intern("alpha", "ids").unwrap(), a);
+        assert_eq!(interner.get(b), "beta");
+        assert_eq!(interner.lookup("gamma"), None);
+        assert_eq!(interner.len(), 2);
+    }
+
+    #[test]
+    fn empty_and_unicode_strings_round_trip() {
+        let mut interner = Interner::default();
+        let ids = ["", "é", "日本", ""];
+        let keys: Vec<u32> = ids
+            .iter()
+            .map(|s| interner.intern(s, "ids").unwrap())
+            .collect();
+        assert_eq!(keys, [0, 1, 2, 0]);
+        assert_eq!(interner.get(2), "日本");
+    }
+
+    #[test]
+    fn from_parts_rejects_bad_offsets_and_duplicates() {
+        let mut interner = Interner::default();
+        for s in ["a", "bc", "é"] {
+            interner.intern(s, "ids").unwrap();
+        }
+        let (text, ends) = interner.parts();
+        let rebuilt = Interner::from_parts(text.to_owned(), ends.to_vec()).unwrap();
+        assert_eq!(rebuilt.lookup("bc"), Some(1));
+        assert!(Interner::from_parts("abc".into(), vec![2, 1]).is_none());
+        assert!(Interner::from_parts("aé".into(), vec![2]).is_none());
+        assert!(Interner::from_parts("aa".into(), vec![1, 2]).is_none());
+        assert!(Interner::from_parts("abc".into(), vec![1]).is_none());
+    }
+}

@@ -1,0 +1,55 @@
+//! idgraph: an embedded, in-process identity graph engine with PostHog's person semantics.
+//!
+//! Product analytics tags every event with a `distinct_id`. idgraph ingests those events,
+//! merges ids into persons with union-find (`$identify`, `$create_alias`,
+//! `$merge_dangerously`), applies `$set`, `$set_once` and `$unset`, keeps groups, honours
+//! personless mode, and resolves any id to its person at any moment. Its default behaviour is
+//! PostHog's, rule for rule (see `SEMANTICS.md` beside the repository).
+//!
+//! ```
+//! use idgraph::{Engine, Event, Project, Value};
+//!
+//! let mut engine = Engine::new();
+//! for line in [
+//!     r#"{"event": "$pageview", "distinct_id": "anon_1", "properties": {"$set_once": {"first_page": "/pricing"}}}"#,
+//!     r#"{"event": "$identify", "distinct_id": "user_1", "properties": {"$anon_distinct_id": "anon_1", "$set": {"plan": "pro"}}}"#,
+//! ] {
+//!     engine.apply(&Event::from_json(line)?)?;
+//! }
+//! let person = engine.resolve(&Project::Default, "anon_1").expect("a person");
+//! assert_eq!(person.sorted_distinct_ids(), ["anon_1", "user_1"]);
+//! assert_eq!(person.property("plan"), Some(&Value::from("pro")));
+//! # Ok::<(), idgraph::Error>(())
+//! ```
+//!
+//! Limits: a project holds at most `u32::MAX - 1` distinct ids and 4 GiB of id text; property
+//! key names likewise. Ids longer than 400 characters are refused as PostHog refuses them.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod dump;
+mod engine;
+mod error;
+mod event;
+mod graph;
+mod groups;
+mod id;
+mod ingest;
+mod outcome;
+mod props;
+mod rules;
+mod value;
+
+pub use dump::{
+    Dump, GroupRecord, LineStatus, PersonRecord, PersonlessRecord, RejectedRecord, Replay,
+    WarningRecord,
+};
+pub use engine::{Config, Counters, Engine, EngineBuilder, GroupRef, PersonRef, Stats};
+pub use error::{EngineError, Error, EventError, Result};
+pub use event::{Event, EventKind, Project, Timestamp};
+pub use groups::MAX_GROUP_TYPES;
+pub use outcome::{Change, Outcome, Warning, WarningKind};
+pub use props::PropertyChanges;
+pub use rules::{MAX_ID_CHARS, is_illegal_id, is_unmergeable_id};
+pub use uuid::Uuid;
+pub use value::{Number, Value};

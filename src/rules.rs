@@ -1,0 +1,280 @@
+//! PostHog's fixed lists and id rules (SEMANTICS.md sections 3, 4.1 and 7.4), as pure
+//! functions over strings. Policy lives here; the graph below never re-checks it.
+
+/// Event properties lifted into person properties (PostHog's event-to-person keys and
+/// campaign keys), each with the `$initial_` key it also fills with `$set_once`.
+pub(crate) const LIFTED_KEYS: [(&str, &str); 44] = [
+    ("$app_build", "$initial_app_build"),
+    ("$app_name", "$initial_app_name"),
+    ("$app_namespace", "$initial_app_namespace"),
+    ("$app_version", "$initial_app_version"),
+    ("$browser", "$initial_browser"),
+    ("$browser_version", "$initial_browser_version"),
+    ("$device_type", "$initial_device_type"),
+    ("$current_url", "$initial_current_url"),
+    ("$pathname", "$initial_pathname"),
+    ("$os", "$initial_os"),
+    ("$os_name", "$initial_os_name"),
+    ("$os_version", "$initial_os_version"),
+    ("$referring_domain", "$initial_referring_domain"),
+    ("$referrer", "$initial_referrer"),
+    ("$screen_height", "$initial_screen_height"),
+    ("$screen_width", "$initial_screen_width"),
+    ("$viewport_height", "$initial_viewport_height"),
+    ("$viewport_width", "$initial_viewport_width"),
+    ("$raw_user_agent", "$initial_raw_user_agent"),
+    ("utm_source", "$initial_utm_source"),
+    ("utm_medium", "$initial_utm_medium"),
+    ("utm_campaign", "$initial_utm_campaign"),
+    ("utm_content", "$initial_utm_content"),
+    ("utm_name", "$initial_utm_name"),
+    ("utm_term", "$initial_utm_term"),
+    ("gclid", "$initial_gclid"),
+    ("gad_source", "$initial_gad_source"),
+    ("gclsrc", "$initial_gclsrc"),
+    ("dclid", "$initial_dclid"),
+    ("gbraid", "$initial_gbraid"),
+    ("wbraid", "$initial_wbraid"),
+    ("fbclid", "$initial_fbclid"),
+    ("msclkid", "$initial_msclkid"),
+    ("twclid", "$initial_twclid"),
+    ("li_fat_id", "$initial_li_fat_id"),
+    ("mc_cid", "$initial_mc_cid"),
+    ("igshid", "$initial_igshid"),
+    ("ttclid", "$initial_ttclid"),
+    ("rdt_cid", "$initial_rdt_cid"),
+    ("irclid", "$initial_irclid"),
+    ("_kx", "$initial__kx"),
+    ("epik", "$initial_epik"),
+    ("qclid", "$initial_qclid"),
+    ("sccid", "$initial_sccid"),
+];
+
+/// Index of `$os`, `$os_name` and `$os_version` in [`LIFTED_KEYS`].
+pub(crate) const OS: u8 = 9;
+pub(crate) const OS_NAME: u8 = 10;
+pub(crate) const OS_VERSION: u8 = 11;
+
+/// The index of a lifted event property in [`LIFTED_KEYS`].
+pub(crate) fn lifted_key_index(key: &str) -> Option<u8> {
+    // Every lifted key is 3 to 17 bytes long, so most other names skip the scan.
+    if !(3..=17).contains(&key.len()) {
+        return None;
+    }
+    LIFTED_KEYS
+        .iter()
+        .position(|(k, _)| *k == key)
+        .and_then(|i| u8::try_from(i).ok())
+}
+
+/// Person properties whose changes alone are not written by ordinary events (PostHog's
+/// `FILTERED_PERSON_UPDATE_PROPERTIES`): they churn on every page view.
+pub(crate) fn is_churn_filtered(key: &str) -> bool {
+    matches!(
+        key,
+        "$current_url"
+            | "$pathname"
+            | "$referring_domain"
+            | "$referrer"
+            | "$screen_height"
+            | "$screen_width"
+            | "$viewport_height"
+            | "$viewport_width"
+            | "$browser"
+            | "$browser_version"
+            | "$device_type"
+            | "$raw_user_agent"
+            | "$os"
+            | "$os_name"
+            | "$os_version"
+            | "$geoip_postal_code"
+            | "$geoip_time_zone"
+            | "$geoip_latitude"
+            | "$geoip_longitude"
+            | "$geoip_accuracy_radius"
+            | "$geoip_subdivision_1_code"
+            | "$geoip_subdivision_1_name"
+            | "$geoip_subdivision_2_code"
+            | "$geoip_subdivision_2_name"
+            | "$geoip_subdivision_3_code"
+            | "$geoip_subdivision_3_name"
+            | "$geoip_city_confidence"
+            | "$geoip_country_confidence"
+            | "$geoip_postal_code_confidence"
+            | "$geoip_subdivision_1_confidence"
+            | "$geoip_subdivision_2_confidence"
+    )
+}
+
+/// Ids refused case-insensitively (compared after lower-casing).
+const ILLEGAL_ANY_CASE: [&str; 10] = [
+    "anonymous",
+    "guest",
+    "distinctid",
+    "distinct_id",
+    "id",
+    "not_authenticated",
+    "email",
+    "undefined",
+    "true",
+    "false",
+];
+
+/// Ids refused only when they match exactly.
+const ILLEGAL_EXACT: [&str; 7] = [
+    "[object Object]",
+    "NaN",
+    "None",
+    "none",
+    "null",
+    "0",
+    "undefined",
+];
+
+/// Whether `id` equals `entry`, bare or wrapped in single or double quotes.
+fn is_listed(id: &str, entry: &str) -> bool {
+    if id == entry {
+        return true;
+    }
+    let bytes = id.as_bytes();
+    bytes.len() == entry.len() + 2
+        && matches!(
+            (bytes[0], bytes[bytes.len() - 1]),
+            (b'\'', b'\'') | (b'"', b'"')
+        )
+        && &id[1..id.len() - 1] == entry
+}
+
+/// PostHog's illegal distinct ids: the two lists with their quoted forms, and ids that are
+/// empty or only white space.
+#[must_use]
+pub fn is_illegal_id(id: &str) -> bool {
+    // JavaScript's trim also removes the byte-order mark, which Rust does not count as
+    // white space.
+    if id
+        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .is_empty()
+    {
+        return true;
+    }
+    if ILLEGAL_EXACT.iter().any(|entry| is_listed(id, entry)) {
+        return true;
+    }
+    // The longest entry is 17 bytes plus quotes; lower-casing never shrinks a string by more
+    // than a factor of three (the Kelvin sign becomes `k`), so longer ids cannot match.
+    if id.len() > 3 * 19 {
+        return false;
+    }
+    let lower = id.to_lowercase();
+    ILLEGAL_ANY_CASE
+        .iter()
+        .any(|entry| is_listed(&lower, entry))
+}
+
+/// The longest id, in Unicode code points, that may take part in a merge or be an event's
+/// distinct id.
+pub const MAX_ID_CHARS: usize = 400;
+
+/// Whether `text` has more than [`MAX_ID_CHARS`] code points.
+pub(crate) fn is_too_long(text: &str) -> bool {
+    text.len() > MAX_ID_CHARS && text.chars().count() > MAX_ID_CHARS
+}
+
+/// PostHog's "unmergeable" ids: illegal, holding U+0000, or longer than 400 code points.
+#[must_use]
+pub fn is_unmergeable_id(id: &str) -> bool {
+    is_illegal_id(id) || id.contains('\0') || is_too_long(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_illegal(id: &str, expected: bool) {
+        assert_eq!(is_illegal_id(id), expected, "is_illegal_id({id:?})");
+    }
+
+    #[test]
+    fn exact_list_is_case_sensitive() {
+        for id in ["NaN", "None", "none", "null", "0", "[object Object]"] {
+            check_illegal(id, true);
+        }
+        for id in [
+            "Nan",
+            "nan",
+            "NULL",
+            "Null",
+            "NONE",
+            "00",
+            "[object object]",
+        ] {
+            check_illegal(id, false);
+        }
+    }
+
+    #[test]
+    fn any_case_list_ignores_case() {
+        for id in [
+            "UNDEFINED",
+            "TRUE",
+            "Guest",
+            "anonymous",
+            "DistinctId",
+            "Email",
+            "ID",
+            "False",
+        ] {
+            check_illegal(id, true);
+        }
+    }
+
+    #[test]
+    fn quoted_forms_are_illegal() {
+        for id in [
+            "'guest'",
+            "\"undefined\"",
+            "\"Guest\"",
+            "'null'",
+            "\"[object Object]\"",
+        ] {
+            check_illegal(id, true);
+        }
+        for id in ["'guest\"", "\"null'", "''null''"] {
+            check_illegal(id, false);
+        }
+    }
+
+    #[test]
+    fn blank_ids_are_illegal_but_padded_ones_are_not() {
+        for id in ["", "  ", "\t\n", "\u{feff}"] {
+            check_illegal(id, true);
+        }
+        check_illegal(" null", false);
+        check_illegal("null ", false);
+    }
+
+    #[test]
+    fn unmergeable_adds_nul_and_length() {
+        assert!(is_unmergeable_id("a\0b"));
+        assert!(!is_unmergeable_id(&"é".repeat(400)));
+        assert!(is_unmergeable_id(&"é".repeat(401)));
+    }
+
+    #[test]
+    fn lifted_keys_are_found_by_name() {
+        assert_eq!(lifted_key_index("$os"), Some(OS));
+        assert_eq!(lifted_key_index("$os_name"), Some(OS_NAME));
+        assert_eq!(lifted_key_index("$os_version"), Some(OS_VERSION));
+        assert_eq!(lifted_key_index("sccid"), Some(43));
+        assert_eq!(lifted_key_index("$set"), None);
+        assert_eq!(lifted_key_index(""), None);
+        for (i, (key, initial)) in LIFTED_KEYS.iter().enumerate() {
+            assert_eq!(lifted_key_index(key), u8::try_from(i).ok());
+            assert_eq!(
+                *initial,
+                format!("$initial_{}", key.trim_start_matches('$'))
+            );
+        }
+    }
+}
