@@ -18,6 +18,8 @@ macro_rules! dense_key {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub(crate) struct $name(u32);
 
+        // Not every kind of key uses every accessor.
+        #[allow(dead_code)]
         impl $name {
             /// What a key of this kind numbers, for capacity errors.
             pub(crate) const WHAT: &'static str = $what;
@@ -149,6 +151,7 @@ impl Interner {
     }
 
     /// The arena and offsets, for snapshots.
+    #[cfg_attr(not(test), allow(dead_code, reason = "for the snapshot module"))]
     pub(crate) fn parts(&self) -> (&str, &[u32]) {
         (&self.text, &self.ends)
     }
@@ -157,6 +160,7 @@ impl Interner {
     ///
     /// Returns `None` when the offsets do not cut `text` into strings at character
     /// boundaries, in order, or when a string appears twice.
+    #[cfg_attr(not(test), allow(dead_code, reason = "for the snapshot module"))]
     pub(crate) fn from_parts(text: String, ends: Vec<u32>) -> Option<Interner> {
         let mut interner = Interner {
             text,
@@ -196,11 +200,6 @@ impl Interner {
             table.insert_unique(hash, index, |&k| hasher.hash_one(text_of(k as usize)));
         }
         Some(interner)
-    }
-
-    /// Heap bytes held, for memory reports.
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.text.capacity() + self.ends.capacity() * 4 + self.table.capacity() * 5
     }
 }
 

@@ -92,20 +92,20 @@ impl Engine {
         let target = event.distinct_id();
 
         if is_too_long(target) {
-            return Ok(drop_event(
+            return drop_event(
                 outcome,
                 event,
                 WarningKind::SkippingEventInvalidDistinctId,
                 Vec::new(),
-            ));
+            );
         }
         if let Some(kind) = invalid_merge_id(event) {
-            return Ok(drop_event(outcome, event, kind, Vec::new()));
+            return drop_event(outcome, event, kind, Vec::new());
         }
         let group = if kind == EventKind::GroupIdentify {
             match group_of(event) {
                 Ok(group) => group,
-                Err(kind) => return Ok(drop_event(outcome, event, kind, Vec::new())),
+                Err(kind) => return drop_event(outcome, event, kind, Vec::new()),
             }
         } else {
             None
@@ -132,7 +132,7 @@ impl Engine {
                     | EventKind::GroupIdentify
             ) {
                 let kind = WarningKind::InvalidEventWhenProcessPersonProfileIsFalse;
-                return Ok(drop_event(outcome, event, kind, Vec::new()));
+                return drop_event(outcome, event, kind, Vec::new());
             }
             return self.apply_personless(event, outcome);
         }
@@ -247,14 +247,19 @@ fn merge_request(event: &Event) -> Option<MergeRequest<'_>> {
     Some(MergeRequest { source, dangerous })
 }
 
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "returned straight from apply's early exits"
+)]
 fn drop_event(
     outcome: &mut Outcome,
     event: &Event,
     kind: WarningKind,
     details: Vec<(&'static str, Box<str>)>,
-) {
+) -> Result<(), EngineError> {
     outcome.dropped = true;
     outcome.warnings.push(warning(event, kind, details));
+    Ok(())
 }
 
 fn warning(event: &Event, kind: WarningKind, details: Vec<(&'static str, Box<str>)>) -> Warning {

@@ -15,13 +15,6 @@ use crate::value::Value;
 pub(crate) struct Props(Vec<(PropKey, Value)>);
 
 impl Props {
-    pub(crate) fn from_sorted(entries: Vec<(PropKey, Value)>) -> Option<Props> {
-        entries
-            .windows(2)
-            .all(|w| w[0].0 < w[1].0)
-            .then_some(Props(entries))
-    }
-
     pub(crate) fn get(&self, key: PropKey) -> Option<&Value> {
         self.0
             .binary_search_by_key(&key, |e| e.0)
@@ -50,10 +43,6 @@ impl Props {
         self.0.iter().map(|(k, v)| (*k, v))
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
-    }
-
     /// The properties of a merge: `source` overlaid by `target`, the target winning on every
     /// shared key.
     pub(crate) fn overlay(source: Props, target: Props) -> Props {
@@ -68,30 +57,6 @@ impl Props {
         }
         merged.extend(s);
         Props(merged)
-    }
-
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.0.capacity() * std::mem::size_of::<(PropKey, Value)>()
-            + self
-                .0
-                .iter()
-                .map(|(_, v)| value_heap_bytes(v))
-                .sum::<usize>()
-    }
-}
-
-pub(crate) fn value_heap_bytes(value: &Value) -> usize {
-    match value {
-        Value::String(s) => s.len(),
-        Value::Array(items) => {
-            items.len() * std::mem::size_of::<Value>()
-                + items.iter().map(value_heap_bytes).sum::<usize>()
-        }
-        Value::Object(members) => members
-            .iter()
-            .map(|(k, v)| std::mem::size_of::<(Box<str>, Value)>() + k.len() + value_heap_bytes(v))
-            .sum(),
-        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
     }
 }
 
@@ -169,10 +134,6 @@ impl<'e> Ops<'e> {
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.set.is_empty() && self.set_once.is_empty() && self.unset.is_empty()
-    }
-
     /// The properties of a person created by this event: `$set_once`, then `$set` over it;
     /// `$unset` is ignored.
     pub(crate) fn creation_props(&self, keys: &mut Interner) -> Result<Props, EngineError> {
@@ -221,10 +182,11 @@ impl<'e> Ops<'e> {
         // `$unset` only removes keys present before this event, so look them up first.
         let mut removed: Vec<PropKey> = Vec::new();
         for key in &self.unset {
-            if let Some(k) = keys.lookup(key).map(PropKey::from_raw) {
-                if props.get(k).is_some() && !removed.contains(&k) {
-                    removed.push(k);
-                }
+            if let Some(k) = keys.lookup(key).map(PropKey::from_raw)
+                && props.get(k).is_some()
+                && !removed.contains(&k)
+            {
+                removed.push(k);
             }
         }
         changes |= !removed.is_empty();

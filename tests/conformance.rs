@@ -3,6 +3,8 @@
 //! through the CLI: events one at a time, then persons, warnings, groups and personless ids
 //! compared with each case's expectation.
 
+#![allow(clippy::expect_used, reason = "a test fails loudly on malformed cases")]
+
 use std::collections::BTreeSet;
 
 use idgraph::{Dump, Engine, Replay};

@@ -1,1 +1,2 @@
+//! The `idgraph` command line (CONTRACT.md section 2).
 fn main() {}
