@@ -1,1 +1,175 @@
+use super::*;
+use crate::event::Event;
 
+fn obj(members: &[(&str, Value)]) -> Value {
+    Value::object(members.iter().map(|(k, v)| (*k, v.clone())))
+}
+
+/// Applies `event`'s operations to `props` (given as an object) and returns the result.
+#[track_caller]
+fn apply(props: &[(&str, Value)], event: &Event, filter_churn: bool) -> (Value, bool) {
+    let mut keys = Interner::default();
+    let setup = Event::new("$set", "u").with_property("$set", obj(props));
+    let mut state = Ops::of_event(&setup, false)
+        .creation_props(&mut keys)
+        .unwrap();
+    let changed = Ops::of_event(event, true)
+        .apply(&mut state, &mut keys, filter_churn, None)
+        .unwrap();
+    let result = Value::object(state.iter().map(|(k, v)| (keys.get(k.raw()), v.clone())));
+    (result, changed)
+}
+
+#[test]
+fn set_once_fills_only_absent_keys_and_null_counts_as_present() {
+    let event = Event::new("e", "u").with_property(
+        "$set_once",
+        obj(&[("a", 1.into()), ("b", 2.into()), ("n", 3.into())]),
+    );
+    let (props, _) = apply(&[("a", 0.into()), ("n", Value::Null)], &event, true);
+    assert_eq!(
+        props,
+        obj(&[("a", 0.into()), ("b", 2.into()), ("n", Value::Null)])
+    );
+}
+
+#[test]
+fn same_event_set_and_unset_removes_present_keys_and_lands_absent_ones() {
+    let event = Event::new("$set", "u")
+        .with_property("$set", obj(&[("present", 1.into()), ("absent", 2.into())]))
+        .with_property(
+            "$unset",
+            Value::from(vec!["present".into(), "absent".into()]),
+        );
+    let (props, _) = apply(&[("present", 0.into())], &event, true);
+    assert_eq!(props, obj(&[("absent", 2.into())]));
+}
+
+#[test]
+fn unset_ignores_non_string_entries_and_empty_forms() {
+    let event = Event::new("$set", "u").with_property(
+        "$unset",
+        Value::from(vec![1.into(), Value::Null, "a".into()]),
+    );
+    assert_eq!(
+        apply(&[("a", 1.into()), ("b", 1.into())], &event, true).0,
+        obj(&[("b", 1.into())])
+    );
+    let empty = Event::new("$set", "u").with_property("$unset", obj(&[]));
+    assert_eq!(
+        apply(&[("a", 1.into())], &empty, true),
+        (obj(&[("a", 1.into())]), false)
+    );
+}
+
+#[test]
+fn churn_only_changes_are_not_written_by_ordinary_events() {
+    let event =
+        Event::new("$pageview", "u").with_property("$set", obj(&[("$browser", "Safari".into())]));
+    let before = [("$browser", Value::from("Chrome"))];
+    assert_eq!(apply(&before, &event, true), (obj(&before), false));
+    assert_eq!(
+        apply(&before, &event, false).0,
+        obj(&[("$browser", "Safari".into())])
+    );
+}
+
+#[test]
+fn churn_changes_ride_along_with_a_change_that_counts() {
+    let event = Event::new("$pageview", "u").with_property(
+        "$set",
+        obj(&[("$browser", "Safari".into()), ("plan", "pro".into())]),
+    );
+    let (props, changed) = apply(&[("$browser", "Chrome".into())], &event, true);
+    assert!(changed);
+    assert_eq!(
+        props,
+        obj(&[("$browser", "Safari".into()), ("plan", "pro".into())])
+    );
+}
+
+#[test]
+fn a_new_churn_key_always_counts() {
+    let event =
+        Event::new("$pageview", "u").with_property("$set", obj(&[("$browser", "Safari".into())]));
+    assert_eq!(
+        apply(&[], &event, true),
+        (obj(&[("$browser", "Safari".into())]), true)
+    );
+}
+
+#[test]
+fn lifting_adds_set_and_initial_set_once_and_explicit_keys_win() {
+    let event = Event::new("$pageview", "u")
+        .with_property("$browser", "Firefox")
+        .with_property("utm_source", Value::Null)
+        .with_property("$set_once", obj(&[("$initial_browser", "explicit".into())]));
+    let ops = Ops::of_event(&event, true);
+    assert_eq!(
+        ops.set,
+        [
+            ("$browser", &Value::from("Firefox")),
+            ("utm_source", &Value::Null)
+        ]
+    );
+    assert_eq!(
+        ops.set_once,
+        [("$initial_browser", &Value::from("explicit"))]
+    );
+    assert!(Ops::of_event(&event, false).set.is_empty());
+}
+
+#[test]
+fn os_name_fills_initial_os_and_server_events_skip_os() {
+    let event = Event::new("e", "u").with_property("$os_name", "iOS");
+    let ops = Ops::of_event(&event, true);
+    assert!(ops.set_once.contains(&("$initial_os", &Value::from("iOS"))));
+    assert!(
+        ops.set_once
+            .contains(&("$initial_os_name", &Value::from("iOS")))
+    );
+    let server = Event::new("e", "u")
+        .with_property("$os", "Linux")
+        .with_property("$is_server", true);
+    assert!(Ops::of_event(&server, true).set.is_empty());
+}
+
+#[test]
+fn set_beats_set_once_for_the_same_key() {
+    let event = Event::new("e", "u")
+        .with_property("$set", obj(&[("tier", "b".into())]))
+        .with_property("$set_once", obj(&[("tier", "a".into())]));
+    let ops = Ops::of_event(&event, true);
+    assert!(ops.set_once.is_empty());
+}
+
+#[test]
+fn overlay_keeps_target_values_on_shared_keys() {
+    let mut keys = Interner::default();
+    let props = |members: &[(&str, i64)], keys: &mut Interner| {
+        let event = Event::new("$set", "u").with_property(
+            "$set",
+            obj(&members
+                .iter()
+                .map(|(k, v)| (*k, Value::from(*v)))
+                .collect::<Vec<_>>()),
+        );
+        Ops::of_event(&event, false).creation_props(keys).unwrap()
+    };
+    let source = props(&[("a", 1), ("b", 2)], &mut keys);
+    let target = props(&[("b", 3), ("c", 4), ("d", 5)], &mut keys);
+    let merged = Props::overlay(source, target);
+    let merged: Vec<(&str, Value)> = merged
+        .iter()
+        .map(|(k, v)| (keys.get(k.raw()), v.clone()))
+        .collect();
+    assert_eq!(
+        merged,
+        [
+            ("a", 1.into()),
+            ("b", 3.into()),
+            ("c", 4.into()),
+            ("d", 5.into())
+        ]
+    );
+}
