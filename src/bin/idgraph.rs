@@ -1,2 +1,188 @@
 //! The `idgraph` command line (CONTRACT.md section 2).
-fn main() {}
+//!
+//! Exit status: 0 success, 1 input or data error, 2 usage error (clap's own).
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use idgraph::{Dump, Engine, LineStatus, Replay, WarningKind};
+
+/// An embedded identity graph engine with PostHog's person semantics.
+#[derive(Parser)]
+#[command(name = "idgraph", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingests events, in order, into a fresh graph and prints the JSON dump.
+    Replay {
+        #[command(flatten)]
+        options: IngestOptions,
+        /// JSON Lines files of events; `-` reads standard input.
+        #[arg(required = true)]
+        events: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct IngestOptions {
+    /// Stop at the first rejected line with exit status 1.
+    #[arg(long)]
+    strict: bool,
+    /// Do not lift event properties ($browser, utm_source, ...) into person properties.
+    #[arg(long)]
+    no_lift: bool,
+    /// Persist changes of churn-filtered keys ($current_url, $browser, ...) too.
+    #[arg(long)]
+    keep_churn: bool,
+}
+
+impl IngestOptions {
+    fn engine(&self) -> Engine {
+        Engine::builder()
+            .lift_properties(!self.no_lift)
+            .filter_churn(!self.keep_churn)
+            // Nobody follows the change feed of a command-line run.
+            .record_changes(false)
+            .build()
+    }
+}
+
+/// A failure that ends the command with exit status 1.
+#[derive(Debug)]
+struct Failure(String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Replay { options, events } => replay(&options, &events),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("idgraph: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn replay(options: &IngestOptions, files: &[PathBuf]) -> Result<(), Failure> {
+    let mut replay = Replay::new(options.engine());
+    feed(&mut replay, files, options.strict, &mut Progress::off())?;
+    let dump: Dump = replay.finish();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    serde_json::to_writer(&mut out, &dump)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// A file's name as error messages show it.
+fn display_name(path: &Path) -> String {
+    if path == Path::new("-") { "<stdin>".to_owned() } else { path.display().to_string() }
+}
+
+fn open(path: &Path) -> Result<Box<dyn Read>, Failure> {
+    if path == Path::new("-") {
+        Ok(Box::new(io::stdin()))
+    } else {
+        File::open(path)
+            .map(|f| Box::new(f) as Box<dyn Read>)
+            .map_err(|e| Failure(format!("{}: {e}", path.display())))
+    }
+}
+
+/// Feeds every line of every file to `replay`, reporting rejected lines on stderr.
+fn feed(replay: &mut Replay, files: &[PathBuf], strict: bool, progress: &mut Progress) -> Result<(), Failure> {
+    let mut line = Vec::with_capacity(1 << 16);
+    for path in files {
+        let name = display_name(path);
+        let mut reader = BufReader::with_capacity(1 << 20, open(path)?);
+        replay.start_file();
+        loop {
+            line.clear();
+            let read = reader.read_until(b'\n', &mut line).map_err(|e| Failure(format!("{name}: {e}")))?;
+            if read == 0 {
+                break;
+            }
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            if let LineStatus::Rejected(reason) = replay.line(text)? {
+                eprintln!("{name}:{}: rejected: {reason}", replay.line_number());
+                if strict {
+                    return Err(Failure(format!("{name}:{}: stopping (--strict)", replay.line_number())));
+                }
+            }
+            progress.tick(replay.engine());
+        }
+    }
+    progress.finish();
+    Ok(())
+}
+
+/// A progress line on stderr, only when stderr is a terminal.
+struct Progress {
+    on: bool,
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    fn off() -> Progress {
+        let now = Instant::now();
+        Progress { on: false, started: now, last: now }
+    }
+
+    #[allow(dead_code)]
+    fn for_terminal() -> Progress {
+        Progress { on: io::stderr().is_terminal(), ..Progress::off() }
+    }
+
+    fn tick(&mut self, engine: &Engine) {
+        if !self.on {
+            return;
+        }
+        let events = engine.counters().events;
+        // Checking the clock every event would cost more than the event.
+        if events % 4096 != 0 || self.last.elapsed() < Duration::from_millis(200) {
+            return;
+        }
+        self.last = Instant::now();
+        let rate = rate(events, self.started.elapsed());
+        eprint!("\r{events} events, {rate:.0} events/s   ");
+    }
+
+    fn finish(&self) {
+        if self.on {
+            eprintln!();
+        }
+    }
+}
+
+#[allow(clippy::cast_precision_loss, reason = "a rate for people to read")]
+fn rate(events: u64, elapsed: Duration) -> f64 {
+    events as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+#[allow(dead_code)]
+fn warning_counts(engine: &Engine) -> Vec<(&'static str, u64)> {
+    WarningKind::ALL
+        .iter()
+        .map(|k| (k.as_str(), engine.counters().warnings_of(*k)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
