@@ -93,7 +93,11 @@ fn replay(options: &IngestOptions, files: &[PathBuf]) -> Result<(), Failure> {
 
 /// A file's name as error messages show it.
 fn display_name(path: &Path) -> String {
-    if path == Path::new("-") { "<stdin>".to_owned() } else { path.display().to_string() }
+    if path == Path::new("-") {
+        "<stdin>".to_owned()
+    } else {
+        path.display().to_string()
+    }
 }
 
 fn open(path: &Path) -> Result<Box<dyn Read>, Failure> {
@@ -107,7 +111,12 @@ fn open(path: &Path) -> Result<Box<dyn Read>, Failure> {
 }
 
 /// Feeds every line of every file to `replay`, reporting rejected lines on stderr.
-fn feed(replay: &mut Replay, files: &[PathBuf], strict: bool, progress: &mut Progress) -> Result<(), Failure> {
+fn feed(
+    replay: &mut Replay,
+    files: &[PathBuf],
+    strict: bool,
+    progress: &mut Progress,
+) -> Result<(), Failure> {
     let mut line = Vec::with_capacity(1 << 16);
     for path in files {
         let name = display_name(path);
@@ -115,7 +124,9 @@ fn feed(replay: &mut Replay, files: &[PathBuf], strict: bool, progress: &mut Pro
         replay.start_file();
         loop {
             line.clear();
-            let read = reader.read_until(b'\n', &mut line).map_err(|e| Failure(format!("{name}: {e}")))?;
+            let read = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| Failure(format!("{name}: {e}")))?;
             if read == 0 {
                 break;
             }
@@ -124,7 +135,10 @@ fn feed(replay: &mut Replay, files: &[PathBuf], strict: bool, progress: &mut Pro
             if let LineStatus::Rejected(reason) = replay.line(text)? {
                 eprintln!("{name}:{}: rejected: {reason}", replay.line_number());
                 if strict {
-                    return Err(Failure(format!("{name}:{}: stopping (--strict)", replay.line_number())));
+                    return Err(Failure(format!(
+                        "{name}:{}: stopping (--strict)",
+                        replay.line_number()
+                    )));
                 }
             }
             progress.tick(replay.engine());
@@ -144,12 +158,19 @@ struct Progress {
 impl Progress {
     fn off() -> Progress {
         let now = Instant::now();
-        Progress { on: false, started: now, last: now }
+        Progress {
+            on: false,
+            started: now,
+            last: now,
+        }
     }
 
     #[allow(dead_code)]
     fn for_terminal() -> Progress {
-        Progress { on: io::stderr().is_terminal(), ..Progress::off() }
+        Progress {
+            on: io::stderr().is_terminal(),
+            ..Progress::off()
+        }
     }
 
     fn tick(&mut self, engine: &Engine) {
