@@ -179,7 +179,7 @@ impl Progress {
         }
         let events = engine.counters().events;
         // Checking the clock every event would cost more than the event.
-        if events % 4096 != 0 || self.last.elapsed() < Duration::from_millis(200) {
+        if !events.is_multiple_of(4096) || self.last.elapsed() < Duration::from_millis(200) {
             return;
         }
         self.last = Instant::now();
