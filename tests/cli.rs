@@ -164,3 +164,21 @@ fn usage_errors_exit_with_two() {
     check_exit(&idgraph(&["replay"], None), 2);
     check_exit(&idgraph(&["no-such-command"], None), 2);
 }
+
+/// The README shows a replay of `tests/fixtures/signup.jsonl` with its output; keep it true.
+#[test]
+fn the_readme_replay_example_is_real_output() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("## Replay your own events").expect("section")..];
+    let start = section.find("```json\n").expect("a json block") + "```json\n".len();
+    let end = start + section[start..].find("\n```").expect("block end");
+    let shown: Value =
+        serde_json::from_str(&section[start..end]).expect("the README's dump is JSON");
+    let output = idgraph(&["replay", "tests/fixtures/signup.jsonl"], None);
+    check_exit(&output, 0);
+    assert_eq!(stdout_json(&output), shown);
+    for line in stderr(&output).lines() {
+        assert!(section.contains(line), "README lacks stderr line {line}");
+    }
+}
