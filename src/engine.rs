@@ -8,6 +8,7 @@ use crate::event::{Project, Timestamp};
 use crate::graph::Forest;
 use crate::groups::Groups;
 use crate::id::{IdKey, Interner, PersonKey, PropKey};
+use crate::links::LinkStore;
 use crate::outcome::WarningKind;
 use crate::props::Props;
 use crate::value::Value;
@@ -24,6 +25,7 @@ pub struct Config {
     pub(crate) lift_properties: bool,
     pub(crate) filter_churn: bool,
     pub(crate) record_changes: bool,
+    pub(crate) max_ids_per_person: Option<u32>,
 }
 
 impl Default for Config {
@@ -32,6 +34,7 @@ impl Default for Config {
             lift_properties: true,
             filter_churn: true,
             record_changes: true,
+            max_ids_per_person: None,
         }
     }
 }
@@ -69,6 +72,14 @@ impl EngineBuilder {
         self
     }
 
+    /// A guard against mega-persons: a merge that would leave a person with more than `max`
+    /// distinct ids is refused with warning `merge_move_limit_exceeded` (and kept as a
+    /// refused link that `explain` shows). Default: no limit, as in PostHog's default mode.
+    pub fn max_distinct_ids_per_person(&mut self, max: Option<u32>) -> &mut Self {
+        self.config.max_ids_per_person = max;
+        self
+    }
+
     /// The engine.
     #[must_use]
     pub fn build(&self) -> Engine {
@@ -87,8 +98,11 @@ pub(crate) struct Person {
     pub(crate) version: u64,
     pub(crate) is_identified: bool,
     pub(crate) props: Props,
-    /// Any member id; listing the person's ids starts here.
+    /// The id the person was born on; listing the person's ids starts here, and undoing a
+    /// link keeps the uuid with the part that holds it.
     pub(crate) anchor: IdKey,
+    /// How many distinct ids the person holds.
+    pub(crate) ids: u32,
 }
 
 /// The identity graph of one project.
@@ -104,6 +118,7 @@ pub(crate) struct ProjectGraph {
     pub(crate) persons: Vec<Option<Person>>,
     pub(crate) free_persons: Vec<u32>,
     pub(crate) groups: Groups,
+    pub(crate) links: LinkStore,
 }
 
 impl ProjectGraph {
@@ -191,6 +206,8 @@ impl ProjectGraph {
         self.person_at[a.index()] = NO_PERSON;
         self.person_at[b.index()] = NO_PERSON;
         self.person_at[root.index()] = person.raw();
+        let state = self.person_mut(person);
+        state.ids = state.ids.saturating_add(1);
     }
 
     /// Moves every id of `source` to `target` and frees `source`'s slot.
@@ -205,10 +222,12 @@ impl ProjectGraph {
         self.person_at[b.index()] = NO_PERSON;
         self.person_at[root.index()] = target.raw();
         self.free_persons.push(source.raw());
-        match self.persons[source.index()].take() {
-            Some(person) => person,
-            None => unreachable!("merge sources are live persons"),
-        }
+        let Some(merged) = self.persons[source.index()].take() else {
+            unreachable!("merge sources are live persons")
+        };
+        let state = self.person_mut(target);
+        state.ids = state.ids.saturating_add(merged.ids);
+        merged
     }
 
     pub(crate) fn distinct_ids(&self, person: PersonKey) -> impl Iterator<Item = &str> {
@@ -376,11 +395,15 @@ impl Engine {
         for graph in &self.projects {
             stats.projects += 1;
             stats.persons += graph.persons.len() - graph.free_persons.len();
-            stats.distinct_ids += graph.person_at.len();
+            stats.distinct_ids += graph
+                .persons
+                .iter()
+                .flatten()
+                .map(|p| p.ids as usize)
+                .sum::<usize>();
             stats.groups += graph.groups.groups.len();
         }
         stats.personless_distinct_ids = self.personless_distinct_ids().count();
-        stats.distinct_ids -= stats.personless_distinct_ids;
         stats
     }
 }

@@ -57,6 +57,9 @@ pub enum Error {
     /// The engine could not apply an event.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// A graph edit (unlink, split, delete, erase) could not be made.
+    #[error(transparent)]
+    Edit(#[from] crate::edit::EditError),
     /// An I/O error.
     #[error(transparent)]
     Io(#[from] std::io::Error),

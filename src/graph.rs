@@ -68,6 +68,15 @@ impl Forest {
         root
     }
 
+    /// Makes `key` a singleton again. The caller resets every member of a set together, so
+    /// that no other key is left pointing into it.
+    pub(crate) fn reset(&mut self, key: IdKey) {
+        let i = key.index();
+        self.parent[i] = key.raw();
+        self.rank[i] = 0;
+        self.next[i] = key.raw();
+    }
+
     /// Every key in the set of `key`, starting with `key`.
     pub(crate) fn members(&self, key: IdKey) -> Members<'_> {
         Members {

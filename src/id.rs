@@ -84,6 +84,8 @@ pub(crate) struct Interner {
     table: HashTable<u32>,
     /// Seeded at random per process: ids come from clients and may be chosen to collide.
     hasher: DefaultHashBuilder,
+    /// Numbers whose text was erased, sorted: their text is empty and no lookup finds them.
+    erased: Vec<u32>,
 }
 
 impl Interner {
@@ -141,6 +143,7 @@ impl Interner {
             ends,
             table,
             hasher,
+            ..
         } = self;
         table.insert_unique(hash, index, |&k| {
             let i = k as usize;
@@ -148,6 +151,31 @@ impl Interner {
             hasher.hash_one(&text[start..ends[i] as usize])
         });
         Ok(index)
+    }
+
+    /// Removes the text of `index` from the arena for good: it becomes empty, no lookup finds
+    /// it, and the number is never reused. Costs a move of the arena after it.
+    pub(crate) fn erase(&mut self, index: u32) {
+        let i = index as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let end = self.ends[i];
+        let hash = self.hasher.hash_one(self.get(index));
+        if let Ok(entry) = self.table.find_entry(hash, |&k| k == index) {
+            entry.remove();
+        }
+        self.text.replace_range(start as usize..end as usize, "");
+        for e in &mut self.ends[i..] {
+            *e -= end - start;
+        }
+        if let Err(at) = self.erased.binary_search(&index) {
+            self.erased.insert(at, index);
+        }
+    }
+
+    /// The numbers whose text was erased, sorted.
+    #[cfg_attr(not(test), allow(dead_code, reason = "for the snapshot module"))]
+    pub(crate) fn erased(&self) -> &[u32] {
+        &self.erased
     }
 
     /// The arena and offsets, for snapshots.
@@ -167,6 +195,7 @@ impl Interner {
             ends,
             table: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
+            erased: Vec::new(),
         };
         let mut start = 0usize;
         for &end in &interner.ends {
@@ -185,6 +214,7 @@ impl Interner {
             ends,
             table,
             hasher,
+            ..
         } = &mut interner;
         let text_of = |i: usize| {
             let start = if i == 0 { 0 } else { ends[i - 1] as usize };
@@ -229,6 +259,21 @@ mod tests {
             .collect();
         assert_eq!(keys, [0, 1, 2, 0]);
         assert_eq!(interner.get(2), "日本");
+    }
+
+    #[test]
+    fn erased_text_is_gone_and_others_still_resolve() {
+        let mut interner = Interner::default();
+        for s in ["keep", "secret", "after"] {
+            interner.intern(s, "ids").unwrap();
+        }
+        interner.erase(1);
+        assert_eq!(interner.parts().0, "keepafter");
+        assert_eq!(interner.get(1), "");
+        assert_eq!(interner.lookup("secret"), None);
+        assert_eq!(interner.lookup("after"), Some(2));
+        assert_eq!(interner.intern("secret", "ids").unwrap(), 3);
+        assert_eq!(interner.erased(), [1]);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::engine::{Engine, Person, ProjectGraph};
 use crate::error::EngineError;
 use crate::event::{Event, EventKind, Project, Timestamp};
 use crate::id::{IdKey, PersonKey};
+use crate::links::{EventRef, Link, LinkEffect, LinkKind, MergeRecord, Refusal, RefusalReason};
 use crate::outcome::{Change, Outcome, Warning, WarningKind};
 use crate::props::{Ops, PropertyChanges, Props};
 use crate::rules::{MAX_ID_CHARS, is_too_long, is_unmergeable_id};
@@ -153,20 +154,13 @@ impl Engine {
             now,
             ops: &ops,
             filter_churn,
+            max_ids: self.config.max_ids_per_person,
+            event: EventRef::of(event, self.counters.events, now),
         };
         match merge_request(event) {
             Some(request) if request.source != target => {
-                let illegal = [target, &*request.source]
-                    .into_iter()
-                    .find(|id| is_unmergeable_id(id));
-                if let Some(id) = illegal {
-                    let details = vec![("illegal_id", id.into())];
-                    step.outcome.warnings.push(warning(
-                        event,
-                        WarningKind::CannotMergeWithIllegalDistinctId,
-                        details,
-                    ));
-                    step.update(target, false)?;
+                if is_unmergeable_id(target) || is_unmergeable_id(&request.source) {
+                    step.refuse(event, target, &request.source, RefusalReason::IllegalId)?;
                 } else {
                     step.merge(event, target, &request.source, request.dangerous)?;
                 }
@@ -324,18 +318,18 @@ struct Step<'a, 'e> {
     now: Timestamp,
     ops: &'a Ops<'e>,
     filter_churn: bool,
+    max_ids: Option<u32>,
+    event: EventRef,
 }
 
 impl Step<'_, '_> {
     /// The ordinary path: get or create the person of `distinct_id` and apply the event's
     /// operations; with `identify`, the person also becomes identified.
     fn update(&mut self, distinct_id: &str, identify: bool) -> Result<(), EngineError> {
-        match self.graph.person_of_id(distinct_id) {
-            Some(person) => self.update_person(person, identify),
-            None => {
-                let key = self.graph.intern(distinct_id)?;
-                self.create(key, distinct_id, identify).map(|_| ())
-            }
+        let key = self.graph.intern(distinct_id)?;
+        match self.graph.person_of(key) {
+            Some(person) => self.update_person(person, key, identify),
+            None => self.create(key, distinct_id, identify).map(|_| ()),
         }
     }
 
@@ -346,7 +340,7 @@ impl Step<'_, '_> {
         distinct_id: &str,
         identified: bool,
     ) -> Result<PersonKey, EngineError> {
-        let props = self.ops.creation_props(self.keys)?;
+        let props = self.ops.creation_props(self.keys, key)?;
         let uuid = self.graph.person_uuid(distinct_id);
         let person = Person {
             uuid,
@@ -355,6 +349,7 @@ impl Step<'_, '_> {
             is_identified: identified,
             props,
             anchor: key,
+            ids: 1,
         };
         let slot = self.graph.add_person(key, person)?;
         self.outcome.person = Some(uuid);
@@ -372,16 +367,25 @@ impl Step<'_, '_> {
         Ok(slot)
     }
 
-    /// Applies the event's operations to an existing person; one write (version + 1) when
-    /// anything changed.
-    fn update_person(&mut self, person: PersonKey, identify: bool) -> Result<(), EngineError> {
+    /// Applies the event's operations, on behalf of `writer`, to an existing person; one
+    /// write (version + 1) when anything changed.
+    fn update_person(
+        &mut self,
+        person: PersonKey,
+        writer: IdKey,
+        identify: bool,
+    ) -> Result<(), EngineError> {
         let mut log = self.record.then(PropertyChanges::default);
         let record = self.record;
         let filter_churn = self.filter_churn;
         let state = self.graph.person_mut(person);
-        let changed = self
-            .ops
-            .apply(&mut state.props, self.keys, filter_churn, log.as_mut())?;
+        let changed = self.ops.apply(
+            &mut state.props,
+            self.keys,
+            writer,
+            filter_churn,
+            log.as_mut(),
+        )?;
         let newly_identified = identify && !state.is_identified;
         state.is_identified |= identify;
         if changed || newly_identified {
@@ -405,6 +409,84 @@ impl Step<'_, '_> {
         Ok(())
     }
 
+    /// Whether a person of `ids` distinct ids would pass the configured limit.
+    fn over_limit(&self, ids: u32) -> bool {
+        self.max_ids.is_some_and(|max| ids > max)
+    }
+
+    /// Records a refused merge, raises its warning, and processes the event on the target
+    /// as PostHog does after a refusal: ops applied, and the target identified unless an
+    /// illegal id stopped the merge before the identified flag was raised.
+    fn refuse(
+        &mut self,
+        event: &Event,
+        target: &str,
+        source: &str,
+        reason: RefusalReason,
+    ) -> Result<(), EngineError> {
+        let (kind, details) = match reason {
+            RefusalReason::IllegalId => {
+                let offender = if is_unmergeable_id(target) {
+                    target
+                } else {
+                    source
+                };
+                let offender = if is_too_long(offender) {
+                    offender.chars().take(MAX_ID_CHARS).collect()
+                } else {
+                    offender.into()
+                };
+                (
+                    WarningKind::CannotMergeWithIllegalDistinctId,
+                    vec![("illegal_id", offender)],
+                )
+            }
+            RefusalReason::AlreadyIdentified => (
+                WarningKind::CannotMergeAlreadyIdentified,
+                vec![("source", source.into())],
+            ),
+            RefusalReason::MoveLimitExceeded => (
+                WarningKind::MergeMoveLimitExceeded,
+                vec![("source", source.into())],
+            ),
+        };
+        self.outcome.warnings.push(warning(event, kind, details));
+        self.update(target, reason != RefusalReason::IllegalId)?;
+        // An over-long id is not kept even as evidence: it could never be merged, and the
+        // capacity check counts on ids of at most 400 characters.
+        if !is_too_long(source) {
+            let (target_key, source_key) = (self.graph.intern(target)?, self.graph.intern(source)?);
+            self.graph.links.refusals.push(Refusal {
+                target: target_key,
+                source: source_key,
+                kind: link_kind(event.kind()),
+                reason,
+                event: self.event,
+            });
+        }
+        Ok(())
+    }
+
+    fn add_link(
+        &mut self,
+        event: &Event,
+        target: IdKey,
+        source: IdKey,
+        effect: LinkEffect,
+        merge: Option<Box<MergeRecord>>,
+    ) {
+        let kind = link_kind(event.kind());
+        self.graph.links.links.push(Link {
+            target,
+            source,
+            kind,
+            effect,
+            event: self.event,
+            merge,
+        });
+        self.outcome.merged = true;
+    }
+
     /// The four merge cases (SEMANTICS.md section 5), once the entry guards have passed.
     fn merge(
         &mut self,
@@ -416,27 +498,39 @@ impl Step<'_, '_> {
         let target_person = self.graph.person_of_id(target);
         let source_person = self.graph.person_of_id(source);
         match (target_person, source_person) {
-            (Some(person), None) => self.attach(source, person),
-            (None, Some(person)) => self.attach(target, person),
-            (Some(t), Some(s)) if t == s => self.update_person(t, true),
+            (Some(person), None) => {
+                self.attach(event, source, person, target, LinkEffect::AttachedSource)
+            }
+            (None, Some(person)) => {
+                self.attach(event, target, person, source, LinkEffect::AttachedTarget)
+            }
+            (Some(t), Some(s)) if t == s => {
+                let writer = self.graph.intern(target)?;
+                self.update_person(t, writer, true)
+            }
             (Some(t), Some(s)) => {
                 if !dangerous && self.graph.person(s).is_identified {
-                    let details = vec![("source", source.into())];
-                    self.outcome.warnings.push(warning(
-                        event,
-                        WarningKind::CannotMergeAlreadyIdentified,
-                        details,
-                    ));
-                    return self.update_person(t, true);
+                    return self.refuse(event, target, source, RefusalReason::AlreadyIdentified);
                 }
-                self.merge_persons(t, s)
+                if self.over_limit(
+                    self.graph
+                        .person(t)
+                        .ids
+                        .saturating_add(self.graph.person(s).ids),
+                ) {
+                    return self.refuse(event, target, source, RefusalReason::MoveLimitExceeded);
+                }
+                self.merge_persons(event, target, source, t, s)
             }
             (None, None) => {
+                if self.over_limit(2) {
+                    return self.refuse(event, target, source, RefusalReason::MoveLimitExceeded);
+                }
                 let target_key = self.graph.intern(target)?;
                 let source_key = self.graph.intern(source)?;
                 let person = self.create(target_key, target, true)?;
                 self.graph.attach(source_key, person);
-                self.outcome.merged = true;
+                self.add_link(event, target_key, source_key, LinkEffect::Created, None);
                 if self.record {
                     let uuid = self.graph.person(person).uuid;
                     self.outcome.changes.push(Change::DistinctIdAttached {
@@ -451,10 +545,34 @@ impl Step<'_, '_> {
 
     /// Case 1: the id without a person joins the one that has one. There is no identified
     /// check on this path (SEMANTICS.md decision 1).
-    fn attach(&mut self, distinct_id: &str, person: PersonKey) -> Result<(), EngineError> {
+    fn attach(
+        &mut self,
+        event: &Event,
+        distinct_id: &str,
+        person: PersonKey,
+        other: &str,
+        effect: LinkEffect,
+    ) -> Result<(), EngineError> {
+        let (target, source) = (
+            event.distinct_id(),
+            if effect == LinkEffect::AttachedSource {
+                distinct_id
+            } else {
+                other
+            },
+        );
+        if self.over_limit(self.graph.person(person).ids.saturating_add(1)) {
+            return self.refuse(event, target, source, RefusalReason::MoveLimitExceeded);
+        }
         let key = self.graph.intern(distinct_id)?;
+        let other_key = self.graph.intern(other)?;
         self.graph.attach(key, person);
-        self.outcome.merged = true;
+        let (target_key, source_key) = if effect == LinkEffect::AttachedSource {
+            (other_key, key)
+        } else {
+            (key, other_key)
+        };
+        self.add_link(event, target_key, source_key, effect, None);
         if self.record {
             let uuid = self.graph.person(person).uuid;
             self.outcome.changes.push(Change::DistinctIdAttached {
@@ -462,15 +580,29 @@ impl Step<'_, '_> {
                 distinct_id: distinct_id.into(),
             });
         }
-        self.update_person(person, true)
+        self.update_person(person, target_key, true)
     }
 
     /// Case 3: the target survives with the source's ids, the earlier `created_at`, the
     /// source's properties overlaid by its own, then the event's operations applied once
     /// (SEMANTICS.md decision 13).
-    fn merge_persons(&mut self, target: PersonKey, source: PersonKey) -> Result<(), EngineError> {
-        let merged = self.graph.absorb(target, source);
-        let survivor = self.graph.person_mut(target);
+    fn merge_persons(
+        &mut self,
+        event: &Event,
+        target: &str,
+        source: &str,
+        target_person: PersonKey,
+        source_person: PersonKey,
+    ) -> Result<(), EngineError> {
+        let (target_key, source_key) = (self.graph.intern(target)?, self.graph.intern(source)?);
+        let merged = self.graph.absorb(target_person, source_person);
+        let survivor = self.graph.person_mut(target_person);
+        let record = MergeRecord {
+            target_props: survivor.props.clone(),
+            source_props: merged.props.clone(),
+            target_created_at: survivor.created_at,
+            source_created_at: merged.created_at,
+        };
         let props = Props::overlay(merged.props, std::mem::take(&mut survivor.props));
         survivor.props = props;
         survivor.created_at = survivor.created_at.min(merged.created_at);
@@ -479,9 +611,20 @@ impl Step<'_, '_> {
         survivor.is_identified = true;
         let uuid = survivor.uuid;
         let mut log = self.record.then(PropertyChanges::default);
-        self.ops
-            .apply(&mut survivor.props, self.keys, false, log.as_mut())?;
-        self.outcome.merged = true;
+        self.ops.apply(
+            &mut survivor.props,
+            self.keys,
+            target_key,
+            false,
+            log.as_mut(),
+        )?;
+        self.add_link(
+            event,
+            target_key,
+            source_key,
+            LinkEffect::Merged,
+            Some(Box::new(record)),
+        );
         self.outcome.person = Some(uuid);
         if self.record {
             self.outcome.changes.push(Change::PersonsMerged {
@@ -501,5 +644,13 @@ impl Step<'_, '_> {
             }
         }
         Ok(())
+    }
+}
+
+fn link_kind(kind: EventKind) -> LinkKind {
+    match kind {
+        EventKind::CreateAlias => LinkKind::Alias,
+        EventKind::MergeDangerously => LinkKind::MergeDangerously,
+        _ => LinkKind::Identify,
     }
 }

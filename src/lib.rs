@@ -28,13 +28,16 @@
 #![deny(missing_docs)]
 
 mod dump;
+mod edit;
 mod engine;
 mod error;
 mod event;
+mod explain;
 mod graph;
 mod groups;
 mod id;
 mod ingest;
+mod links;
 mod outcome;
 mod props;
 mod rules;
@@ -44,10 +47,13 @@ pub use dump::{
     Dump, GroupRecord, LineStatus, PersonRecord, PersonlessRecord, RejectedRecord, Replay,
     WarningRecord,
 };
+pub use edit::{EditError, Unlinked};
 pub use engine::{Config, Counters, Engine, EngineBuilder, GroupRef, PersonRef, Stats};
 pub use error::{EngineError, Error, EventError, Result};
 pub use event::{Event, EventKind, Project, Timestamp};
+pub use explain::{Explanation, LinkStep, RefusedStep};
 pub use groups::MAX_GROUP_TYPES;
+pub use links::{EventRef, LinkEffect, LinkKind, RefusalReason};
 pub use outcome::{Change, Outcome, Warning, WarningKind};
 pub use props::PropertyChanges;
 pub use rules::{MAX_ID_CHARS, is_illegal_id, is_unmergeable_id};

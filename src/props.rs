@@ -6,31 +6,42 @@
 
 use crate::error::EngineError;
 use crate::event::Event;
-use crate::id::{Interner, PropKey};
+use crate::id::{IdKey, Interner, PropKey};
 use crate::rules::{LIFTED_KEYS, OS, OS_NAME, OS_VERSION, is_churn_filtered};
 use crate::value::Value;
 
-/// The properties of one person.
+/// One property of a person, with the distinct id whose event last wrote it, so that
+/// undoing a merge can hand each value back to the side that wrote it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Prop {
+    pub(crate) key: PropKey,
+    pub(crate) writer: IdKey,
+    pub(crate) value: Value,
+}
+
+/// The properties of one person, sorted by key. The writer costs nothing: a `Prop` is 32
+/// bytes with or without it, since `Value` aligns to 8.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Props(Vec<(PropKey, Value)>);
+pub(crate) struct Props(Vec<Prop>);
 
 impl Props {
     pub(crate) fn get(&self, key: PropKey) -> Option<&Value> {
-        self.0
-            .binary_search_by_key(&key, |e| e.0)
-            .ok()
-            .map(|i| &self.0[i].1)
+        self.find(key).ok().map(|i| &self.0[i].value)
     }
 
-    fn insert(&mut self, key: PropKey, value: Value) {
-        match self.0.binary_search_by_key(&key, |e| e.0) {
-            Ok(i) => self.0[i].1 = value,
-            Err(i) => self.0.insert(i, (key, value)),
+    fn find(&self, key: PropKey) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&key, |p| p.key)
+    }
+
+    fn insert(&mut self, key: PropKey, writer: IdKey, value: Value) {
+        match self.find(key) {
+            Ok(i) => self.0[i] = Prop { key, writer, value },
+            Err(i) => self.0.insert(i, Prop { key, writer, value }),
         }
     }
 
     fn remove(&mut self, key: PropKey) -> bool {
-        match self.0.binary_search_by_key(&key, |e| e.0) {
+        match self.find(key) {
             Ok(i) => {
                 self.0.remove(i);
                 true
@@ -40,7 +51,25 @@ impl Props {
     }
 
     pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = (PropKey, &Value)> {
-        self.0.iter().map(|(k, v)| (*k, v))
+        self.0.iter().map(|p| (p.key, &p.value))
+    }
+
+    /// Every property with its writer.
+    pub(crate) fn entries(&self) -> &[Prop] {
+        &self.0
+    }
+
+    /// Properties from entries sorted by key without repeats; `None` otherwise.
+    pub(crate) fn from_sorted(entries: Vec<Prop>) -> Option<Props> {
+        entries
+            .windows(2)
+            .all(|w| w[0].key < w[1].key)
+            .then_some(Props(entries))
+    }
+
+    /// Keeps the properties for which `keep` holds.
+    pub(crate) fn retain(&mut self, keep: impl FnMut(&Prop) -> bool) {
+        self.0.retain(keep);
     }
 
     /// The properties of a merge: `source` overlaid by `target`, the target winning on every
@@ -49,10 +78,10 @@ impl Props {
         let mut merged = Vec::with_capacity(source.0.len() + target.0.len());
         let mut s = source.0.into_iter().peekable();
         for entry in target.0 {
-            while let Some(earlier) = s.next_if(|e| e.0 < entry.0) {
+            while let Some(earlier) = s.next_if(|e| e.key < entry.key) {
                 merged.push(earlier);
             }
-            s.next_if(|e| e.0 == entry.0);
+            s.next_if(|e| e.key == entry.key);
             merged.push(entry);
         }
         merged.extend(s);
@@ -136,16 +165,21 @@ impl<'e> Ops<'e> {
 
     /// The properties of a person created by this event: `$set_once`, then `$set` over it;
     /// `$unset` is ignored.
-    pub(crate) fn creation_props(&self, keys: &mut Interner) -> Result<Props, EngineError> {
+    pub(crate) fn creation_props(
+        &self,
+        keys: &mut Interner,
+        writer: IdKey,
+    ) -> Result<Props, EngineError> {
         let mut props = Props(Vec::with_capacity(self.set.len() + self.set_once.len()));
         for (key, value) in self.set_once.iter().chain(&self.set) {
             let key = PropKey::from_raw(keys.intern(key, PropKey::WHAT)?);
-            props.insert(key, (*value).clone());
+            props.insert(key, writer, (*value).clone());
         }
         Ok(props)
     }
 
-    /// Applies the operations to existing properties. Returns whether anything changed.
+    /// Applies the operations to existing properties, on behalf of `writer`'s event. Returns
+    /// whether anything changed.
     ///
     /// With `filter_churn`, changes only of churn-filtered keys that already existed are not
     /// written (SEMANTICS.md 7.4): they are written only together with a change that counts.
@@ -153,6 +187,7 @@ impl<'e> Ops<'e> {
         &self,
         props: &mut Props,
         keys: &mut Interner,
+        writer: IdKey,
         filter_churn: bool,
         mut log: Option<&mut PropertyChanges>,
     ) -> Result<bool, EngineError> {
@@ -197,7 +232,7 @@ impl<'e> Ops<'e> {
         for (key, value) in &self.set_once {
             if current(props, keys, key).is_none() {
                 let k = PropKey::from_raw(keys.intern(key, PropKey::WHAT)?);
-                props.insert(k, (*value).clone());
+                props.insert(k, writer, (*value).clone());
                 if let Some(log) = log.as_deref_mut() {
                     log.set.push(((*key).into(), (*value).clone()));
                 }
@@ -206,7 +241,7 @@ impl<'e> Ops<'e> {
         for (key, value) in &self.set {
             if current(props, keys, key) != Some(*value) {
                 let k = PropKey::from_raw(keys.intern(key, PropKey::WHAT)?);
-                props.insert(k, (*value).clone());
+                props.insert(k, writer, (*value).clone());
                 if let Some(log) = log.as_deref_mut() {
                     log.set.push(((*key).into(), (*value).clone()));
                 }

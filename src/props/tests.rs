@@ -11,10 +11,16 @@ fn apply(props: &[(&str, Value)], event: &Event, filter_churn: bool) -> (Value, 
     let mut keys = Interner::default();
     let setup = Event::new("$set", "u").with_property("$set", obj(props));
     let mut state = Ops::of_event(&setup, false)
-        .creation_props(&mut keys)
+        .creation_props(&mut keys, IdKey::from_raw(0))
         .unwrap();
     let changed = Ops::of_event(event, true)
-        .apply(&mut state, &mut keys, filter_churn, None)
+        .apply(
+            &mut state,
+            &mut keys,
+            IdKey::from_raw(1),
+            filter_churn,
+            None,
+        )
         .unwrap();
     let result = Value::object(state.iter().map(|(k, v)| (keys.get(k.raw()), v.clone())));
     (result, changed)
@@ -154,7 +160,9 @@ fn overlay_keeps_target_values_on_shared_keys() {
                 .map(|(k, v)| (*k, Value::from(*v)))
                 .collect::<Vec<_>>()),
         );
-        Ops::of_event(&event, false).creation_props(keys).unwrap()
+        Ops::of_event(&event, false)
+            .creation_props(keys, IdKey::from_raw(0))
+            .unwrap()
     };
     let source = props(&[("a", 1), ("b", 2)], &mut keys);
     let target = props(&[("b", 3), ("c", 4), ("d", 5)], &mut keys);
