@@ -38,6 +38,8 @@ mod ingest;
 mod outcome;
 mod props;
 mod rules;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod value;
 
 pub use dump::{
