@@ -137,7 +137,7 @@ const CHURN_KEYS: &[&str] = &[
 
 /// Whether PostHog's illegal-id lists refuse `id` (section 4.1).
 fn is_illegal(id: &str) -> bool {
-    if id.trim().is_empty() {
+    if id.chars().all(is_js_whitespace) {
         return true;
     }
     let quoted = |list: &[&str], candidate: &str| {
@@ -148,6 +148,13 @@ fn is_illegal(id: &str) -> bool {
         })
     };
     quoted(&ILLEGAL_LOWERCASE, &id.to_lowercase()) || quoted(&ILLEGAL_EXACT, id)
+}
+
+/// Whether JavaScript's `trim()` removes `c`: ECMAScript's WhiteSpace and LineTerminator.
+/// Rust's `char::is_whitespace` differs on two characters: it keeps U+FEFF (which JavaScript
+/// trims) and removes U+0085 (which JavaScript keeps).
+fn is_js_whitespace(c: char) -> bool {
+    c == '\u{feff}' || (c.is_whitespace() && c != '\u{85}')
 }
 
 /// Whether the merge path refuses `id`: illegal, holding U+0000, or too long (section 4.1).

@@ -59,26 +59,32 @@ pub fn event_name() -> impl Strategy<Value = &'static str> {
 pub fn distinct_id() -> impl Strategy<Value = String> {
     prop_oneof![
         12 => select(&["anon_1", "anon_2", "user_1", "user_2", "Nan"][..]).prop_map(str::to_owned),
-        4 => select(&["null", "undefined", "  ", "\"Guest\"", "NaN", "0", "nul\0id"][..])
+        4 => select(&["null", "undefined", "  ", "\u{feff}", "\"Guest\"", "NaN", "0", "nul\0id"][..])
             .prop_map(str::to_owned),
         1 => Just(too_long("long_")),
     ]
 }
 
-/// The project: usually the default one, sometimes team 2.
+/// The project: usually the default one, sometimes team 2, rarely a token.
 pub fn project() -> impl Strategy<Value = Project> {
-    prop_oneof![3 => Just(Project::Default), 1 => Just(Project::Team(2))]
+    prop_oneof![
+        6 => Just(Project::Default),
+        2 => Just(Project::Team(2)),
+        1 => Just(Project::Token("phc_token".into())),
+    ]
 }
 
-/// A JSON scalar of the kind person properties hold. `1.0` is there because JavaScript
-/// equality makes it the same value as `1`.
+/// A property value: mostly scalars, sometimes a small array or object. `1.0` is there
+/// because JavaScript equality makes it the same value as `1`.
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        (0_i64..3).prop_map(Value::from),
-        Just(Value::from(1.0)),
-        select(&["x", "y"][..]).prop_map(Value::from),
+        2 => Just(Value::Null),
+        2 => any::<bool>().prop_map(Value::from),
+        4 => (0_i64..3).prop_map(Value::from),
+        2 => Just(Value::from(1.0)),
+        4 => select(&["x", "y"][..]).prop_map(Value::from),
+        1 => Just(Value::from(vec![Value::from(1)])),
+        1 => Just(Value::object([("n", Value::from(1))])),
     ]
 }
 
@@ -169,12 +175,13 @@ pub fn group_set_value() -> impl Strategy<Value = Value> {
 }
 
 /// A `$process_person_profile` value: `false` (personless), `true`, or the string `"false"`
-/// (not a boolean, so a warning and person processing stays on).
+/// or null (neither is a boolean, so a warning, and person processing stays on).
 pub fn process_person_profile_value() -> impl Strategy<Value = Value> {
     prop_oneof![
-        3 => Just(Value::from(false)),
-        1 => Just(Value::from(true)),
-        1 => Just(Value::from("false")),
+        6 => Just(Value::from(false)),
+        2 => Just(Value::from(true)),
+        2 => Just(Value::from("false")),
+        1 => Just(Value::Null),
     ]
 }
 

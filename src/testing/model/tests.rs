@@ -242,6 +242,9 @@ fn illegal_ids_follow_the_lists_of_section_4_1() {
         "  ",
         "",
         "\t",
+        // JavaScript's trim() removes U+FEFF, and any Zs space or line terminator.
+        "\u{feff}",
+        "\u{a0}\u{2028}",
         "0",
         "[object Object]",
         "\"[object Object]\"",
@@ -251,6 +254,8 @@ fn illegal_ids_follow_the_lists_of_section_4_1() {
     }
     for id in [
         "Nan", "nan", "NULL", "Null", "NONE", " null", "user_1", "00",
+        // U+0085 is White_Space for Rust but not whitespace for JavaScript's trim().
+        "\u{85}",
     ] {
         assert!(!is_illegal(id), "{id:?} is legal");
     }
