@@ -271,19 +271,25 @@ fn warning(event: &Event, kind: WarningKind, details: Vec<(&'static str, Box<str
     }
 }
 
-/// The newest validation step: a merge id that is neither a string nor null drops the event.
+/// The newest validation step: a merge event whose `$anon_distinct_id` or `alias` is neither
+/// a string nor null is dropped, whichever of the two its kind reads (`$anon_distinct_id` is
+/// checked first).
 fn invalid_merge_id(event: &Event) -> Option<WarningKind> {
-    let (value, kind) = match event.kind() {
-        EventKind::Identify => (
-            event.props.anon_distinct_id.as_ref(),
-            WarningKind::InvalidAnonDistinctId,
-        ),
-        EventKind::CreateAlias | EventKind::MergeDangerously => {
-            (event.props.alias.as_ref(), WarningKind::InvalidAlias)
-        }
-        _ => return None,
-    };
-    matches!(value, Some(v) if !matches!(v, Value::String(_) | Value::Null)).then_some(kind)
+    if !matches!(
+        event.kind(),
+        EventKind::Identify | EventKind::CreateAlias | EventKind::MergeDangerously
+    ) {
+        return None;
+    }
+    let malformed =
+        |v: Option<&Value>| matches!(v, Some(v) if !matches!(v, Value::String(_) | Value::Null));
+    if malformed(event.props.anon_distinct_id.as_ref()) {
+        Some(WarningKind::InvalidAnonDistinctId)
+    } else if malformed(event.props.alias.as_ref()) {
+        Some(WarningKind::InvalidAlias)
+    } else {
+        None
+    }
 }
 
 /// The group a `$groupidentify` names: `None` when its type or key is not truthy (the event

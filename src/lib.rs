@@ -41,6 +41,8 @@ mod links;
 mod outcome;
 mod props;
 mod rules;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod value;
 
 pub use dump::{

@@ -145,16 +145,17 @@ fn is_listed(id: &str, entry: &str) -> bool {
         && &id[1..id.len() - 1] == entry
 }
 
+/// What JavaScript's `trim()` removes: Rust's white space, less U+0085 (NEXT LINE, not
+/// ECMAScript white space), plus U+FEFF (the byte-order mark, which ECMAScript counts).
+fn is_js_whitespace(c: char) -> bool {
+    (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}'
+}
+
 /// PostHog's illegal distinct ids: the two lists with their quoted forms, and ids that are
 /// empty or only white space.
 #[must_use]
 pub fn is_illegal_id(id: &str) -> bool {
-    // JavaScript's trim also removes the byte-order mark, which Rust does not count as
-    // white space.
-    if id
-        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
-        .is_empty()
-    {
+    if id.trim_matches(is_js_whitespace).is_empty() {
         return true;
     }
     if ILLEGAL_EXACT.iter().any(|entry| is_listed(id, entry)) {
@@ -251,6 +252,8 @@ mod tests {
             check_illegal(id, true);
         }
         check_illegal(" null", false);
+        check_illegal("\u{85}", false);
+        check_illegal("\u{a0}\u{2028}\u{3000}", true);
         check_illegal("null ", false);
     }
 
