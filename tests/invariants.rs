@@ -1,0 +1,135 @@
+//! Invariants that hold for any event stream, each checked on random streams from
+//! `idgraph::testing::strategy` (at least 256 cases each).
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test fails loudly"
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use idgraph::testing::strategy;
+use idgraph::{Engine, Event, EventKind, Project};
+use proptest::prelude::*;
+
+fn engine_of(events: &[Event]) -> Engine {
+    let mut engine = Engine::new();
+    for event in events {
+        engine.apply(event).expect("the engine has room");
+    }
+    engine
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Applying a merge event a second time changes nothing: no merge, the same persons with
+    /// the same ids and flags. Properties too, unless the event both sets and unsets a key:
+    /// then PostHog's rule "present means gone, absent means the value lands" (SEMANTICS.md
+    /// decision 5) makes the second application remove what the first one wrote.
+    #[test]
+    fn a_repeated_merge_event_changes_nothing(
+        events in strategy::events(30),
+        merge in prop_oneof![
+            strategy::event_named("$identify"),
+            strategy::event_named("$create_alias"),
+            strategy::event_named("$merge_dangerously"),
+        ],
+    ) {
+        let mut engine = engine_of(&events);
+        engine.apply(&merge).unwrap();
+        let once = engine.dump();
+        let again = engine.apply(&merge).unwrap();
+        prop_assert!(!again.merged);
+        let twice = engine.dump();
+        let shape = |dump: &idgraph::Dump| -> Vec<(Vec<String>, bool, String)> {
+            dump.persons.iter().map(|p| (p.distinct_ids.clone(), p.is_identified, p.uuid.clone())).collect()
+        };
+        prop_assert_eq!(shape(&twice), shape(&once));
+        prop_assert_eq!(&twice.groups, &once.groups);
+        if merge.property("$unset").is_none() {
+            prop_assert_eq!(twice, once);
+        }
+    }
+
+    /// No person ever holds ids of two projects, whatever the events.
+    #[test]
+    fn projects_never_share_a_person(events in strategy::events(40)) {
+        let engine = engine_of(&events);
+        let mut owner: BTreeMap<uuid::Uuid, String> = BTreeMap::new();
+        for person in engine.persons() {
+            let project = person.project().to_string();
+            prop_assert_eq!(owner.insert(person.uuid(), project.clone()).unwrap_or(project.clone()), project.clone());
+            for id in person.distinct_ids() {
+                let resolved = engine.resolve(person.project(), id).expect("its own id resolves");
+                prop_assert_eq!(resolved.uuid(), person.uuid());
+            }
+        }
+        // The same id in another project is another person, or none.
+        for person in engine.persons() {
+            for id in person.distinct_ids() {
+                for other in [Project::Default, Project::Team(2), Project::Token("phc_token".into())] {
+                    if &other != person.project() {
+                        if let Some(p) = engine.resolve(&other, id) {
+                            prop_assert_ne!(p.uuid(), person.uuid());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The same stream gives byte-identical dumps, however the hash tables were seeded.
+    #[test]
+    fn the_same_stream_gives_identical_dumps(events in strategy::events(40)) {
+        let a = serde_json::to_vec(&engine_of(&events).dump()).unwrap();
+        let b = serde_json::to_vec(&engine_of(&events).dump()).unwrap();
+        prop_assert_eq!(a, b);
+    }
+
+    /// Every distinct id resolves to exactly one person or to none, and every person's id
+    /// list is exactly the ids that resolve to it.
+    #[test]
+    fn ids_and_persons_agree(events in strategy::events(40)) {
+        let engine = engine_of(&events);
+        let mut listed: BTreeMap<(String, String), uuid::Uuid> = BTreeMap::new();
+        for person in engine.persons() {
+            for id in person.distinct_ids() {
+                let key = (person.project().to_string(), id.to_owned());
+                prop_assert!(listed.insert(key, person.uuid()).is_none(), "an id listed by two persons");
+            }
+        }
+        let seen: BTreeSet<(Project, String)> = events
+            .iter()
+            .flat_map(|e| {
+                let mut ids = vec![(e.project().clone(), e.distinct_id().to_owned())];
+                for key in ["$anon_distinct_id", "alias"] {
+                    if let Some(id) = e.property(key).and_then(idgraph::Value::as_str) {
+                        ids.push((e.project().clone(), id.to_owned()));
+                    }
+                }
+                ids
+            })
+            .collect();
+        for (project, id) in &seen {
+            let resolved = engine.resolve(project, id).map(|p| p.uuid());
+            prop_assert_eq!(resolved, listed.get(&(project.to_string(), id.clone())).copied());
+        }
+        let total: usize = engine.persons().map(|p| p.distinct_ids().count()).sum();
+        prop_assert_eq!(total, listed.len());
+        prop_assert_eq!(engine.stats().distinct_ids, listed.len());
+    }
+
+    /// A dropped event changes nothing.
+    #[test]
+    fn a_dropped_event_changes_nothing(events in strategy::events(30), extra in strategy::event()) {
+        let mut engine = engine_of(&events);
+        let before = engine.dump();
+        let outcome = engine.apply(&extra).unwrap();
+        if outcome.dropped {
+            prop_assert_eq!(engine.dump(), before);
+            prop_assert!(outcome.person.is_none());
+        }
+        prop_assert!(outcome.merged <= matches!(extra.kind(), EventKind::Identify | EventKind::CreateAlias | EventKind::MergeDangerously));
+    }
+}
