@@ -69,10 +69,10 @@ proptest! {
         for person in engine.persons() {
             for id in person.distinct_ids() {
                 for other in [Project::Default, Project::Team(2), Project::Token("phc_token".into())] {
-                    if &other != person.project() {
-                        if let Some(p) = engine.resolve(&other, id) {
-                            prop_assert_ne!(p.uuid(), person.uuid());
-                        }
+                    if &other != person.project()
+                        && let Some(p) = engine.resolve(&other, id)
+                    {
+                        prop_assert_ne!(p.uuid(), person.uuid());
                     }
                 }
             }
