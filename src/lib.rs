@@ -27,6 +27,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "workload")]
+mod client;
 mod dump;
 mod engine;
 mod error;
@@ -37,9 +39,15 @@ mod id;
 mod ingest;
 mod outcome;
 mod props;
+#[cfg(feature = "workload")]
+mod rng;
 mod rules;
 mod value;
+#[cfg(feature = "workload")]
+mod workload;
 
+#[cfg(feature = "workload")]
+pub use client::{Client, PersonProfiles, UserState};
 pub use dump::{
     Dump, GroupRecord, LineStatus, PersonRecord, PersonlessRecord, RejectedRecord, Replay,
     WarningRecord,
@@ -53,3 +61,5 @@ pub use props::PropertyChanges;
 pub use rules::{MAX_ID_CHARS, is_illegal_id, is_unmergeable_id};
 pub use uuid::Uuid;
 pub use value::{Number, Value};
+#[cfg(feature = "workload")]
+pub use workload::{Shape, Workload, WorkloadConfig, write_event_json};
