@@ -27,6 +27,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "workload")]
+mod client;
 mod dump;
 mod edit;
 mod engine;
@@ -40,11 +42,17 @@ mod ingest;
 mod links;
 mod outcome;
 mod props;
+#[cfg(feature = "workload")]
+mod rng;
 mod rules;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod value;
+#[cfg(feature = "workload")]
+mod workload;
 
+#[cfg(feature = "workload")]
+pub use client::{Client, PersonProfiles, UserState};
 pub use dump::{
     Dump, GroupRecord, LineStatus, PersonRecord, PersonlessRecord, RejectedRecord, Replay,
     WarningRecord,
@@ -61,3 +69,5 @@ pub use props::PropertyChanges;
 pub use rules::{MAX_ID_CHARS, is_illegal_id, is_unmergeable_id};
 pub use uuid::Uuid;
 pub use value::{Number, Value};
+#[cfg(feature = "workload")]
+pub use workload::{Shape, Workload, WorkloadConfig, write_event_json};
