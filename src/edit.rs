@@ -390,7 +390,7 @@ fn split_component(
         .entries()
         .iter()
         .filter(|p| departing_set.contains(&p.writer))
-        .cloned()
+        .copied()
         .collect();
     departing_props = Props::overlay(
         departing_props,
@@ -409,7 +409,7 @@ fn split_component(
                         .iter()
                         .any(|q| q.key == p.key && departing_set.contains(&q.writer))
                 })
-                .cloned()
+                .copied()
                 .collect()
         })
         .unwrap_or_default();

@@ -74,6 +74,11 @@ dense_key!(
     PropKey,
     "property keys"
 );
+dense_key!(
+    /// A stored property value, shared by all projects.
+    ValueId,
+    "distinct property values"
+);
 
 /// Strings stored once in an arena, each named by its position.
 #[derive(Clone, Default)]

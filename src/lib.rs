@@ -48,6 +48,7 @@ mod rules;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod value;
+mod values;
 #[cfg(feature = "workload")]
 mod workload;
 

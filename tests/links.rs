@@ -403,3 +403,34 @@ proptest! {
         prop_assert_eq!(engine.stats().distinct_ids, dump.persons.iter().map(|p| p.distinct_ids.len()).sum::<usize>());
     }
 }
+
+/// Values are stored once and collected when nothing refers to them; a merge record must
+/// keep its values alive through collections so that `unlink` can still restore them.
+#[test]
+fn stored_values_survive_collection_while_a_merge_record_needs_them() {
+    let mut engine = engine_of(&[
+        Event::new("$pageview", "anon")
+            .with_property("$set", set(&[("plan", "free".into())]))
+            .with_timestamp(at(0)),
+        Event::new("$pageview", "user")
+            .with_property("$set", set(&[("plan", "pro".into())]))
+            .with_timestamp(at(1)),
+        identify("user", "anon", 2),
+    ]);
+    // Many distinct values that die right away force several collections.
+    for i in 0..20_000 {
+        let event =
+            Event::new("$set", "user").with_property("$set", set(&[("counter", Value::from(i))]));
+        engine.apply(&event.with_timestamp(at(3))).unwrap();
+    }
+    assert_eq!(
+        engine.resolve(&P, "anon").unwrap().property("counter"),
+        Some(&Value::from(19_999))
+    );
+    engine.unlink(&P, "user", "anon").unwrap();
+    assert_eq!(props(&engine, "anon"), set(&[("plan", "free".into())]));
+    assert_eq!(
+        props(&engine, "user"),
+        set(&[("counter", Value::from(19_999)), ("plan", "pro".into())])
+    );
+}
