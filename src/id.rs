@@ -151,7 +151,6 @@ impl Interner {
     }
 
     /// The arena and offsets, for snapshots.
-    #[cfg_attr(not(test), allow(dead_code, reason = "for the snapshot module"))]
     pub(crate) fn parts(&self) -> (&str, &[u32]) {
         (&self.text, &self.ends)
     }
@@ -160,7 +159,6 @@ impl Interner {
     ///
     /// Returns `None` when the offsets do not cut `text` into strings at character
     /// boundaries, in order, or when a string appears twice.
-    #[cfg_attr(not(test), allow(dead_code, reason = "for the snapshot module"))]
     pub(crate) fn from_parts(text: String, ends: Vec<u32>) -> Option<Interner> {
         let mut interner = Interner {
             text,

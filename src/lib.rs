@@ -38,6 +38,7 @@ mod ingest;
 mod outcome;
 mod props;
 mod rules;
+mod snapshot;
 mod value;
 
 pub use dump::{
@@ -45,11 +46,12 @@ pub use dump::{
     WarningRecord,
 };
 pub use engine::{Config, Counters, Engine, EngineBuilder, GroupRef, PersonRef, Stats};
-pub use error::{EngineError, Error, EventError, Result};
+pub use error::{EngineError, Error, EventError, Result, SnapshotError};
 pub use event::{Event, EventKind, Project, Timestamp};
 pub use groups::MAX_GROUP_TYPES;
 pub use outcome::{Change, Outcome, Warning, WarningKind};
 pub use props::PropertyChanges;
 pub use rules::{MAX_ID_CHARS, is_illegal_id, is_unmergeable_id};
+pub use snapshot::Snapshot;
 pub use uuid::Uuid;
 pub use value::{Number, Value};

@@ -39,6 +39,19 @@ impl Props {
         }
     }
 
+    /// Properties from entries already sorted by key; `None` unless the keys strictly
+    /// increase, which is what [`Props::get`]'s binary search relies on.
+    pub(crate) fn from_sorted(entries: Vec<(PropKey, Value)>) -> Option<Props> {
+        entries
+            .windows(2)
+            .all(|pair| pair[0].0 < pair[1].0)
+            .then_some(Props(entries))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = (PropKey, &Value)> {
         self.0.iter().map(|(k, v)| (*k, v))
     }
