@@ -34,6 +34,10 @@ pub(super) trait Elem: Copy {
     fn put(src: &[Self], out: &mut [u8]);
     /// Appends the elements of `src`, a whole number of elements long, to `out`.
     fn get(src: &[u8], out: &mut Vec<Self>);
+    /// The column's bytes as they are, when no conversion is needed.
+    fn as_bytes(_items: &[Self]) -> Option<&[u8]> {
+        None
+    }
 }
 
 macro_rules! elem {
@@ -56,7 +60,23 @@ macro_rules! elem {
     )*};
 }
 
-elem!(u8, u32, u64, i64);
+elem!(u32, u64, i64);
+
+impl Elem for u8 {
+    const SIZE: usize = 1;
+
+    fn put(src: &[Self], out: &mut [u8]) {
+        out.copy_from_slice(src);
+    }
+
+    fn get(src: &[u8], out: &mut Vec<Self>) {
+        out.extend_from_slice(src);
+    }
+
+    fn as_bytes(items: &[Self]) -> Option<&[u8]> {
+        Some(items)
+    }
+}
 
 /// A column: its length as `u64`, then its elements, little-endian. Borrowed when saving,
 /// owned when loading.
@@ -88,6 +108,9 @@ impl<T: Elem> Encode for Col<'_, T> {
     fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
         let items: &[T] = &self.0;
         (items.len() as u64).encode(encoder)?;
+        if let Some(bytes) = T::as_bytes(items) {
+            return encoder.writer().write(bytes);
+        }
         let mut buf = [0u8; CHUNK];
         for chunk in items.chunks(CHUNK / T::SIZE) {
             let bytes = &mut buf[..chunk.len() * T::SIZE];
