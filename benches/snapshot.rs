@@ -11,7 +11,14 @@
 //!   for `save`, which writes into such a vector;
 //! - `memcpy_into_new`: the same into a new vector, page faults included, the baseline for
 //!   `load`, which builds an engine in new memory;
-//! - `save`, `load` (through `io::Read`, one more copy of the body) and `load_from_bytes`.
+//! - `save`, `load` (through `io::Read`, one more copy of the body) and `load_from_bytes`;
+//!   the loads do not count dropping the engine they built.
+//!
+//! Measured on 1M events (15.7 MB, 98.9 bytes per distinct id) on a shared 2-core machine:
+//! the copies run at about 10 GiB/s, save at about 1/35 of that and load at about 1/100.
+//! Both are bound by the engine's heap layout, not the codec: save spends most of its time
+//! on cache misses reading each property value's own allocation, load in `malloc` for the
+//! values, the per-person property vectors and the id hash table.
 
 #![allow(clippy::expect_used, reason = "a bench fails loudly")]
 
@@ -138,10 +145,10 @@ fn snapshot(c: &mut Criterion) {
         });
     });
     group.bench_function("load", |b| {
-        b.iter(|| Engine::load(black_box(&file[..])).expect("loads"));
+        b.iter_with_large_drop(|| Engine::load(black_box(&file[..])).expect("loads"));
     });
     group.bench_function("load_from_bytes", |b| {
-        b.iter(|| Engine::load_from_bytes(black_box(&file)).expect("loads"));
+        b.iter_with_large_drop(|| Engine::load_from_bytes(black_box(&file)).expect("loads"));
     });
     group.finish();
 }
