@@ -174,20 +174,27 @@ impl ValueStore {
         self.live_after_collect = self.live();
     }
 
+    /// One flag per slot: whether it holds a value.
+    pub(crate) fn live_flags(&self) -> Vec<bool> {
+        let mut live = vec![true; self.values.len()];
+        for &slot in &self.free {
+            live[slot as usize] = false;
+        }
+        live
+    }
+
     /// Number of slots, free or not, for sizing the `reachable` flags.
     pub(crate) fn slots(&self) -> usize {
         self.values.len()
     }
 
     /// The slots and the free list, for snapshots.
-    #[cfg_attr(not(test), allow(dead_code, reason = "for the snapshot module"))]
     pub(crate) fn parts(&self) -> (&[Value], &[u32]) {
         (&self.values, &self.free)
     }
 
     /// Rebuilds a store; `None` when a free slot is out of range, listed twice or not
     /// `Null`, or when two live slots hold the same value.
-    #[cfg_attr(not(test), allow(dead_code, reason = "for the snapshot module"))]
     pub(crate) fn from_parts(values: Vec<Value>, mut free: Vec<u32>) -> Option<ValueStore> {
         let mut is_free = vec![false; values.len()];
         for &slot in &free {
