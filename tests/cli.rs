@@ -405,7 +405,13 @@ fn generate_is_deterministic_and_replayable() {
     let b = idgraph(&["generate", "--events", "2000", "--seed", "5"], None);
     check_exit(&a, 0);
     assert_eq!(a.stdout, b.stdout);
-    assert_eq!(a.stdout.split(|&c| c == b'\n').filter(|l| !l.is_empty()).count(), 2000);
+    assert_eq!(
+        a.stdout
+            .split(|&c| c == b'\n')
+            .filter(|l| !l.is_empty())
+            .count(),
+        2000
+    );
     let replayed = idgraph(&["replay", "-"], Some(&a.stdout));
     check_exit(&replayed, 0);
     assert_eq!(stdout_json(&replayed)["rejected"], json!([]));
@@ -433,4 +439,46 @@ fn demo_prints_the_summary() {
     for word in ["events", "persons", "merges", "warnings", "events/s"] {
         assert!(text.contains(word), "{text}");
     }
+}
+
+/// The README's "why are these two ids one person?" session is real output.
+#[test]
+fn the_readme_explain_session_is_real_output() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme
+        .find("## Why are these two ids one person?")
+        .expect("section")..];
+    let start = section.find("```text\n").expect("a text block") + "```text\n".len();
+    let block = &section[start..start + section[start..].find("\n```").expect("block end")];
+    let dir = scratch("readme");
+    let mut commands = 0;
+    let mut expected = String::new();
+    let mut actual = String::new();
+    for line in block.lines() {
+        if let Some(command) = line.strip_prefix("$ idgraph ") {
+            commands += 1;
+            let args: Vec<String> = command
+                .split(' ')
+                .map(|arg| {
+                    if arg.ends_with(".idg") {
+                        path_str(&dir.join(arg)).to_owned()
+                    } else {
+                        arg.to_owned()
+                    }
+                })
+                .collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let output = idgraph(&args, None);
+            check_exit(&output, 0);
+            if args[0] != "ingest" {
+                actual.push_str(&String::from_utf8_lossy(&output.stdout));
+            }
+        } else {
+            expected.push_str(line);
+            expected.push('\n');
+        }
+    }
+    assert_eq!(commands, 5);
+    assert_eq!(actual, expected);
 }
