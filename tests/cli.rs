@@ -461,7 +461,10 @@ fn the_readme_explain_session_is_real_output() {
             let args: Vec<String> = command
                 .split(' ')
                 .map(|arg| {
-                    if arg.ends_with(".idg") {
+                    if std::path::Path::new(arg)
+                        .extension()
+                        .is_some_and(|e| e == "idg")
+                    {
                         path_str(&dir.join(arg)).to_owned()
                     } else {
                         arg.to_owned()
