@@ -136,8 +136,10 @@ impl<'e> Ops<'e> {
         };
 
         let mut set: Vec<(&str, &Value)> = explicit_set.iter().map(|(k, v)| (&**k, v)).collect();
-        let mut set_once: Vec<(&str, &Value)> =
-            explicit_once.iter().map(|(k, v)| (&**k, v)).collect();
+        // Lifted `$initial_` keys are never lifted `$set` keys, so only an explicit `$set`
+        // can beat them; they are checked as they are made, and only the explicit
+        // `$set_once` entries are checked against the whole `$set` below.
+        let mut initials: Vec<(&str, &Value)> = Vec::new();
         if lift && !event.props.lifted.is_empty() {
             let is_server = event.props.is_server == Some(Value::Bool(true));
             let mut initial_os_given = explicitly_once(LIFTED_KEYS[OS as usize].1);
@@ -149,21 +151,29 @@ impl<'e> Ops<'e> {
                 if !explicitly_set(key) {
                     set.push((key, value));
                 }
-                if *value != Value::Null && !explicitly_once(initial) {
-                    set_once.push((initial, value));
+                if *value != Value::Null && !explicitly_once(initial) && !explicitly_set(initial) {
+                    initials.push((initial, value));
                     initial_os_given |= *index == OS;
                 }
             }
-            if !initial_os_given {
+            let initial_os = LIFTED_KEYS[OS as usize].1;
+            if !initial_os_given && !explicitly_set(initial_os) {
                 let os_name = event.props.lifted.iter().find(|(i, _)| *i == OS_NAME);
                 if let Some((_, value)) = os_name.filter(|(_, v)| *v != Value::Null) {
-                    set_once.push((LIFTED_KEYS[OS as usize].1, value));
+                    initials.push((initial_os, value));
                 }
             }
-            set.sort_by(|a, b| a.0.cmp(b.0));
+            if set.len() > explicit_set.len() {
+                set.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            }
         }
         // `$set` wins over `$set_once` for a key in both.
-        set_once.retain(|(k, _)| set.binary_search_by(|(s, _)| (*s).cmp(k)).is_err());
+        let mut set_once: Vec<(&str, &Value)> = explicit_once
+            .iter()
+            .map(|(k, v)| (&**k, v))
+            .filter(|(k, _)| set.binary_search_by(|(s, _)| (*s).cmp(k)).is_err())
+            .collect();
+        set_once.append(&mut initials);
 
         let unset = match event.props.unset.as_ref() {
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
