@@ -3,6 +3,10 @@
 //! 1M; 10M with `IDGRAPH_BENCH_10M=1`). Run with `cargo bench --features workload --bench
 //! memory`; it prints a table, it is not a criterion bench.
 //!
+//! It also prints the time spent applying, per event, from the same single pass: the
+//! growth of apply cost from 100k to 10M events, where a criterion run of 10M (ten samples
+//! of a minute each) does not fit a bench session.
+//!
 //! A counting global allocator measures the bytes live at a moment (requested sizes, so
 //! allocator overhead is not counted, for either side). Events are generated and parsed a
 //! chunk at a time and freed before the state is measured, so only the graph is counted.
@@ -24,6 +28,7 @@ mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use idgraph::{Outcome, Shape, Workload, write_event_json};
 
@@ -82,34 +87,51 @@ fn live() -> usize {
 /// Events held at once while ingesting; they are freed before each measurement.
 const CHUNK: usize = 250_000;
 
-/// Heap bytes of idgraph's state after `events`, and its distinct ids (with a person, and
-/// personless).
-fn idgraph_state(events: u64) -> (usize, usize) {
+/// What one pass measured.
+struct Pass {
+    /// Heap bytes of the state.
+    bytes: usize,
+    /// Distinct ids (with a person, and personless).
+    ids: usize,
+    /// Time spent applying, without generating or parsing.
+    applying: Duration,
+}
+
+/// Ingests `events` into idgraph.
+fn idgraph_state(events: u64) -> Pass {
     let mut workload = Workload::new(common::config(Shape::Realistic, events));
     let before = live();
     let mut engine = common::engine();
     let mut outcome = Outcome::default();
+    let mut applying = Duration::ZERO;
     loop {
         let chunk: Vec<_> = workload.by_ref().take(CHUNK).collect();
         if chunk.is_empty() {
             break;
         }
+        let start = Instant::now();
         for event in &chunk {
             engine.apply_into(event, &mut outcome).unwrap();
         }
+        applying += start.elapsed();
     }
     drop(outcome);
     drop(workload);
     let bytes = live() - before;
     let stats = engine.stats();
-    (bytes, stats.distinct_ids + stats.personless_distinct_ids)
+    Pass {
+        bytes,
+        ids: stats.distinct_ids + stats.personless_distinct_ids,
+        applying,
+    }
 }
 
-/// Heap bytes of the baseline's state after `events`, and its distinct ids.
-fn baseline_state(events: u64) -> (usize, usize) {
+/// Ingests `events` into the baseline.
+fn baseline_state(events: u64) -> Pass {
     let mut workload = Workload::new(common::config(Shape::Realistic, events));
     let before = live();
     let mut baseline = Baseline::new();
+    let mut applying = Duration::ZERO;
     loop {
         let chunk: Vec<_> = workload.by_ref().take(CHUNK).collect();
         if chunk.is_empty() {
@@ -120,13 +142,21 @@ fn baseline_state(events: u64) -> (usize, usize) {
             write_event_json(event, &mut bytes).unwrap();
         }
         drop(chunk);
-        for event in common::baseline_events(&bytes) {
-            baseline.apply(&event);
+        let parsed = common::baseline_events(&bytes);
+        drop(bytes);
+        let start = Instant::now();
+        for event in &parsed {
+            baseline.apply(event);
         }
+        applying += start.elapsed();
     }
     drop(workload);
     let bytes = live() - before;
-    (bytes, baseline.ids.len())
+    Pass {
+        bytes,
+        ids: baseline.ids.len(),
+        applying,
+    }
 }
 
 fn main() {
@@ -137,17 +167,26 @@ fn main() {
         return;
     }
     println!(
-        "| events | distinct ids | idgraph bytes/id | baseline bytes/id | idgraph / baseline |"
+        "| events | distinct ids | idgraph bytes/id | baseline bytes/id | idgraph / baseline \
+         | idgraph apply ns/event | baseline apply ns/event |"
     );
-    println!("|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     for events in common::sizes() {
-        let (ours, ids) = idgraph_state(events);
-        let (theirs, baseline_ids) = baseline_state(events);
-        assert_eq!(ids, baseline_ids, "both sides hold the same distinct ids");
-        let (ours_per_id, theirs_per_id) = (ours as f64 / ids as f64, theirs as f64 / ids as f64);
+        let ours = idgraph_state(events);
+        let theirs = baseline_state(events);
+        assert_eq!(
+            ours.ids, theirs.ids,
+            "both sides hold the same distinct ids"
+        );
+        let ids = ours.ids as f64;
+        let (ours_per_id, theirs_per_id) = (ours.bytes as f64 / ids, theirs.bytes as f64 / ids);
+        let per_event = |d: Duration| d.as_nanos() as f64 / events as f64;
         println!(
-            "| {events} | {ids} | {ours_per_id:.0} | {theirs_per_id:.0} | {:.3} |",
-            ours_per_id / theirs_per_id
+            "| {events} | {} | {ours_per_id:.0} | {theirs_per_id:.0} | {:.3} | {:.0} | {:.0} |",
+            ours.ids,
+            ours_per_id / theirs_per_id,
+            per_event(ours.applying),
+            per_event(theirs.applying),
         );
     }
 }
