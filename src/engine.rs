@@ -295,6 +295,9 @@ pub struct Engine {
     pub(crate) prop_keys: Interner,
     /// Property values, shared by every project.
     pub(crate) values: ValueStore,
+    /// The `PropKey` of each name lifting writes (`props::FIXED_KEYS`), resolved on the first
+    /// event so that lifted operations need no hashing; not part of snapshots.
+    pub(crate) fixed_keys: Vec<PropKey>,
     pub(crate) projects: Vec<ProjectGraph>,
     pub(crate) project_index: HashMap<Project, u32>,
     pub(crate) counters: Counters,

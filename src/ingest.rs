@@ -10,7 +10,7 @@ use crate::event::{Event, EventKind, Project, Timestamp};
 use crate::id::{IdKey, PersonKey};
 use crate::links::{EventRef, Link, LinkEffect, LinkKind, MergeRecord, Refusal, RefusalReason};
 use crate::outcome::{Change, Outcome, Warning, WarningKind};
-use crate::props::{Ops, PropertyChanges, Props};
+use crate::props::{KeyTable, Ops, PropertyChanges, Props, resolve_fixed_keys};
 use crate::rules::{MAX_ID_CHARS, is_too_long, is_unmergeable_id};
 use crate::value::Value;
 
@@ -148,10 +148,14 @@ impl Engine {
             _ => Ops::of_event(event, self.config.lift_properties),
         };
         let filter_churn = self.config.filter_churn && !kind.is_person_event();
+        resolve_fixed_keys(&mut self.prop_keys, &mut self.fixed_keys)?;
         let index = self.graph_index(event.project());
         let mut step = Step {
             graph: &mut self.projects[index],
-            keys: &mut self.prop_keys,
+            keys: KeyTable {
+                names: &mut self.prop_keys,
+                fixed: &self.fixed_keys,
+            },
             values: &mut self.values,
             outcome,
             record: self.config.record_changes,
@@ -322,7 +326,7 @@ fn group_of(event: &Event) -> Result<Option<(String, String)>, WarningKind> {
 /// One event's processing, after the decisions that need no graph.
 struct Step<'a, 'e> {
     graph: &'a mut ProjectGraph,
-    keys: &'a mut crate::id::Interner,
+    keys: KeyTable<'a>,
     values: &'a mut crate::values::ValueStore,
     outcome: &'a mut Outcome,
     record: bool,
@@ -351,7 +355,7 @@ impl Step<'_, '_> {
         distinct_id: &str,
         identified: bool,
     ) -> Result<PersonKey, EngineError> {
-        let props = self.ops.creation_props(self.keys, self.values, key)?;
+        let props = self.ops.creation_props(&mut self.keys, self.values, key)?;
         let uuid = self.graph.person_uuid(distinct_id);
         let person = Person {
             uuid,
@@ -392,7 +396,7 @@ impl Step<'_, '_> {
         let state = self.graph.person_mut(person);
         let changed = self.ops.apply(
             &mut state.props,
-            self.keys,
+            &mut self.keys,
             self.values,
             writer,
             filter_churn,
@@ -625,7 +629,7 @@ impl Step<'_, '_> {
         let mut log = self.record.then(PropertyChanges::default);
         self.ops.apply(
             &mut survivor.props,
-            self.keys,
+            &mut self.keys,
             self.values,
             target_key,
             false,

@@ -103,14 +103,89 @@ impl Props {
     }
 }
 
+/// How many property names are fixed in every engine: each lifted event property, then each
+/// `$initial_` key, in [`LIFTED_KEYS`] order.
+pub(crate) const FIXED_KEYS: usize = 2 * LIFTED_KEYS.len();
+
+/// The name of fixed key `i`.
+fn fixed_name(i: usize) -> &'static str {
+    let (key, initial) = LIFTED_KEYS[i % LIFTED_KEYS.len()];
+    if i < LIFTED_KEYS.len() { key } else { initial }
+}
+
+/// A property name in an operation: its text, and for the names lifting writes, their place
+/// among the fixed keys, so that the engine finds their `PropKey` without hashing the text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OpKey<'e> {
+    pub(crate) text: &'e str,
+    fixed: Option<u8>,
+}
+
+impl<'e> OpKey<'e> {
+    fn text(text: &'e str) -> OpKey<'e> {
+        OpKey { text, fixed: None }
+    }
+
+    /// The lifted key at `index` of [`LIFTED_KEYS`], or its `$initial_` key.
+    fn lifted(index: u8, initial: bool) -> OpKey<'static> {
+        let i = usize::from(index) + if initial { LIFTED_KEYS.len() } else { 0 };
+        OpKey {
+            text: fixed_name(i),
+            fixed: u8::try_from(i).ok(),
+        }
+    }
+}
+
+/// Property names by text, with the fixed names already resolved.
+pub(crate) struct KeyTable<'a> {
+    pub(crate) names: &'a mut Interner,
+    pub(crate) fixed: &'a [PropKey],
+}
+
+impl KeyTable<'_> {
+    fn lookup(&self, key: OpKey<'_>) -> Option<PropKey> {
+        match key.fixed.and_then(|i| self.fixed.get(usize::from(i))) {
+            Some(&fixed) => Some(fixed),
+            None => self.names.lookup(key.text).map(PropKey::from_raw),
+        }
+    }
+
+    fn intern(&mut self, key: OpKey<'_>) -> Result<PropKey, EngineError> {
+        match key.fixed.and_then(|i| self.fixed.get(usize::from(i))) {
+            Some(&fixed) => Ok(fixed),
+            None => Ok(PropKey::from_raw(
+                self.names.intern(key.text, PropKey::WHAT)?,
+            )),
+        }
+    }
+}
+
+/// Makes sure `fixed` holds the `PropKey` of every fixed name, interning them on first use
+/// (and after a snapshot is loaded, which does not store them).
+pub(crate) fn resolve_fixed_keys(
+    names: &mut Interner,
+    fixed: &mut Vec<PropKey>,
+) -> Result<(), EngineError> {
+    if fixed.len() == FIXED_KEYS {
+        return Ok(());
+    }
+    fixed.clear();
+    for i in 0..FIXED_KEYS {
+        fixed.push(PropKey::from_raw(
+            names.intern(fixed_name(i), PropKey::WHAT)?,
+        ));
+    }
+    Ok(())
+}
+
 /// The property operations of one event, borrowed from it: `$set`, `$set_once` and `$unset`
 /// after lifting and precedence.
 #[derive(Debug, Default)]
 pub(crate) struct Ops<'e> {
-    /// Sorted by key, unique.
-    pub(crate) set: Vec<(&'e str, &'e Value)>,
+    /// Sorted by key text, unique.
+    pub(crate) set: Vec<(OpKey<'e>, &'e Value)>,
     /// Unique, none of them in `set`.
-    pub(crate) set_once: Vec<(&'e str, &'e Value)>,
+    pub(crate) set_once: Vec<(OpKey<'e>, &'e Value)>,
     pub(crate) unset: Vec<&'e str>,
 }
 
@@ -135,11 +210,14 @@ impl<'e> Ops<'e> {
                 .is_ok()
         };
 
-        let mut set: Vec<(&str, &Value)> = explicit_set.iter().map(|(k, v)| (&**k, v)).collect();
+        let mut set: Vec<(OpKey<'e>, &Value)> = explicit_set
+            .iter()
+            .map(|(k, v)| (OpKey::text(k), v))
+            .collect();
         // Lifted `$initial_` keys are never lifted `$set` keys, so only an explicit `$set`
         // can beat them; they are checked as they are made, and only the explicit
         // `$set_once` entries are checked against the whole `$set` below.
-        let mut initials: Vec<(&str, &Value)> = Vec::new();
+        let mut initials: Vec<(OpKey<'e>, &Value)> = Vec::new();
         if lift && !event.props.lifted.is_empty() {
             let is_server = event.props.is_server == Some(Value::Bool(true));
             let mut initial_os_given = explicitly_once(LIFTED_KEYS[OS as usize].1);
@@ -149,10 +227,10 @@ impl<'e> Ops<'e> {
                 }
                 let (key, initial) = LIFTED_KEYS[usize::from(*index)];
                 if !explicitly_set(key) {
-                    set.push((key, value));
+                    set.push((OpKey::lifted(*index, false), value));
                 }
                 if *value != Value::Null && !explicitly_once(initial) && !explicitly_set(initial) {
-                    initials.push((initial, value));
+                    initials.push((OpKey::lifted(*index, true), value));
                     initial_os_given |= *index == OS;
                 }
             }
@@ -160,18 +238,18 @@ impl<'e> Ops<'e> {
             if !initial_os_given && !explicitly_set(initial_os) {
                 let os_name = event.props.lifted.iter().find(|(i, _)| *i == OS_NAME);
                 if let Some((_, value)) = os_name.filter(|(_, v)| *v != Value::Null) {
-                    initials.push((initial_os, value));
+                    initials.push((OpKey::lifted(OS, true), value));
                 }
             }
             if set.len() > explicit_set.len() {
-                set.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                set.sort_unstable_by(|a, b| a.0.text.cmp(b.0.text));
             }
         }
         // `$set` wins over `$set_once` for a key in both.
-        let mut set_once: Vec<(&str, &Value)> = explicit_once
+        let mut set_once: Vec<(OpKey<'e>, &Value)> = explicit_once
             .iter()
-            .map(|(k, v)| (&**k, v))
-            .filter(|(k, _)| set.binary_search_by(|(s, _)| (*s).cmp(k)).is_err())
+            .filter(|(k, _)| set.binary_search_by(|(s, _)| s.text.cmp(k)).is_err())
+            .map(|(k, v)| (OpKey::text(k), v))
             .collect();
         set_once.append(&mut initials);
 
@@ -191,13 +269,13 @@ impl<'e> Ops<'e> {
     /// `$unset` is ignored.
     pub(crate) fn creation_props(
         &self,
-        keys: &mut Interner,
+        keys: &mut KeyTable<'_>,
         values: &mut ValueStore,
         writer: IdKey,
     ) -> Result<Props, EngineError> {
         let mut props = Props(Vec::with_capacity(self.set.len() + self.set_once.len()));
         for (key, value) in self.set_once.iter().chain(&self.set) {
-            let key = PropKey::from_raw(keys.intern(key, PropKey::WHAT)?);
+            let key = keys.intern(*key)?;
             props.insert(key, writer, values.intern(value)?);
         }
         Ok(props)
@@ -211,7 +289,7 @@ impl<'e> Ops<'e> {
     pub(crate) fn apply(
         &self,
         props: &mut Props,
-        keys: &mut Interner,
+        keys: &mut KeyTable<'_>,
         values: &mut ValueStore,
         writer: IdKey,
         filter_churn: bool,
@@ -222,20 +300,20 @@ impl<'e> Ops<'e> {
         if self
             .set_once
             .iter()
-            .any(|(key, _)| current(props, keys, key).is_none())
+            .any(|(key, _)| current(props, keys, *key).is_none())
         {
             changes = true;
             counts = true;
         }
         for (key, value) in &self.set {
-            match current(props, keys, key) {
+            match current(props, keys, *key) {
                 None => {
                     changes = true;
                     counts = true;
                 }
                 Some(old) if values.get(old) != *value => {
                     changes = true;
-                    counts |= !is_churn_filtered(key);
+                    counts |= !is_churn_filtered(key.text);
                 }
                 Some(_) => {}
             }
@@ -243,7 +321,7 @@ impl<'e> Ops<'e> {
         // `$unset` only removes keys present before this event, so look them up first.
         let mut removed: Vec<PropKey> = Vec::new();
         for key in &self.unset {
-            if let Some(k) = keys.lookup(key).map(PropKey::from_raw)
+            if let Some(k) = keys.names.lookup(key).map(PropKey::from_raw)
                 && props.get(k).is_some()
                 && !removed.contains(&k)
             {
@@ -256,27 +334,27 @@ impl<'e> Ops<'e> {
             return Ok(false);
         }
         for (key, value) in &self.set_once {
-            if current(props, keys, key).is_none() {
-                let k = PropKey::from_raw(keys.intern(key, PropKey::WHAT)?);
+            if current(props, keys, *key).is_none() {
+                let k = keys.intern(*key)?;
                 props.insert(k, writer, values.intern(value)?);
                 if let Some(log) = log.as_deref_mut() {
-                    log.set.push(((*key).into(), (*value).clone()));
+                    log.set.push((key.text.into(), (*value).clone()));
                 }
             }
         }
         for (key, value) in &self.set {
-            if current(props, keys, key).is_none_or(|old| values.get(old) != *value) {
-                let k = PropKey::from_raw(keys.intern(key, PropKey::WHAT)?);
+            if current(props, keys, *key).is_none_or(|old| values.get(old) != *value) {
+                let k = keys.intern(*key)?;
                 props.insert(k, writer, values.intern(value)?);
                 if let Some(log) = log.as_deref_mut() {
-                    log.set.push(((*key).into(), (*value).clone()));
+                    log.set.push((key.text.into(), (*value).clone()));
                 }
             }
         }
         for k in removed {
             props.remove(k);
             if let Some(log) = log.as_deref_mut() {
-                log.unset.push(keys.get(k.raw()).into());
+                log.unset.push(keys.names.get(k.raw()).into());
             }
         }
         Ok(true)
@@ -284,9 +362,8 @@ impl<'e> Ops<'e> {
 }
 
 /// The current value of a property named by text.
-fn current(props: &Props, keys: &Interner, key: &str) -> Option<ValueId> {
-    keys.lookup(key)
-        .and_then(|k| props.get(PropKey::from_raw(k)))
+fn current(props: &Props, keys: &KeyTable<'_>, key: OpKey<'_>) -> Option<ValueId> {
+    keys.lookup(key).and_then(|k| props.get(k))
 }
 
 /// What an update wrote, for the change feed.

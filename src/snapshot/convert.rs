@@ -1049,6 +1049,7 @@ pub(super) fn engine(body: BodyV1<'static>) -> Result<(Engine, Vec<u8>), Snapsho
         },
         prop_keys,
         values,
+        fixed_keys: Vec::new(),
         projects,
         project_index,
         counters: Counters {

@@ -81,7 +81,7 @@ fn broken_invariants_are_refused() {
     check_refused(|b| set(&mut b.projects.0[0].anchors, 0, 2), "anchor");
     check_refused(|b| set(&mut b.projects.0[0].anchors, 0, 50), "anchor");
     check_refused(
-        |b| set(&mut b.projects.0[0].prop_keys, 0, 9),
+        |b| set(&mut b.projects.0[0].prop_keys, 0, 9_999),
         "property key",
     );
     check_refused(|b| set(&mut b.projects.0[0].person_flags, 0, 4), "flags");
