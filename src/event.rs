@@ -413,7 +413,7 @@ impl Event {
     /// An [`EventError`] naming what is wrong: not JSON, not an object, a missing or mistyped
     /// field, an invalid timestamp.
     pub fn from_json(line: &str) -> Result<Event, EventError> {
-        Event::from_json_slice(line.as_bytes())
+        Event::parse(line)
     }
 
     /// Parses one JSON line given as bytes; invalid UTF-8 is an error.
@@ -422,8 +422,16 @@ impl Event {
     ///
     /// As [`Event::from_json`].
     pub fn from_json_slice(line: &[u8]) -> Result<Event, EventError> {
+        // One UTF-8 check of the whole line is several times faster than serde_json's check
+        // of each string in turn, and a `&str` input lets it skip those.
+        let text = std::str::from_utf8(line)
+            .map_err(|e| EventError::Json(format!("invalid UTF-8: {e}")))?;
+        Event::from_json(text)
+    }
+
+    fn parse(line: &str) -> Result<Event, EventError> {
         let mut problem = None;
-        let mut de = serde_json::Deserializer::from_slice(line);
+        let mut de = serde_json::Deserializer::from_str(line);
         let parsed = de
             .deserialize_any(EventVisitor {
                 problem: &mut problem,
