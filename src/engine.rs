@@ -329,9 +329,16 @@ impl Engine {
     }
 
     pub(crate) fn graph(&self, project: &Project) -> Option<&ProjectGraph> {
-        self.project_index
-            .get(project)
-            .map(|&i| &self.projects[i as usize])
+        self.project_slot(project).map(|i| &self.projects[i])
+    }
+
+    /// The position of a project's graph. Most engines serve one project, so the first is
+    /// compared before the table is hashed.
+    pub(crate) fn project_slot(&self, project: &Project) -> Option<usize> {
+        match self.projects.first() {
+            Some(first) if first.project == *project => Some(0),
+            _ => self.project_index.get(project).map(|&i| i as usize),
+        }
     }
 
     /// The person of a distinct id, if it has one.

@@ -65,11 +65,20 @@ impl Engine {
             .graph(event.project())
             .map_or((0, 0), |g| (g.ids.len(), g.ids.parts().0.len()));
         let (keys, key_bytes) = (self.prop_keys.len(), self.prop_keys.parts().0.len());
+        // Far from every limit, no event can reach one: a line is read whole into memory, so
+        // it is far smaller than half of 4 GiB.
+        if [ids, id_bytes, keys, key_bytes]
+            .iter()
+            .all(|&used| used < LIMIT / 2)
+        {
+            return Ok(());
+        }
         // An event adds at most two ids (each at most 400 characters, 1600 bytes, when they
         // take part in a merge) and at most as many keys as its operations name.
-        let new_key_bytes: usize = ["$set", "$set_once", "$unset"]
-            .iter()
-            .filter_map(|k| event.property(k))
+        let props = &event.props;
+        let new_key_bytes: usize = [&props.set, &props.set_once, &props.unset]
+            .into_iter()
+            .flatten()
             .map(|v| match v {
                 Value::Object(m) => m.iter().map(|(k, _)| k.len() + 32).sum(),
                 Value::Array(items) => items.len() * 32,
@@ -219,8 +228,8 @@ impl Engine {
     }
 
     fn graph_index(&mut self, project: &Project) -> usize {
-        if let Some(&i) = self.project_index.get(project) {
-            return i as usize;
+        if let Some(i) = self.project_slot(project) {
+            return i;
         }
         self.projects.push(ProjectGraph::new(project.clone()));
         let i = self.projects.len() - 1;
