@@ -223,7 +223,7 @@ impl Replay {
     ///
     /// [`EngineError`] when the engine is full; the line changed nothing.
     pub fn line(&mut self, bytes: &[u8]) -> Result<LineStatus, EngineError> {
-        self.line += 1;
+        self.line = self.line.saturating_add(1);
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(LineStatus::Blank);
         }

@@ -187,13 +187,13 @@ impl Engine {
                 state.anchor = staying[0];
             }
             state.ids = u32::try_from(staying.len()).unwrap_or(u32::MAX);
-            state.version += 1;
+            state.version = state.version.saturating_add(1);
             for key in leaving {
                 let uuid = graph.person_uuid(graph.ids.get(key.raw()));
                 let fresh = Person {
                     uuid,
                     created_at: now,
-                    version: old.version + 101,
+                    version: old.version.saturating_add(101),
                     is_identified: false,
                     props: Props::default(),
                     anchor: key,
@@ -282,7 +282,7 @@ impl Engine {
                     state.anchor = staying.iter().copied().min().unwrap_or(staying[0]);
                 }
                 state.ids = u32::try_from(staying.len()).unwrap_or(u32::MAX);
-                state.version += 1;
+                state.version = state.version.saturating_add(1);
             }
         }
         graph
@@ -450,7 +450,7 @@ fn split_component(
     state.props = staying_props;
     state.is_identified = staying_identified;
     state.ids = u32::try_from(staying.len()).unwrap_or(u32::MAX);
-    state.version += 1;
+    state.version = state.version.saturating_add(1);
     if let Some((_, created_at)) = staying_snapshot {
         state.created_at = created_at;
     }
@@ -460,7 +460,7 @@ fn split_component(
     let fresh = Person {
         uuid,
         created_at: departing_snapshot.map_or(joined_at, |(_, t)| t),
-        version: old.version + 101,
+        version: old.version.saturating_add(101),
         is_identified: departing_identified,
         props: departing_props,
         anchor: oldest,

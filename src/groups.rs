@@ -76,7 +76,7 @@ impl Groups {
         }
         group.created_at = group.created_at.min(at);
         if changed {
-            group.version += 1;
+            group.version = group.version.saturating_add(1);
         }
         changed
     }

@@ -43,15 +43,20 @@ impl Engine {
     pub fn apply_into(&mut self, event: &Event, outcome: &mut Outcome) -> Result<(), EngineError> {
         outcome.clear();
         self.check_capacity(event)?;
-        self.counters.events += 1;
+        // Counters and versions come back from snapshots as they were saved, so they
+        // saturate rather than overflow.
+        self.counters.events = self.counters.events.saturating_add(1);
         let result = self.apply_checked(event, outcome);
         if self.values.wants_collection() {
             self.collect_values();
         }
-        self.counters.merges += u64::from(outcome.merged);
+        self.counters.merges = self
+            .counters
+            .merges
+            .saturating_add(u64::from(outcome.merged));
         for warning in &outcome.warnings {
             if let Some(i) = WarningKind::ALL.iter().position(|k| *k == warning.kind) {
-                self.counters.warnings[i] += 1;
+                self.counters.warnings[i] = self.counters.warnings[i].saturating_add(1);
             }
         }
         result
@@ -414,7 +419,7 @@ impl Step<'_, '_> {
         let newly_identified = identify && !state.is_identified;
         state.is_identified |= identify;
         if changed || newly_identified {
-            state.version += 1;
+            state.version = state.version.saturating_add(1);
         }
         let uuid = state.uuid;
         self.outcome.person = Some(uuid);
@@ -631,7 +636,7 @@ impl Step<'_, '_> {
         let props = Props::overlay(merged.props, std::mem::take(&mut survivor.props));
         survivor.props = props;
         survivor.created_at = survivor.created_at.min(merged.created_at);
-        survivor.version = survivor.version.max(merged.version) + 1;
+        survivor.version = survivor.version.max(merged.version).saturating_add(1);
         let newly_identified = !survivor.is_identified;
         survivor.is_identified = true;
         let uuid = survivor.uuid;

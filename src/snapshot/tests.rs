@@ -266,3 +266,25 @@ fn a_path_without_a_file_name_is_refused() {
         Err(SnapshotError::Io(e)) if e.kind() == io::ErrorKind::InvalidInput
     ));
 }
+
+/// Regression (found by the `snapshot_load` fuzz target): a snapshot may carry any counter
+/// or version, and applying the next event once overflowed `counters.events += 1`.
+#[test]
+fn counters_and_versions_saturate_after_a_load() {
+    let mut loaded = load_changed(&engine(), |b| {
+        b.events = u64::MAX;
+        b.merges = u64::MAX;
+        let versions = vec![u64::MAX; b.projects.0[0].versions.len()];
+        b.projects.0[0].versions = Col::owned(versions);
+    })
+    .expect("loads");
+    loaded
+        .apply(&Event::new("$identify", "a").with_property("$anon_distinct_id", "fresh"))
+        .expect("applies");
+    assert_eq!(loaded.counters().events, u64::MAX);
+    assert_eq!(loaded.counters().merges, u64::MAX);
+    let person = loaded
+        .resolve(&Project::Default, "fresh")
+        .expect("attached");
+    assert_eq!(person.version(), u64::MAX);
+}
