@@ -303,6 +303,12 @@ pub struct Engine {
     pub(crate) counters: Counters,
 }
 
+// The engine is shared across threads behind a lock by services; keep it `Send + Sync`.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+};
+
 impl Engine {
     /// An engine with PostHog's default behaviour.
     #[must_use]
