@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use idgraph::testing::strategy;
+use idgraph::testing::{journey, strategy};
 use idgraph::{Engine, Event, EventKind, Project};
 use proptest::prelude::*;
 
@@ -131,5 +131,29 @@ proptest! {
             prop_assert!(outcome.person.is_none());
         }
         prop_assert!(outcome.merged <= matches!(extra.kind(), EventKind::Identify | EventKind::CreateAlias | EventKind::MergeDangerously));
+    }
+
+    /// Reset safety: in client journeys, after `reset` (a logout) a different user's
+    /// `identify` never joins the previous user's person. posthog-js gives the browser a new
+    /// anonymous id on `reset`, and the `$identify` that follows names only that id, so no
+    /// person may end up holding two user ids, unless the journey aliased one user's id from
+    /// another user's session on purpose.
+    #[test]
+    fn after_a_reset_another_users_identify_never_joins_the_previous_users_person(
+        journey in journey::journeys_with_logouts(40),
+    ) {
+        prop_assume!(!journey.crosses_users());
+        let engine = engine_of(journey.events());
+        for person in engine.persons() {
+            let users: Vec<&str> = person.distinct_ids().filter(|id| journey.is_user_id(id)).collect();
+            prop_assert!(users.len() <= 1, "one person holds users {:?}", users);
+        }
+        // Every session that identified still resolves to its last user's person, whatever
+        // the sessions before it on the same browser were.
+        for session in journey.sessions() {
+            if let Some(user) = session.users.last() {
+                prop_assert!(engine.resolve(&Project::Default, user).is_some(), "{} has no person", user);
+            }
+        }
     }
 }
