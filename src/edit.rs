@@ -118,7 +118,13 @@ impl Engine {
             .iter()
             .rev()
             .find_map(|l| l.merge.as_deref().map(|m| (l.target, m)));
-        let split_off = split_component(graph, person, &staying, &departing, record);
+        // Without a record, the leaving part is as old as the link that joined it.
+        let joined_at = removed
+            .iter()
+            .map(|l| l.event.timestamp)
+            .max()
+            .unwrap_or(Timestamp::EPOCH);
+        let split_off = split_component(graph, person, &staying, &departing, record, joined_at);
         Ok(Unlinked {
             links_removed: removed.len(),
             kept,
@@ -368,6 +374,7 @@ fn split_component(
     staying: &[IdKey],
     departing: &[IdKey],
     record: Option<(IdKey, &MergeRecord)>,
+    joined_at: Timestamp,
 ) -> Uuid {
     let departing_set: HashSet<IdKey> = departing.iter().copied().collect();
     // Which side of the merge record each part is: the record's target id tells.
@@ -390,7 +397,7 @@ fn split_component(
         .entries()
         .iter()
         .filter(|p| departing_set.contains(&p.writer))
-        .cloned()
+        .copied()
         .collect();
     departing_props = Props::overlay(
         departing_props,
@@ -409,7 +416,7 @@ fn split_component(
                         .iter()
                         .any(|q| q.key == p.key && departing_set.contains(&q.writer))
                 })
-                .cloned()
+                .copied()
                 .collect()
         })
         .unwrap_or_default();
@@ -452,7 +459,7 @@ fn split_component(
     let uuid = graph.person_uuid(graph.ids.get(oldest.raw()));
     let fresh = Person {
         uuid,
-        created_at: departing_snapshot.map_or(old.created_at, |(_, t)| t),
+        created_at: departing_snapshot.map_or(joined_at, |(_, t)| t),
         version: old.version + 101,
         is_identified: departing_identified,
         props: departing_props,

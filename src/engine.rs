@@ -12,6 +12,7 @@ use crate::links::LinkStore;
 use crate::outcome::WarningKind;
 use crate::props::Props;
 use crate::value::Value;
+use crate::values::ValueStore;
 
 /// Marks "no person" in `ProjectGraph::person_at`.
 pub(crate) const NO_PERSON: u32 = u32::MAX;
@@ -292,6 +293,8 @@ pub struct Engine {
     pub(crate) config: Config,
     /// Property key names, shared by every project.
     pub(crate) prop_keys: Interner,
+    /// Property values, shared by every project.
+    pub(crate) values: ValueStore,
     pub(crate) projects: Vec<ProjectGraph>,
     pub(crate) project_index: HashMap<Project, u32>,
     pub(crate) counters: Counters,
@@ -388,6 +391,24 @@ impl Engine {
         })
     }
 
+    /// Frees stored values that no person and no merge record refers to any more.
+    pub(crate) fn collect_values(&mut self) {
+        let mut reachable = vec![false; self.values.slots()];
+        let mut mark = |props: &Props| {
+            for prop in props.entries() {
+                reachable[prop.value.index()] = true;
+            }
+        };
+        for graph in &self.projects {
+            graph.persons.iter().flatten().for_each(|p| mark(&p.props));
+            for record in graph.links.links.iter().filter_map(|l| l.merge.as_deref()) {
+                mark(&record.target_props);
+                mark(&record.source_props);
+            }
+        }
+        self.values.collect(&reachable);
+    }
+
     /// Numbers of persons, distinct ids with a person, and personless ids.
     #[must_use]
     pub fn stats(&self) -> Stats {
@@ -482,18 +503,21 @@ impl<'e> PersonRef<'e> {
 
     /// The person's properties, in no particular order.
     pub fn properties(&self) -> impl ExactSizeIterator<Item = (&'e str, &'e Value)> + use<'e> {
-        let keys = &self.engine.prop_keys;
+        let (keys, values) = (&self.engine.prop_keys, &self.engine.values);
         self.person()
             .props
             .iter()
-            .map(move |(k, v)| (keys.get(k.raw()), v))
+            .map(move |(k, v)| (keys.get(k.raw()), values.get(v)))
     }
 
     /// One property.
     #[must_use]
     pub fn property(&self, key: &str) -> Option<&'e Value> {
         let key = PropKey::from_raw(self.engine.prop_keys.lookup(key)?);
-        self.person().props.get(key)
+        self.person()
+            .props
+            .get(key)
+            .map(|v| self.engine.values.get(v))
     }
 }
 

@@ -47,6 +47,57 @@ pub enum EngineError {
     },
 }
 
+/// Why a snapshot could not be saved or loaded. Loading never panics and never returns a
+/// different graph: every way a file can be wrong is one of these.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// The input does not start with the snapshot magic bytes.
+    #[error("not an idgraph snapshot")]
+    NotASnapshot,
+    /// The input ends before the snapshot does.
+    #[error("snapshot is truncated")]
+    Truncated,
+    /// The body does not match the checksum in the header: the file is corrupt.
+    #[error("snapshot is corrupt: checksum {stored:#010x} stored, {computed:#010x} computed")]
+    ChecksumMismatch {
+        /// The checksum in the header.
+        stored: u32,
+        /// The checksum of the bytes read.
+        computed: u32,
+    },
+    /// The snapshot was written in a format version this build does not read.
+    #[error("unsupported snapshot format version {found} (this build reads version {expected})")]
+    UnsupportedVersion {
+        /// The version in the file.
+        found: u32,
+        /// The version this build reads and writes.
+        expected: u32,
+    },
+    /// The snapshot is intact but its contents break an invariant of the graph, or the
+    /// engine holds something the format cannot store.
+    #[error("invalid snapshot contents: {reason}")]
+    Invalid {
+        /// What is wrong.
+        reason: String,
+        /// The codec's error, when decoding failed.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// Reading or writing failed.
+    #[error("snapshot I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl SnapshotError {
+    pub(crate) fn invalid(reason: impl Into<String>) -> SnapshotError {
+        SnapshotError::Invalid {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+}
+
 /// Any error of this crate.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -63,6 +114,9 @@ pub enum Error {
     /// An I/O error.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// A snapshot could not be saved or loaded.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
 }
 
 /// This crate's result type.

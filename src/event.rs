@@ -257,6 +257,36 @@ impl IdentityProperties {
     }
 }
 
+/// Event names common enough to share one static copy.
+const KNOWN_NAMES: [&str; 16] = [
+    "$pageview",
+    "$pageleave",
+    "$autocapture",
+    "$rageclick",
+    "$screen",
+    "$identify",
+    "$create_alias",
+    "$merge_dangerously",
+    "$set",
+    "$groupidentify",
+    "$exception",
+    "$$heatmap",
+    "$web_vitals",
+    "$feature_flag_called",
+    "$opt_in",
+    "$snapshot",
+];
+
+fn name_of(name: &str) -> Cow<'static, str> {
+    KNOWN_NAMES
+        .iter()
+        .find(|known| **known == name)
+        .map_or_else(
+            || Cow::Owned(name.to_owned()),
+            |known| Cow::Borrowed(*known),
+        )
+}
+
 /// One analytics event, as identity processing sees it.
 ///
 /// ```
@@ -271,7 +301,8 @@ impl IdentityProperties {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     kind: EventKind,
-    name: Box<str>,
+    /// Borrowed from [`KNOWN_NAMES`] for the common names, so most events allocate no name.
+    name: Cow<'static, str>,
     distinct_id: Box<str>,
     project: Project,
     timestamp: Option<Timestamp>,
@@ -284,10 +315,10 @@ impl Event {
     /// then uses the time it applies the event).
     #[must_use]
     pub fn new(name: impl Into<Box<str>>, distinct_id: impl Into<Box<str>>) -> Event {
-        let name = name.into();
+        let name: Box<str> = name.into();
         Event {
             kind: EventKind::from_name(&name),
-            name,
+            name: name_of(&name),
             distinct_id: distinct_id.into(),
             project: Project::Default,
             timestamp: None,
@@ -456,10 +487,10 @@ impl<'de> Visitor<'de> for EventVisitor<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Event, A::Error> {
-        let mut name: Option<Value> = None;
+        let mut name: Option<Scalar<'de>> = None;
         let mut distinct_id: Option<Value> = None;
         let mut props = IdentityProperties::default();
-        let mut timestamp: Option<Value> = None;
+        let mut timestamp: Option<Scalar<'de>> = None;
         let mut uuid: Option<Value> = None;
         let mut team_id: Option<Value> = None;
         let mut token: Option<Value> = None;
@@ -478,6 +509,7 @@ impl<'de> Visitor<'de> for EventVisitor<'_> {
                     }
                 }
                 TopKey::Timestamp => timestamp = Some(map.next_value()?),
+
                 TopKey::Uuid => uuid = Some(map.next_value()?),
                 TopKey::TeamId => team_id = Some(map.next_value()?),
                 TopKey::Token => token = Some(map.next_value()?),
@@ -505,11 +537,11 @@ impl<'de> Visitor<'de> for EventVisitor<'_> {
     }
 }
 
-struct Parts {
-    name: Option<Value>,
+struct Parts<'de> {
+    name: Option<Scalar<'de>>,
     distinct_id: Option<Value>,
     props: IdentityProperties,
-    timestamp: Option<Value>,
+    timestamp: Option<Scalar<'de>>,
     uuid: Option<Value>,
     team_id: Option<Value>,
     token: Option<Value>,
@@ -534,8 +566,22 @@ fn string_field(value: Option<Value>, field: &'static str) -> Result<Option<Box<
     }
 }
 
-fn assemble(parts: Parts) -> Result<Event, EventError> {
-    let name = string_field(parts.name, "event")?.ok_or(EventError::Missing("event"))?;
+fn text_field<'de>(
+    value: Option<Scalar<'de>>,
+    field: &'static str,
+) -> Result<Option<Cow<'de, str>>, EventError> {
+    match value {
+        None | Some(Scalar::Null) => Ok(None),
+        Some(Scalar::Text(text)) => Ok(Some(text)),
+        Some(Scalar::Other) => Err(EventError::WrongType {
+            field,
+            expected: "a string",
+        }),
+    }
+}
+
+fn assemble(parts: Parts<'_>) -> Result<Event, EventError> {
+    let name = text_field(parts.name, "event")?.ok_or(EventError::Missing("event"))?;
     let distinct_id = match present(parts.distinct_id) {
         None => return Err(EventError::Missing("distinct_id")),
         Some(Value::String(s)) => s,
@@ -550,7 +596,7 @@ fn assemble(parts: Parts) -> Result<Event, EventError> {
     if distinct_id.trim().is_empty() {
         return Err(EventError::EmptyDistinctId);
     }
-    let timestamp = string_field(parts.timestamp, "timestamp")?
+    let timestamp = text_field(parts.timestamp, "timestamp")?
         .map(|text| Timestamp::parse(&text))
         .transpose()?;
     let uuid = string_field(parts.uuid, "uuid")?;
@@ -587,7 +633,7 @@ fn assemble(parts: Parts) -> Result<Event, EventError> {
     }
     Ok(Event {
         kind: EventKind::from_name(&name),
-        name,
+        name: name_of(&name),
         distinct_id,
         project,
         timestamp,
@@ -667,6 +713,56 @@ impl<'de> Visitor<'de> for PropertiesSeed<'_> {
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(Some(PROPERTIES_TYPE))
+    }
+}
+
+/// A string field's value, borrowed from the input when it has no escapes; only its type
+/// is kept otherwise.
+enum Scalar<'de> {
+    Null,
+    Text(Cow<'de, str>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(Scalar::Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(Scalar::Text(Cow::Owned(s.to_owned())))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+        }
+        deserializer.deserialize_any(ScalarVisitor)
     }
 }
 

@@ -87,14 +87,12 @@ impl Forest {
     }
 
     /// The arrays, for snapshots.
-    #[cfg_attr(not(test), allow(dead_code, reason = "for the snapshot module"))]
     pub(crate) fn parts(&self) -> (&[u32], &[u8], &[u32]) {
         (&self.parent, &self.rank, &self.next)
     }
 
     /// Rebuilds a forest from its arrays, checking that every parent chain reaches a root
     /// and that the member lists are exactly the sets. Returns `None` otherwise.
-    #[cfg_attr(not(test), allow(dead_code, reason = "for the snapshot module"))]
     pub(crate) fn from_parts(parent: Vec<u32>, rank: Vec<u8>, next: Vec<u32>) -> Option<Forest> {
         let n = parent.len();
         if rank.len() != n

@@ -74,6 +74,11 @@ dense_key!(
     PropKey,
     "property keys"
 );
+dense_key!(
+    /// A stored property value, shared by all projects.
+    ValueId,
+    "distinct property values"
+);
 
 /// Strings stored once in an arena, each named by its position.
 #[derive(Clone, Default)]
@@ -173,13 +178,11 @@ impl Interner {
     }
 
     /// The numbers whose text was erased, sorted.
-    #[cfg_attr(not(test), allow(dead_code, reason = "for the snapshot module"))]
     pub(crate) fn erased(&self) -> &[u32] {
         &self.erased
     }
 
     /// The arena and offsets, for snapshots.
-    #[cfg_attr(not(test), allow(dead_code, reason = "for the snapshot module"))]
     pub(crate) fn parts(&self) -> (&str, &[u32]) {
         (&self.text, &self.ends)
     }
@@ -188,15 +191,24 @@ impl Interner {
     ///
     /// Returns `None` when the offsets do not cut `text` into strings at character
     /// boundaries, in order, or when a string appears twice.
-    #[cfg_attr(not(test), allow(dead_code, reason = "for the snapshot module"))]
-    pub(crate) fn from_parts(text: String, ends: Vec<u32>) -> Option<Interner> {
+    /// `erased` lists, sorted, the strings whose text was erased: each must be empty, and
+    /// no lookup finds them.
+    pub(crate) fn from_parts(text: String, ends: Vec<u32>, erased: Vec<u32>) -> Option<Interner> {
         let mut interner = Interner {
             text,
             ends,
             table: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
-            erased: Vec::new(),
+            erased,
         };
+        if !interner.erased.windows(2).all(|w| w[0] < w[1])
+            || interner
+                .erased
+                .iter()
+                .any(|&e| e as usize >= interner.ends.len())
+        {
+            return None;
+        }
         let mut start = 0usize;
         for &end in &interner.ends {
             let end = end as usize;
@@ -214,7 +226,7 @@ impl Interner {
             ends,
             table,
             hasher,
-            ..
+            erased,
         } = &mut interner;
         let text_of = |i: usize| {
             let start = if i == 0 { 0 } else { ends[i - 1] as usize };
@@ -222,6 +234,12 @@ impl Interner {
         };
         for i in 0..ends.len() {
             let s = text_of(i);
+            if erased.binary_search(&u32::try_from(i).ok()?).is_ok() {
+                if !s.is_empty() {
+                    return None;
+                }
+                continue;
+            }
             let hash = hasher.hash_one(s);
             if table.find(hash, |&k| text_of(k as usize) == s).is_some() {
                 return None;
@@ -283,11 +301,11 @@ mod tests {
             interner.intern(s, "ids").unwrap();
         }
         let (text, ends) = interner.parts();
-        let rebuilt = Interner::from_parts(text.to_owned(), ends.to_vec()).unwrap();
+        let rebuilt = Interner::from_parts(text.to_owned(), ends.to_vec(), Vec::new()).unwrap();
         assert_eq!(rebuilt.lookup("bc"), Some(1));
-        assert!(Interner::from_parts("abc".into(), vec![2, 1]).is_none());
-        assert!(Interner::from_parts("aé".into(), vec![2]).is_none());
-        assert!(Interner::from_parts("aa".into(), vec![1, 2]).is_none());
-        assert!(Interner::from_parts("abc".into(), vec![1]).is_none());
+        assert!(Interner::from_parts("abc".into(), vec![2, 1], Vec::new()).is_none());
+        assert!(Interner::from_parts("aé".into(), vec![2], Vec::new()).is_none());
+        assert!(Interner::from_parts("aa".into(), vec![1, 2], Vec::new()).is_none());
+        assert!(Interner::from_parts("abc".into(), vec![1], Vec::new()).is_none());
     }
 }

@@ -45,6 +45,9 @@ impl Engine {
         self.check_capacity(event)?;
         self.counters.events += 1;
         let result = self.apply_checked(event, outcome);
+        if self.values.wants_collection() {
+            self.collect_values();
+        }
         self.counters.merges += u64::from(outcome.merged);
         for warning in &outcome.warnings {
             if let Some(i) = WarningKind::ALL.iter().position(|k| *k == warning.kind) {
@@ -149,6 +152,7 @@ impl Engine {
         let mut step = Step {
             graph: &mut self.projects[index],
             keys: &mut self.prop_keys,
+            values: &mut self.values,
             outcome,
             record: self.config.record_changes,
             now,
@@ -319,6 +323,7 @@ fn group_of(event: &Event) -> Result<Option<(String, String)>, WarningKind> {
 struct Step<'a, 'e> {
     graph: &'a mut ProjectGraph,
     keys: &'a mut crate::id::Interner,
+    values: &'a mut crate::values::ValueStore,
     outcome: &'a mut Outcome,
     record: bool,
     now: Timestamp,
@@ -346,7 +351,7 @@ impl Step<'_, '_> {
         distinct_id: &str,
         identified: bool,
     ) -> Result<PersonKey, EngineError> {
-        let props = self.ops.creation_props(self.keys, key)?;
+        let props = self.ops.creation_props(self.keys, self.values, key)?;
         let uuid = self.graph.person_uuid(distinct_id);
         let person = Person {
             uuid,
@@ -388,6 +393,7 @@ impl Step<'_, '_> {
         let changed = self.ops.apply(
             &mut state.props,
             self.keys,
+            self.values,
             writer,
             filter_churn,
             log.as_mut(),
@@ -620,6 +626,7 @@ impl Step<'_, '_> {
         self.ops.apply(
             &mut survivor.props,
             self.keys,
+            self.values,
             target_key,
             false,
             log.as_mut(),

@@ -45,9 +45,11 @@ mod props;
 #[cfg(feature = "workload")]
 mod rng;
 mod rules;
+mod snapshot;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod value;
+mod values;
 #[cfg(feature = "workload")]
 mod workload;
 
@@ -59,7 +61,7 @@ pub use dump::{
 };
 pub use edit::{EditError, Unlinked};
 pub use engine::{Config, Counters, Engine, EngineBuilder, GroupRef, PersonRef, Stats};
-pub use error::{EngineError, Error, EventError, Result};
+pub use error::{EngineError, Error, EventError, Result, SnapshotError};
 pub use event::{Event, EventKind, Project, Timestamp};
 pub use explain::{Explanation, LinkStep, RefusedStep};
 pub use groups::MAX_GROUP_TYPES;
@@ -67,6 +69,7 @@ pub use links::{EventRef, LinkEffect, LinkKind, RefusalReason};
 pub use outcome::{Change, Outcome, Warning, WarningKind};
 pub use props::PropertyChanges;
 pub use rules::{MAX_ID_CHARS, is_illegal_id, is_unmergeable_id};
+pub use snapshot::Snapshot;
 pub use uuid::Uuid;
 pub use value::{Number, Value};
 #[cfg(feature = "workload")]

@@ -6,37 +6,43 @@
 
 use crate::error::EngineError;
 use crate::event::Event;
-use crate::id::{IdKey, Interner, PropKey};
+use crate::id::{IdKey, Interner, PropKey, ValueId};
 use crate::rules::{LIFTED_KEYS, OS, OS_NAME, OS_VERSION, is_churn_filtered};
 use crate::value::Value;
+use crate::values::ValueStore;
 
 /// One property of a person, with the distinct id whose event last wrote it, so that
-/// undoing a merge can hand each value back to the side that wrote it.
-#[derive(Clone, Debug, PartialEq)]
+/// undoing a merge can hand each value back to the side that wrote it. 12 bytes: the value
+/// lives in the engine's `ValueStore`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Prop {
     pub(crate) key: PropKey,
     pub(crate) writer: IdKey,
-    pub(crate) value: Value,
+    pub(crate) value: ValueId,
 }
 
-/// The properties of one person, sorted by key. The writer costs nothing: a `Prop` is 32
-/// bytes with or without it, since `Value` aligns to 8.
+/// The properties of one person, sorted by key.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Props(Vec<Prop>);
 
 impl Props {
-    pub(crate) fn get(&self, key: PropKey) -> Option<&Value> {
-        self.find(key).ok().map(|i| &self.0[i].value)
+    pub(crate) fn get(&self, key: PropKey) -> Option<ValueId> {
+        self.find(key).ok().map(|i| self.0[i].value)
     }
 
     fn find(&self, key: PropKey) -> Result<usize, usize> {
         self.0.binary_search_by_key(&key, |p| p.key)
     }
 
-    fn insert(&mut self, key: PropKey, writer: IdKey, value: Value) {
+    fn insert(&mut self, key: PropKey, writer: IdKey, value: ValueId) {
         match self.find(key) {
             Ok(i) => self.0[i] = Prop { key, writer, value },
-            Err(i) => self.0.insert(i, Prop { key, writer, value }),
+            Err(i) => {
+                // Persons gain keys one at a time and rarely many: growing by one keeps the
+                // vector exact instead of up to twice its size.
+                self.0.reserve_exact(1);
+                self.0.insert(i, Prop { key, writer, value });
+            }
         }
     }
 
@@ -50,8 +56,8 @@ impl Props {
         }
     }
 
-    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = (PropKey, &Value)> {
-        self.0.iter().map(|p| (p.key, &p.value))
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = (PropKey, ValueId)> {
+        self.0.iter().map(|p| (p.key, p.value))
     }
 
     /// Every property with its writer.
@@ -72,9 +78,16 @@ impl Props {
         self.0.retain(keep);
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// The properties of a merge: `source` overlaid by `target`, the target winning on every
     /// shared key.
     pub(crate) fn overlay(source: Props, target: Props) -> Props {
+        if source.0.is_empty() {
+            return target;
+        }
         let mut merged = Vec::with_capacity(source.0.len() + target.0.len());
         let mut s = source.0.into_iter().peekable();
         for entry in target.0 {
@@ -85,6 +98,7 @@ impl Props {
             merged.push(entry);
         }
         merged.extend(s);
+        merged.shrink_to_fit();
         Props(merged)
     }
 }
@@ -168,12 +182,13 @@ impl<'e> Ops<'e> {
     pub(crate) fn creation_props(
         &self,
         keys: &mut Interner,
+        values: &mut ValueStore,
         writer: IdKey,
     ) -> Result<Props, EngineError> {
         let mut props = Props(Vec::with_capacity(self.set.len() + self.set_once.len()));
         for (key, value) in self.set_once.iter().chain(&self.set) {
             let key = PropKey::from_raw(keys.intern(key, PropKey::WHAT)?);
-            props.insert(key, writer, (*value).clone());
+            props.insert(key, writer, values.intern(value)?);
         }
         Ok(props)
     }
@@ -187,6 +202,7 @@ impl<'e> Ops<'e> {
         &self,
         props: &mut Props,
         keys: &mut Interner,
+        values: &mut ValueStore,
         writer: IdKey,
         filter_churn: bool,
         mut log: Option<&mut PropertyChanges>,
@@ -207,7 +223,7 @@ impl<'e> Ops<'e> {
                     changes = true;
                     counts = true;
                 }
-                Some(old) if old != *value => {
+                Some(old) if values.get(old) != *value => {
                     changes = true;
                     counts |= !is_churn_filtered(key);
                 }
@@ -232,16 +248,16 @@ impl<'e> Ops<'e> {
         for (key, value) in &self.set_once {
             if current(props, keys, key).is_none() {
                 let k = PropKey::from_raw(keys.intern(key, PropKey::WHAT)?);
-                props.insert(k, writer, (*value).clone());
+                props.insert(k, writer, values.intern(value)?);
                 if let Some(log) = log.as_deref_mut() {
                     log.set.push(((*key).into(), (*value).clone()));
                 }
             }
         }
         for (key, value) in &self.set {
-            if current(props, keys, key) != Some(*value) {
+            if current(props, keys, key).is_none_or(|old| values.get(old) != *value) {
                 let k = PropKey::from_raw(keys.intern(key, PropKey::WHAT)?);
-                props.insert(k, writer, (*value).clone());
+                props.insert(k, writer, values.intern(value)?);
                 if let Some(log) = log.as_deref_mut() {
                     log.set.push(((*key).into(), (*value).clone()));
                 }
@@ -258,7 +274,7 @@ impl<'e> Ops<'e> {
 }
 
 /// The current value of a property named by text.
-fn current<'p>(props: &'p Props, keys: &Interner, key: &str) -> Option<&'p Value> {
+fn current(props: &Props, keys: &Interner, key: &str) -> Option<ValueId> {
     keys.lookup(key)
         .and_then(|k| props.get(PropKey::from_raw(k)))
 }

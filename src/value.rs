@@ -85,17 +85,19 @@ impl Value {
     pub fn object<K: Into<Box<str>>>(members: impl IntoIterator<Item = (K, Value)>) -> Value {
         let mut members: Vec<(Box<str>, Value)> =
             members.into_iter().map(|(k, v)| (k.into(), v)).collect();
-        // A stable sort keeps repeated keys in input order, so keeping the last of each run
-        // is "last wins".
-        members.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut unique: Vec<(Box<str>, Value)> = Vec::with_capacity(members.len());
-        for member in members {
-            match unique.last_mut() {
-                Some(last) if last.0 == member.0 => *last = member,
-                _ => unique.push(member),
-            }
+        // A stable sort keeps repeated keys in input order; moving each later duplicate into
+        // the slot of the one kept makes "last wins", without a second vector.
+        if !members.is_sorted_by(|a, b| a.0 < b.0) {
+            members.sort_by(|a, b| a.0.cmp(&b.0));
+            members.dedup_by(|later, kept| {
+                let repeated = later.0 == kept.0;
+                if repeated {
+                    std::mem::swap(later, kept);
+                }
+                repeated
+            });
         }
-        Value::Object(unique.into_boxed_slice())
+        Value::Object(members.into_boxed_slice())
     }
 
     /// The members of an object, or `None` for any other value.

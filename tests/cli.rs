@@ -182,3 +182,306 @@ fn the_readme_replay_example_is_real_output() {
         assert!(section.contains(line), "README lacks stderr line {line}");
     }
 }
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("idgraph-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn path_str(path: &std::path::Path) -> &str {
+    path.to_str().expect("a UTF-8 temp path")
+}
+
+#[test]
+fn ingest_writes_a_snapshot_that_dump_resolve_and_stats_read() {
+    let dir = scratch("ingest");
+    let snapshot = dir.join("graph.idg");
+    let output = idgraph(
+        &[
+            "ingest",
+            "tests/fixtures/signup.jsonl",
+            "--snapshot",
+            path_str(&snapshot),
+        ],
+        None,
+    );
+    check_exit(&output, 0);
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.contains("rejected              2"), "{summary}");
+    assert!(summary.contains("persons               1"), "{summary}");
+
+    let dump = idgraph(&["dump", path_str(&snapshot)], None);
+    check_exit(&dump, 0);
+    let replayed = stdout_json(&idgraph(&["replay", "tests/fixtures/signup.jsonl"], None));
+    let dumped = stdout_json(&dump);
+    assert_eq!(dumped["persons"], replayed["persons"]);
+    assert_eq!(dumped["groups"], replayed["groups"]);
+    assert_eq!(dumped["warnings"], json!([]));
+
+    let resolved = idgraph(&["resolve", path_str(&snapshot), "user_2", "nobody"], None);
+    check_exit(&resolved, 0);
+    let lines: Vec<Value> = String::from_utf8_lossy(&resolved.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines[0]["distinct_ids"],
+        json!(["anon_1", "user_1", "user_2"])
+    );
+    assert_eq!(lines[0]["person"], replayed["persons"][0]["uuid"]);
+    assert_eq!(lines[1], json!({"distinct_id": "nobody", "person": null}));
+
+    let stats = idgraph(&["stats", path_str(&snapshot)], None);
+    check_exit(&stats, 0);
+    assert!(String::from_utf8_lossy(&stats.stdout).contains("largest               3"));
+}
+
+#[test]
+fn ingest_continues_from_a_snapshot() {
+    let dir = scratch("continue");
+    let (first, second) = (dir.join("first.idg"), dir.join("second.idg"));
+    let more = dir.join("more.jsonl");
+    std::fs::write(&more, "{\"event\": \"$identify\", \"distinct_id\": \"user_1\", \"properties\": {\"$anon_distinct_id\": \"laptop\"}}\n").unwrap();
+    check_exit(
+        &idgraph(
+            &[
+                "ingest",
+                "tests/fixtures/signup.jsonl",
+                "--snapshot",
+                path_str(&first),
+            ],
+            None,
+        ),
+        0,
+    );
+    check_exit(
+        &idgraph(
+            &[
+                "ingest",
+                path_str(&more),
+                "--from",
+                path_str(&first),
+                "--snapshot",
+                path_str(&second),
+            ],
+            None,
+        ),
+        0,
+    );
+    let resolved = idgraph(&["resolve", path_str(&second), "laptop"], None);
+    let line: Value = serde_json::from_slice(&resolved.stdout).unwrap();
+    assert_eq!(
+        line["distinct_ids"],
+        json!(["anon_1", "laptop", "user_1", "user_2"])
+    );
+}
+
+#[test]
+fn strict_ingest_writes_no_snapshot() {
+    let dir = scratch("strict");
+    let snapshot = dir.join("graph.idg");
+    let output = idgraph(
+        &[
+            "ingest",
+            "--strict",
+            "tests/fixtures/signup.jsonl",
+            "--snapshot",
+            path_str(&snapshot),
+        ],
+        None,
+    );
+    check_exit(&output, 1);
+    assert!(!snapshot.exists());
+}
+
+#[test]
+fn explain_and_unlink_work_on_snapshots() {
+    let dir = scratch("explain");
+    let (snapshot, unlinked) = (dir.join("graph.idg"), dir.join("unlinked.idg"));
+    check_exit(
+        &idgraph(
+            &[
+                "ingest",
+                "tests/fixtures/signup.jsonl",
+                "--snapshot",
+                path_str(&snapshot),
+            ],
+            None,
+        ),
+        0,
+    );
+    let text = idgraph(&["explain", path_str(&snapshot), "anon_1", "user_2"], None);
+    check_exit(&text, 0);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.starts_with("anon_1 and user_2 are the same person"),
+        "{text}"
+    );
+    assert!(text.contains("user_2 <- anon_1  by identify"), "{text}");
+    let json_out = stdout_json(&idgraph(
+        &["explain", "--json", path_str(&snapshot), "anon_1", "user_1"],
+        None,
+    ));
+    assert_eq!(json_out["same_person"], json!(true));
+    assert_eq!(json_out["chain"][0]["kind"], json!("identify"));
+
+    let output = idgraph(
+        &[
+            "unlink",
+            path_str(&snapshot),
+            "user_1",
+            "anon_1",
+            "--out",
+            path_str(&unlinked),
+        ],
+        None,
+    );
+    check_exit(&output, 0);
+    let after = stdout_json(&idgraph(&["dump", path_str(&unlinked)], None));
+    let ids: Vec<&Value> = after["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["distinct_ids"])
+        .collect();
+    assert_eq!(ids, [&json!(["anon_1", "user_2"]), &json!(["user_1"])]);
+    let not_linked = idgraph(
+        &[
+            "unlink",
+            path_str(&unlinked),
+            "user_1",
+            "anon_1",
+            "--out",
+            path_str(&unlinked),
+        ],
+        None,
+    );
+    check_exit(&not_linked, 1);
+    assert!(stderr(&not_linked).contains("no link joins"));
+}
+
+#[test]
+fn a_corrupt_snapshot_is_an_error_that_says_which() {
+    let dir = scratch("corrupt");
+    let snapshot = dir.join("graph.idg");
+    check_exit(
+        &idgraph(
+            &[
+                "ingest",
+                "tests/fixtures/signup.jsonl",
+                "--snapshot",
+                path_str(&snapshot),
+            ],
+            None,
+        ),
+        0,
+    );
+    let mut bytes = std::fs::read(&snapshot).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let flipped = dir.join("flipped.idg");
+    std::fs::write(&flipped, &bytes).unwrap();
+    let truncated = dir.join("truncated.idg");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let not_one = dir.join("text.idg");
+    std::fs::write(&not_one, "hello").unwrap();
+    for (file, says) in [
+        (&flipped, "checksum"),
+        (&truncated, "truncated"),
+        (&not_one, "not an idgraph snapshot"),
+    ] {
+        let output = idgraph(&["dump", path_str(file)], None);
+        check_exit(&output, 1);
+        assert!(stderr(&output).contains(says), "{}", stderr(&output));
+    }
+}
+
+#[test]
+fn generate_is_deterministic_and_replayable() {
+    let a = idgraph(&["generate", "--events", "2000", "--seed", "5"], None);
+    let b = idgraph(&["generate", "--events", "2000", "--seed", "5"], None);
+    check_exit(&a, 0);
+    assert_eq!(a.stdout, b.stdout);
+    assert_eq!(
+        a.stdout
+            .split(|&c| c == b'\n')
+            .filter(|l| !l.is_empty())
+            .count(),
+        2000
+    );
+    let replayed = idgraph(&["replay", "-"], Some(&a.stdout));
+    check_exit(&replayed, 0);
+    assert_eq!(stdout_json(&replayed)["rejected"], json!([]));
+}
+
+/// The same generated stream through the CLI and through the library gives the same dump.
+#[test]
+fn the_cli_and_the_library_agree_on_a_generated_stream() {
+    let generated = idgraph(&["generate", "--events", "5000", "--seed", "11"], None);
+    check_exit(&generated, 0);
+    let through_cli = stdout_json(&idgraph(&["replay", "-"], Some(&generated.stdout)));
+    let mut replay = idgraph::Replay::new(idgraph::Engine::new());
+    for line in generated.stdout.split(|&b| b == b'\n') {
+        replay.line(line).unwrap();
+    }
+    let through_library = serde_json::to_value(replay.finish()).unwrap();
+    assert_eq!(through_cli, through_library);
+}
+
+#[test]
+fn demo_prints_the_summary() {
+    let output = idgraph(&["demo", "--events", "20000"], None);
+    check_exit(&output, 0);
+    let text = String::from_utf8_lossy(&output.stdout);
+    for word in ["events", "persons", "merges", "warnings", "events/s"] {
+        assert!(text.contains(word), "{text}");
+    }
+}
+
+/// The README's "why are these two ids one person?" session is real output.
+#[test]
+fn the_readme_explain_session_is_real_output() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme
+        .find("## Why are these two ids one person?")
+        .expect("section")..];
+    let start = section.find("```text\n").expect("a text block") + "```text\n".len();
+    let block = &section[start..start + section[start..].find("\n```").expect("block end")];
+    let dir = scratch("readme");
+    let mut commands = 0;
+    let mut expected = String::new();
+    let mut actual = String::new();
+    for line in block.lines() {
+        if let Some(command) = line.strip_prefix("$ idgraph ") {
+            commands += 1;
+            let args: Vec<String> = command
+                .split(' ')
+                .map(|arg| {
+                    if std::path::Path::new(arg)
+                        .extension()
+                        .is_some_and(|e| e == "idg")
+                    {
+                        path_str(&dir.join(arg)).to_owned()
+                    } else {
+                        arg.to_owned()
+                    }
+                })
+                .collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let output = idgraph(&args, None);
+            check_exit(&output, 0);
+            if args[0] != "ingest" {
+                actual.push_str(&String::from_utf8_lossy(&output.stdout));
+            }
+        } else {
+            expected.push_str(line);
+            expected.push('\n');
+        }
+    }
+    assert_eq!(commands, 5);
+    assert_eq!(actual, expected);
+}

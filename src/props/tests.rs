@@ -9,20 +9,26 @@ fn obj(members: &[(&str, Value)]) -> Value {
 #[track_caller]
 fn apply(props: &[(&str, Value)], event: &Event, filter_churn: bool) -> (Value, bool) {
     let mut keys = Interner::default();
+    let mut values = ValueStore::default();
     let setup = Event::new("$set", "u").with_property("$set", obj(props));
     let mut state = Ops::of_event(&setup, false)
-        .creation_props(&mut keys, IdKey::from_raw(0))
+        .creation_props(&mut keys, &mut values, IdKey::from_raw(0))
         .unwrap();
     let changed = Ops::of_event(event, true)
         .apply(
             &mut state,
             &mut keys,
+            &mut values,
             IdKey::from_raw(1),
             filter_churn,
             None,
         )
         .unwrap();
-    let result = Value::object(state.iter().map(|(k, v)| (keys.get(k.raw()), v.clone())));
+    let result = Value::object(
+        state
+            .iter()
+            .map(|(k, v)| (keys.get(k.raw()), values.get(v).clone())),
+    );
     (result, changed)
 }
 
@@ -152,7 +158,8 @@ fn set_beats_set_once_for_the_same_key() {
 #[test]
 fn overlay_keeps_target_values_on_shared_keys() {
     let mut keys = Interner::default();
-    let props = |members: &[(&str, i64)], keys: &mut Interner| {
+    let mut values = ValueStore::default();
+    let mut props = |members: &[(&str, i64)], keys: &mut Interner| {
         let event = Event::new("$set", "u").with_property(
             "$set",
             obj(&members
@@ -161,7 +168,7 @@ fn overlay_keeps_target_values_on_shared_keys() {
                 .collect::<Vec<_>>()),
         );
         Ops::of_event(&event, false)
-            .creation_props(keys, IdKey::from_raw(0))
+            .creation_props(keys, &mut values, IdKey::from_raw(0))
             .unwrap()
     };
     let source = props(&[("a", 1), ("b", 2)], &mut keys);
@@ -169,7 +176,7 @@ fn overlay_keeps_target_values_on_shared_keys() {
     let merged = Props::overlay(source, target);
     let merged: Vec<(&str, Value)> = merged
         .iter()
-        .map(|(k, v)| (keys.get(k.raw()), v.clone()))
+        .map(|(k, v)| (keys.get(k.raw()), values.get(v).clone()))
         .collect();
     assert_eq!(
         merged,

@@ -1,0 +1,94 @@
+//! Snapshot save and load against a plain memory copy of the same number of bytes, in the
+//! same run.
+//!
+//! What varies: the number of generated events, `IDGRAPH_BENCH_EVENTS` (default
+//! 1,000,000), from the realistic workload generator at a fixed seed. Throughput is the
+//! snapshot's size in bytes, so criterion reports each measurement in bytes per second and
+//! the ratios to the copies read directly.
+//!
+//! - `memcpy_into_reserved`: `extend_from_slice` into a vector with room, the baseline
+//!   for `save`, which writes into such a vector;
+//! - `memcpy_into_new`: the same into a new vector, page faults included, the baseline for
+//!   `load`, which builds an engine in new memory;
+//! - `save`, `load` (through `io::Read`, one more copy of the body) and `load_from_bytes`;
+//!   the loads do not count dropping the engine they built.
+//!
+//! Measured figures are in BENCHMARKS.md.
+
+#![allow(clippy::expect_used, reason = "a bench fails loudly")]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use idgraph::{Engine, Event, Workload, WorkloadConfig};
+
+/// The workload generator's seed: a fixed input for every run.
+const SEED: u64 = 1;
+
+fn generate(events: usize) -> impl Iterator<Item = Event> {
+    Workload::new(WorkloadConfig {
+        seed: SEED,
+        events: events as u64,
+        ..WorkloadConfig::default()
+    })
+}
+
+fn snapshot(c: &mut Criterion) {
+    let events: usize = std::env::var("IDGRAPH_BENCH_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let mut engine = Engine::builder().record_changes(false).build();
+    for event in generate(events) {
+        engine.apply(&event).expect("applies");
+    }
+    let mut file = Vec::new();
+    engine.save(&mut file).expect("saves");
+    let stats = engine.stats();
+    let ids = stats.distinct_ids + stats.personless_distinct_ids;
+    #[allow(clippy::cast_precision_loss, reason = "a ratio for display")]
+    let per_id = file.len() as f64 / ids as f64;
+    eprintln!(
+        "snapshot of {events} events: {} bytes, {} distinct ids, {} persons, {per_id:.1} bytes per distinct id",
+        file.len(),
+        ids,
+        stats.persons,
+    );
+
+    let mut group = c.benchmark_group("snapshot");
+    group.throughput(Throughput::Bytes(file.len() as u64));
+    group.sample_size(20);
+
+    let mut target = Vec::with_capacity(file.len());
+    group.bench_function("memcpy_into_reserved", |b| {
+        b.iter(|| {
+            target.clear();
+            target.extend_from_slice(black_box(&file));
+            black_box(&target);
+        });
+    });
+    group.bench_function("save", |b| {
+        b.iter(|| {
+            target.clear();
+            engine.save(&mut target).expect("saves");
+            black_box(&target);
+        });
+    });
+    group.bench_function("memcpy_into_new", |b| {
+        b.iter(|| {
+            let mut copy = Vec::with_capacity(file.len());
+            copy.extend_from_slice(black_box(&file));
+            copy
+        });
+    });
+    group.bench_function("load", |b| {
+        b.iter_with_large_drop(|| Engine::load(black_box(&file[..])).expect("loads"));
+    });
+    group.bench_function("load_from_bytes", |b| {
+        b.iter_with_large_drop(|| Engine::load_from_bytes(black_box(&file)).expect("loads"));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, snapshot);
+criterion_main!(benches);

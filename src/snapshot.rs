@@ -1,0 +1,371 @@
+//! Snapshots: an engine's whole state in one versioned, checksummed file, saved atomically
+//! and loaded with every invariant checked. This module is the only one that knows bincode.
+//!
+//! # Layout (format version 1)
+//!
+//! A 28-byte header, all integers little-endian:
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `b"IDGRAPH\0"` |
+//! | 8 | 4 | format version, `1` |
+//! | 12 | 4 | flags, `0` (no flag is defined yet; a set bit is refused) |
+//! | 16 | 8 | body length in bytes |
+//! | 24 | 4 | CRC-32 (IEEE) of bytes 12..24 followed by the body |
+//!
+//! then the body, encoded with bincode 2's legacy configuration (fixed-width integers,
+//! `u64` lengths; see `codec::config`). The body is columnar ([`codec::BodyV1`]): the
+//! caller's position bytes, the configuration, the counters, the property key arena, then
+//! per project the id arena (one text array plus end offsets), the union-find `parent`,
+//! `rank` and member-list `next` arrays, `person_at`, a personless bitmap, the person
+//! records as columns (uuid, created_at, version, flags, anchor), the properties as
+//! per-person runs of key numbers plus a pre-order value stream, and the groups sorted by
+//! (type index, key). Everything is written in dense-index order, so the same graph always
+//! gives the same bytes, whatever the process's hash seeds.
+//!
+//! The checksum covers the flags and the length as well as the body, so a flipped bit
+//! anywhere but the magic and the version reads as [`SnapshotError::ChecksumMismatch`] or
+//! [`SnapshotError::Truncated`]. A later format version appends sections to the body
+//! (links, for one) and keeps reading version 1 bodies through their own transfer objects.
+
+mod codec;
+mod convert;
+#[cfg(test)]
+mod tests;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::engine::Engine;
+use crate::error::SnapshotError;
+
+const MAGIC: [u8; 8] = *b"IDGRAPH\0";
+/// The format this build writes, and the only one it reads.
+const VERSION: u32 = 1;
+const HEADER_LEN: usize = 28;
+
+/// An engine restored from a snapshot, with the position its writer stored beside it.
+///
+/// The position is opaque to idgraph: a Kafka offset, a file name and line, whatever tells
+/// the caller where to resume reading its source so that no event is lost or applied twice.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Snapshot {
+    /// The restored engine.
+    pub engine: Engine,
+    /// The bytes given to [`Engine::save_with_position`] or [`Engine::save_to_path`];
+    /// empty after [`Engine::save`].
+    pub position: Vec<u8>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("stats", &self.engine.stats())
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
+}
+
+fn header(flags: u32, len: u64, crc: u32) -> [u8; HEADER_LEN] {
+    let mut header = [0u8; HEADER_LEN];
+    header[..8].copy_from_slice(&MAGIC);
+    header[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    header[12..16].copy_from_slice(&flags.to_le_bytes());
+    header[16..24].copy_from_slice(&len.to_le_bytes());
+    header[24..28].copy_from_slice(&crc.to_le_bytes());
+    header
+}
+
+/// The checksum of a header's flags and length followed by a body whose own CRC state is
+/// `body`.
+fn checksum(flags_and_len: &[u8], body: &crc32fast::Hasher) -> u32 {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(flags_and_len);
+    crc.combine(body);
+    crc.finalize()
+}
+
+impl Engine {
+    /// Writes a snapshot of the engine to `writer`, with an empty position.
+    ///
+    /// The writer receives the header and then the body in chunks of up to 16 KiB; wrap an
+    /// unbuffered writer such as a `File` in a `BufWriter` (or use [`Engine::save_to_path`],
+    /// which also makes the write atomic).
+    ///
+    /// # Errors
+    ///
+    /// [`SnapshotError::Io`] when the writer fails (it may then hold part of a snapshot,
+    /// which [`Engine::load`] refuses); [`SnapshotError::Invalid`] when the engine holds
+    /// something the format cannot store (a property value nested more than 512 levels).
+    pub fn save<W: Write>(&self, writer: W) -> Result<(), SnapshotError> {
+        self.save_with_position(writer, &[])
+    }
+
+    /// Writes a snapshot of the engine to `writer`, storing `position` beside it: the
+    /// caller's place in its event source, returned by [`Engine::load_with_position`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::save`].
+    pub fn save_with_position<W: Write>(
+        &self,
+        mut writer: W,
+        position: &[u8],
+    ) -> Result<(), SnapshotError> {
+        let body = convert::body(self, position)?;
+        write_body(&body, &mut writer)
+    }
+
+    /// Reads a snapshot from `reader`, dropping its position.
+    ///
+    /// Reads exactly the snapshot: bytes after it are left in the reader.
+    ///
+    /// # Errors
+    ///
+    /// [`SnapshotError::NotASnapshot`], [`SnapshotError::Truncated`],
+    /// [`SnapshotError::UnsupportedVersion`], [`SnapshotError::ChecksumMismatch`],
+    /// [`SnapshotError::Invalid`] (the contents break an invariant of the graph) or
+    /// [`SnapshotError::Io`]. Never a panic, and never a different graph.
+    pub fn load<R: Read>(reader: R) -> Result<Engine, SnapshotError> {
+        Ok(Engine::load_with_position(reader)?.engine)
+    }
+
+    /// Reads a snapshot and the position stored in it from `reader`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::load`].
+    pub fn load_with_position<R: Read>(reader: R) -> Result<Snapshot, SnapshotError> {
+        load(reader, None)
+    }
+
+    /// Reads a snapshot held in memory (a file read or mapped whole, say), without
+    /// copying the body first.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::load`]; bytes after the snapshot are ignored.
+    pub fn load_from_bytes(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        let header = read_header(&mut &bytes[..])?;
+        let body = usize::try_from(header.body_len())
+            .ok()
+            .and_then(|len| bytes.get(HEADER_LEN..HEADER_LEN.checked_add(len)?))
+            .ok_or(SnapshotError::Truncated)?;
+        decode(header.flags_and_len(), header.crc(), body)
+    }
+
+    /// Saves a snapshot to `path` atomically: it writes a temporary file in the same
+    /// directory, syncs it to disk, renames it over `path` and syncs the directory, so that
+    /// after a crash or an error `path` holds either the previous snapshot or the new one,
+    /// whole.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::save`]; on any error the previous file at `path` is left as it was and
+    /// the temporary file is removed.
+    pub fn save_to_path(
+        &self,
+        path: impl AsRef<Path>,
+        position: &[u8],
+    ) -> Result<(), SnapshotError> {
+        write_atomically(path.as_ref(), |writer| {
+            self.save_with_position(writer, position)
+        })
+    }
+
+    /// Loads a snapshot and its position from `path`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::load`].
+    pub fn load_from_path(path: impl AsRef<Path>) -> Result<Snapshot, SnapshotError> {
+        let file = File::open(path)?;
+        let size = file.metadata().ok().map(|m| m.len());
+        load(file, size)
+    }
+}
+
+/// Writes the header and then `body`.
+fn write_body<W: Write>(body: &codec::BodyV1<'_>, writer: &mut W) -> Result<(), SnapshotError> {
+    // Two passes over the engine instead of one into a buffer: the header, which comes
+    // first, needs the body's length and checksum, and measuring is cheaper than copying
+    // the whole body once more.
+    let (len, body_crc) = codec::measure(body).map_err(io::Error::other)?;
+    let flags = 0u32;
+    let mut flags_and_len = [0u8; 12];
+    flags_and_len[..4].copy_from_slice(&flags.to_le_bytes());
+    flags_and_len[4..].copy_from_slice(&len.to_le_bytes());
+    let crc = checksum(&flags_and_len, &body_crc);
+    writer.write_all(&header(flags, len, crc))?;
+    codec::write(body, writer)?;
+    writer.flush()?;
+    Ok(())
+}
+
+/// A header that passed the magic and version checks.
+struct Header {
+    bytes: [u8; HEADER_LEN],
+}
+
+impl Header {
+    fn body_len(&self) -> u64 {
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&self.bytes[16..24]);
+        u64::from_le_bytes(len)
+    }
+
+    fn crc(&self) -> u32 {
+        let b = &self.bytes;
+        u32::from_le_bytes([b[24], b[25], b[26], b[27]])
+    }
+
+    /// The bytes the checksum covers besides the body.
+    fn flags_and_len(&self) -> &[u8] {
+        &self.bytes[12..24]
+    }
+}
+
+/// Reads and checks the header.
+fn read_header<R: Read>(reader: &mut R) -> Result<Header, SnapshotError> {
+    let mut bytes = [0u8; HEADER_LEN];
+    let magic_read = read_full(reader, &mut bytes[..8])?;
+    if bytes[..magic_read] != MAGIC[..magic_read] {
+        return Err(SnapshotError::NotASnapshot);
+    }
+    if magic_read < 8 {
+        return Err(SnapshotError::Truncated);
+    }
+    if read_full(reader, &mut bytes[8..12])? < 4 {
+        return Err(SnapshotError::Truncated);
+    }
+    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if version != VERSION {
+        return Err(SnapshotError::UnsupportedVersion {
+            found: version,
+            expected: VERSION,
+        });
+    }
+    if read_full(reader, &mut bytes[12..])? < HEADER_LEN - 12 {
+        return Err(SnapshotError::Truncated);
+    }
+    Ok(Header { bytes })
+}
+
+/// Fills as much of `buf` as the reader has; returns how much.
+fn read_full<R: Read>(reader: &mut R, buf: &mut [u8]) -> Result<usize, SnapshotError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(filled)
+}
+
+fn load<R: Read>(mut reader: R, size_hint: Option<u64>) -> Result<Snapshot, SnapshotError> {
+    let header = read_header(&mut reader)?;
+    let len = header.body_len();
+    let mut body = Vec::new();
+    // Reserve what the header promises, but no more than the input can hold (or 64 MiB
+    // for a stream of unknown size), so a corrupt length cannot allocate the machine away.
+    let promised = size_hint.map_or(len.min(64 << 20), |size| len.min(size));
+    body.try_reserve_exact(usize::try_from(promised).unwrap_or(0))
+        .map_err(io::Error::other)?;
+    reader.take(len).read_to_end(&mut body)?;
+    if (body.len() as u64) < len {
+        return Err(SnapshotError::Truncated);
+    }
+    decode(header.flags_and_len(), header.crc(), &body)
+}
+
+fn decode(flags_and_len: &[u8], stored: u32, body: &[u8]) -> Result<Snapshot, SnapshotError> {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(body);
+    let computed = checksum(flags_and_len, &hasher);
+    if computed != stored {
+        return Err(SnapshotError::ChecksumMismatch { stored, computed });
+    }
+    if flags_and_len[..4] != [0; 4] {
+        return Err(SnapshotError::invalid("unknown flags"));
+    }
+    let body = codec::read(body).map_err(|e| match e {
+        codec::ReadError::Codec(source) => SnapshotError::Invalid {
+            reason: "the body does not decode".to_owned(),
+            source: Some(Box::new(source)),
+        },
+        codec::ReadError::Trailing(n) => {
+            SnapshotError::invalid(format!("{n} bytes after the end of the body"))
+        }
+    })?;
+    let (engine, position) = convert::engine(body)?;
+    Ok(Snapshot { engine, position })
+}
+
+/// Distinguishes the temporary files of concurrent saves within one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `path` through `write` atomically (see [`Engine::save_to_path`]).
+pub(crate) fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> Result<(), SnapshotError>,
+) -> Result<(), SnapshotError> {
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a snapshot path must name a file",
+        )
+    })?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let temp = dir.join(temp_name);
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)?;
+    let result = (|| {
+        let mut writer = BufWriter::with_capacity(1 << 20, file);
+        write(&mut writer)?;
+        let file = writer
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temp, path)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        // Best effort: the temporary file is garbage either way, and the error that
+        // matters is the one already in hand.
+        let _ = fs::remove_file(&temp);
+        return result;
+    }
+    sync_dir(&dir)
+}
+
+/// Makes a rename in `dir` durable.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> Result<(), SnapshotError> {
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// Windows cannot open a directory as a file; its renames are durable once the file is.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> Result<(), SnapshotError> {
+    Ok(())
+}

@@ -1,0 +1,1061 @@
+//! Engine state to transfer objects and back. Saving borrows the engine's big arrays as
+//! they are; loading checks every invariant the engine relies on before it builds one, so
+//! a loaded engine is one that `apply` could have built.
+
+use hashbrown::HashMap;
+use uuid::Uuid;
+
+use super::codec::{Arena, BodyV1, Col, ProjectV1, Seq, Strs, Values};
+use crate::engine::{Config, Counters, Engine, NO_PERSON, Person, ProjectGraph};
+use crate::error::SnapshotError;
+use crate::event::{Project, Timestamp};
+use crate::graph::Forest;
+use crate::groups::{Group, Groups, MAX_GROUP_TYPES};
+use crate::id::{IdKey, Interner, PropKey, ValueId};
+use crate::links::{
+    EventRef, Link, LinkEffect, LinkKind, LinkStore, MergeRecord, Refusal, RefusalReason,
+};
+use crate::outcome::WarningKind;
+use crate::props::{Prop, Props};
+use crate::value::{Number, Value};
+use crate::values::ValueStore;
+
+/// How deep values may nest. JSON input is limited to 128 levels by the parser; values
+/// built through the API are refused on save past this, so that every saved file loads.
+pub(super) const MAX_DEPTH: usize = 512;
+
+const TAG_NULL: u8 = 0;
+const TAG_FALSE: u8 = 1;
+const TAG_TRUE: u8 = 2;
+const TAG_INT: u8 = 3;
+const TAG_UINT: u8 = 4;
+const TAG_FLOAT: u8 = 5;
+const TAG_STRING: u8 = 6;
+const TAG_ARRAY: u8 = 7;
+const TAG_OBJECT: u8 = 8;
+
+const PROJECT_DEFAULT: u8 = 0;
+const PROJECT_TEAM: u8 = 1;
+const PROJECT_TOKEN: u8 = 2;
+
+const IDENTIFIED: u8 = 1;
+
+fn invalid(reason: impl Into<String>) -> SnapshotError {
+    SnapshotError::invalid(reason)
+}
+
+fn len_u32(len: usize, what: &str) -> Result<u32, SnapshotError> {
+    u32::try_from(len).map_err(|_| invalid(format!("{what} longer than u32::MAX")))
+}
+
+// ---------------------------------------------------------------------------------------
+// Saving
+
+/// Values flattened for [`Values`].
+#[derive(Default)]
+struct ValuesOut {
+    tags: Vec<u8>,
+    nums: Vec<u64>,
+    text: Vec<u8>,
+    lens: Vec<u32>,
+}
+
+impl ValuesOut {
+    fn string(&mut self, s: &str) -> Result<(), SnapshotError> {
+        self.lens.push(len_u32(s.len(), "a string")?);
+        self.text.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+
+    fn value(&mut self, value: &Value, depth: usize) -> Result<(), SnapshotError> {
+        if depth > MAX_DEPTH {
+            return Err(invalid(format!(
+                "a property value nests deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        match value {
+            Value::Null => self.tags.push(TAG_NULL),
+            Value::Bool(false) => self.tags.push(TAG_FALSE),
+            Value::Bool(true) => self.tags.push(TAG_TRUE),
+            Value::Number(Number::Int(i)) => {
+                self.tags.push(TAG_INT);
+                self.nums.push(i.cast_unsigned());
+            }
+            Value::Number(Number::UInt(u)) => {
+                self.tags.push(TAG_UINT);
+                self.nums.push(*u);
+            }
+            Value::Number(Number::Float(f)) => {
+                self.tags.push(TAG_FLOAT);
+                self.nums.push(f.to_bits());
+            }
+            Value::String(s) => {
+                self.tags.push(TAG_STRING);
+                self.string(s)?;
+            }
+            Value::Array(items) => {
+                self.tags.push(TAG_ARRAY);
+                self.nums.push(items.len() as u64);
+                for item in items {
+                    self.value(item, depth + 1)?;
+                }
+            }
+            Value::Object(members) => self.object(members, depth)?,
+        }
+        Ok(())
+    }
+
+    fn object(&mut self, members: &[(Box<str>, Value)], depth: usize) -> Result<(), SnapshotError> {
+        self.tags.push(TAG_OBJECT);
+        self.nums.push(members.len() as u64);
+        for (key, value) in members {
+            self.string(key)?;
+            self.value(value, depth + 1)?;
+        }
+        Ok(())
+    }
+
+    fn into_dto(self) -> Values<'static> {
+        Values {
+            tags: Col::owned(self.tags),
+            nums: Col::owned(self.nums),
+            strs: Strs {
+                text: Col::owned(self.text),
+                lens: Col::owned(self.lens),
+            },
+        }
+    }
+}
+
+fn strs<'s>(items: impl Iterator<Item = &'s str>) -> Result<Strs<'static>, SnapshotError> {
+    let (mut text, mut lens) = (Vec::new(), Vec::new());
+    for s in items {
+        lens.push(len_u32(s.len(), "a string")?);
+        text.extend_from_slice(s.as_bytes());
+    }
+    Ok(Strs {
+        text: Col::owned(text),
+        lens: Col::owned(lens),
+    })
+}
+
+fn arena(interner: &Interner) -> Arena<'_> {
+    let (text, ends) = interner.parts();
+    Arena {
+        text: Col::borrowed(text.as_bytes()),
+        ends: Col::borrowed(ends),
+    }
+}
+
+#[allow(
+    clippy::too_many_lines,
+    reason = "one line per column of the format, in its order"
+)]
+fn project_out(graph: &ProjectGraph) -> Result<ProjectV1<'_>, SnapshotError> {
+    let (kind, team, token) = match &graph.project {
+        Project::Default => (PROJECT_DEFAULT, 0, &[][..]),
+        Project::Team(team) => (PROJECT_TEAM, *team, &[][..]),
+        Project::Token(token) => (PROJECT_TOKEN, 0, token.as_bytes()),
+    };
+    let (parent, rank, next) = graph.forest.parts();
+
+    let mut personless = vec![0u8; graph.personless.len().div_ceil(8)];
+    for (i, _) in graph
+        .personless
+        .iter()
+        .enumerate()
+        .filter(|(_, seen)| **seen)
+    {
+        personless[i / 8] |= 1 << (i % 8);
+    }
+
+    let live = graph.persons.len() - graph.free_persons.len();
+    let mut uuids = Vec::with_capacity(live * 16);
+    let mut created_at = Vec::with_capacity(live);
+    let mut versions = Vec::with_capacity(live);
+    let mut flags = Vec::with_capacity(live);
+    let mut anchors = Vec::with_capacity(live);
+    let mut person_ids = Vec::with_capacity(live);
+    let mut props = PropCols::default();
+    let mut values = ValuesOut::default();
+    for person in graph.persons.iter().flatten() {
+        uuids.extend_from_slice(person.uuid.as_bytes());
+        created_at.push(person.created_at.unix_micros());
+        versions.push(person.version);
+        flags.push(if person.is_identified { IDENTIFIED } else { 0 });
+        anchors.push(person.anchor.raw());
+        person_ids.push(person.ids);
+        props.push(&person.props)?;
+    }
+
+    let links = &graph.links.links;
+    let mut link_events = EventCols::default();
+    let mut records = PropCols::default();
+    let mut record_created_at = Vec::new();
+    for link in links {
+        link_events.push(&link.event);
+        if let Some(record) = link.merge.as_deref() {
+            record_created_at.push(record.target_created_at.unix_micros());
+            record_created_at.push(record.source_created_at.unix_micros());
+            records.push(&record.target_props)?;
+            records.push(&record.source_props)?;
+        }
+    }
+    let refusals = &graph.links.refusals;
+    let mut refusal_events = EventCols::default();
+    for refusal in refusals {
+        refusal_events.push(&refusal.event);
+    }
+
+    // The group table's order is random per process; sorting makes the bytes a function
+    // of the graph alone.
+    let mut groups: Vec<(&(u8, Box<str>), &Group)> = graph.groups.groups.iter().collect();
+    groups.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut group_type_index = Vec::with_capacity(groups.len());
+    let mut group_created_at = Vec::with_capacity(groups.len());
+    let mut group_versions = Vec::with_capacity(groups.len());
+    for ((index, _), group) in &groups {
+        group_type_index.push(*index);
+        group_created_at.push(group.created_at.unix_micros());
+        group_versions.push(group.version);
+        values.object(&group.props, 0)?;
+    }
+
+    Ok(ProjectV1 {
+        kind,
+        team,
+        token: Col::borrowed(token),
+        ids: arena(&graph.ids),
+        parent: Col::borrowed(parent),
+        rank: Col::borrowed(rank),
+        next: Col::borrowed(next),
+        person_at: Col::borrowed(&graph.person_at),
+        personless: Col::owned(personless),
+        person_slots: graph.persons.len() as u64,
+        free_persons: Col::borrowed(&graph.free_persons),
+        uuids: Col::owned(uuids),
+        created_at: Col::owned(created_at),
+        versions: Col::owned(versions),
+        person_flags: Col::owned(flags),
+        anchors: Col::owned(anchors),
+        person_ids: Col::owned(person_ids),
+        prop_counts: Col::owned(props.counts),
+        prop_keys: Col::owned(props.keys),
+        prop_writers: Col::owned(props.writers),
+        prop_values: Col::owned(props.values),
+        ids_erased: Col::borrowed(graph.ids.erased()),
+        group_types: strs(graph.groups.types.iter().map(|t| &**t))?,
+        group_type_index: Col::owned(group_type_index),
+        group_keys: strs(groups.iter().map(|((_, key), _)| &**key))?,
+        group_created_at: Col::owned(group_created_at),
+        group_versions: Col::owned(group_versions),
+        values: values.into_dto(),
+        link_target: Col::owned(links.iter().map(|l| l.target.raw()).collect()),
+        link_source: Col::owned(links.iter().map(|l| l.source.raw()).collect()),
+        link_kind: Col::owned(links.iter().map(|l| link_kind_code(l.kind)).collect()),
+        link_effect: Col::owned(links.iter().map(|l| effect_code(l.effect)).collect()),
+        link_record: Col::owned(links.iter().map(|l| u8::from(l.merge.is_some())).collect()),
+        link_ordinal: Col::owned(link_events.ordinals),
+        link_time: Col::owned(link_events.times),
+        link_uuids: Col::owned(link_events.uuids),
+        record_created_at: Col::owned(record_created_at),
+        record_prop_counts: Col::owned(records.counts),
+        record_prop_keys: Col::owned(records.keys),
+        record_prop_writers: Col::owned(records.writers),
+        record_prop_values: Col::owned(records.values),
+        refusal_target: Col::owned(refusals.iter().map(|r| r.target.raw()).collect()),
+        refusal_source: Col::owned(refusals.iter().map(|r| r.source.raw()).collect()),
+        refusal_kind: Col::owned(refusals.iter().map(|r| link_kind_code(r.kind)).collect()),
+        refusal_reason: Col::owned(refusals.iter().map(|r| reason_code(r.reason)).collect()),
+        refusal_ordinal: Col::owned(refusal_events.ordinals),
+        refusal_time: Col::owned(refusal_events.times),
+        refusal_uuids: Col::owned(refusal_events.uuids),
+    })
+}
+
+/// Properties flattened into columns: a count per owner, then key, writer, value slot.
+#[derive(Default)]
+struct PropCols {
+    counts: Vec<u32>,
+    keys: Vec<u32>,
+    writers: Vec<u32>,
+    values: Vec<u32>,
+}
+
+impl PropCols {
+    fn push(&mut self, props: &Props) -> Result<(), SnapshotError> {
+        self.counts
+            .push(len_u32(props.len(), "a person's properties")?);
+        for prop in props.entries() {
+            self.keys.push(prop.key.raw());
+            self.writers.push(prop.writer.raw());
+            self.values.push(prop.value.raw());
+        }
+        Ok(())
+    }
+}
+
+/// Event references flattened into columns.
+#[derive(Default)]
+struct EventCols {
+    ordinals: Vec<u64>,
+    times: Vec<i64>,
+    uuids: Vec<u8>,
+}
+
+impl EventCols {
+    fn push(&mut self, event: &EventRef) {
+        self.ordinals.push(event.ordinal);
+        self.times.push(event.timestamp.unix_micros());
+        self.uuids
+            .extend_from_slice(event.uuid.unwrap_or(Uuid::nil()).as_bytes());
+    }
+}
+
+const LINK_KINDS: [LinkKind; 4] = [
+    LinkKind::Identify,
+    LinkKind::Alias,
+    LinkKind::MergeDangerously,
+    LinkKind::Bridge,
+];
+const EFFECTS: [LinkEffect; 4] = [
+    LinkEffect::Created,
+    LinkEffect::AttachedSource,
+    LinkEffect::AttachedTarget,
+    LinkEffect::Merged,
+];
+const REASONS: [RefusalReason; 3] = [
+    RefusalReason::IllegalId,
+    RefusalReason::AlreadyIdentified,
+    RefusalReason::MoveLimitExceeded,
+];
+
+fn code_of<T: PartialEq>(table: &[T], item: &T) -> u8 {
+    table
+        .iter()
+        .position(|t| t == item)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(u8::MAX)
+}
+
+fn link_kind_code(kind: LinkKind) -> u8 {
+    code_of(&LINK_KINDS, &kind)
+}
+
+fn effect_code(effect: LinkEffect) -> u8 {
+    code_of(&EFFECTS, &effect)
+}
+
+fn reason_code(reason: RefusalReason) -> u8 {
+    code_of(&REASONS, &reason)
+}
+
+/// The body of `engine`'s snapshot, borrowing its arrays.
+pub(super) fn body<'e>(
+    engine: &'e Engine,
+    position: &'e [u8],
+) -> Result<BodyV1<'e>, SnapshotError> {
+    Ok(BodyV1 {
+        position: Col::borrowed(position),
+        lift_properties: engine.config.lift_properties,
+        filter_churn: engine.config.filter_churn,
+        record_changes: engine.config.record_changes,
+        max_ids_per_person: engine.config.max_ids_per_person.map_or(u64::MAX, u64::from),
+        events: engine.counters.events,
+        merges: engine.counters.merges,
+        warnings: Col::borrowed(&engine.counters.warnings),
+        prop_keys: arena(&engine.prop_keys),
+        values: {
+            let mut out = ValuesOut::default();
+            for value in engine.values.parts().0 {
+                out.value(value, 0)?;
+            }
+            out.into_dto()
+        },
+        value_free: Col::borrowed(engine.values.parts().1),
+        projects: Seq(engine
+            .projects
+            .iter()
+            .map(project_out)
+            .collect::<Result<_, _>>()?),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading
+
+fn interner(
+    arena: Arena<'static>,
+    erased: Vec<u32>,
+    what: &str,
+) -> Result<Interner, SnapshotError> {
+    let text = String::from_utf8(arena.text.into_vec())
+        .map_err(|_| invalid(format!("{what}: text is not UTF-8")))?;
+    Interner::from_parts(text, arena.ends.into_vec(), erased).ok_or_else(|| {
+        invalid(format!(
+            "{what}: offsets out of order, a string repeated, or a bad erased list"
+        ))
+    })
+}
+
+/// Reads properties back from [`PropCols`]-shaped columns, checking every key, writer and
+/// value against what exists.
+struct PropsIn<'c> {
+    counts: &'c [u32],
+    keys: &'c [u32],
+    writers: &'c [u32],
+    values: &'c [u32],
+    owner: usize,
+    at: usize,
+    key_count: usize,
+    id_count: usize,
+    live_values: &'c [bool],
+}
+
+impl<'c> PropsIn<'c> {
+    #[allow(clippy::too_many_arguments, reason = "four columns and three limits")]
+    fn new(
+        counts: &'c [u32],
+        keys: &'c [u32],
+        writers: &'c [u32],
+        values: &'c [u32],
+        key_count: usize,
+        id_count: usize,
+        live_values: &'c [bool],
+    ) -> Result<PropsIn<'c>, SnapshotError> {
+        if writers.len() != keys.len() || values.len() != keys.len() {
+            return Err(invalid("property columns of different lengths"));
+        }
+        Ok(PropsIn {
+            counts,
+            keys,
+            writers,
+            values,
+            owner: 0,
+            at: 0,
+            key_count,
+            id_count,
+            live_values,
+        })
+    }
+
+    fn next(&mut self) -> Result<Props, SnapshotError> {
+        let count = *self
+            .counts
+            .get(self.owner)
+            .ok_or_else(|| invalid("fewer property counts than owners"))?
+            as usize;
+        self.owner += 1;
+        let end = self
+            .at
+            .checked_add(count)
+            .filter(|&end| end <= self.keys.len())
+            .ok_or_else(|| invalid("fewer properties than counted"))?;
+        let mut props = Vec::with_capacity(count);
+        for i in self.at..end {
+            let (key, writer, value) = (self.keys[i], self.writers[i], self.values[i]);
+            if key as usize >= self.key_count {
+                return Err(invalid("a property key out of range"));
+            }
+            if writer as usize >= self.id_count {
+                return Err(invalid("a property writer is not a distinct id"));
+            }
+            if !self
+                .live_values
+                .get(value as usize)
+                .copied()
+                .unwrap_or(false)
+            {
+                return Err(invalid("a property value slot that holds no value"));
+            }
+            props.push(Prop {
+                key: PropKey::from_raw(key),
+                writer: IdKey::from_raw(writer),
+                value: ValueId::from_raw(value),
+            });
+        }
+        self.at = end;
+        Props::from_sorted(props).ok_or_else(|| invalid("property keys out of order or repeated"))
+    }
+
+    fn finish(&self, what: &str) -> Result<(), SnapshotError> {
+        if self.owner == self.counts.len() && self.at == self.keys.len() {
+            Ok(())
+        } else {
+            Err(invalid(format!("{what}: properties left over")))
+        }
+    }
+}
+
+/// Reads strings back from [`Strs`].
+struct StrsIn<'s> {
+    text: &'s str,
+    lens: &'s [u32],
+    at: usize,
+    offset: usize,
+}
+
+impl<'s> StrsIn<'s> {
+    fn new(strs: &'s Strs<'static>, what: &str) -> Result<StrsIn<'s>, SnapshotError> {
+        let text = std::str::from_utf8(&strs.text)
+            .map_err(|_| invalid(format!("{what}: text is not UTF-8")))?;
+        Ok(StrsIn {
+            text,
+            lens: &strs.lens,
+            at: 0,
+            offset: 0,
+        })
+    }
+
+    fn remaining(&self) -> usize {
+        self.lens.len() - self.at
+    }
+
+    fn next(&mut self) -> Result<&'s str, SnapshotError> {
+        let len = *self
+            .lens
+            .get(self.at)
+            .ok_or_else(|| invalid("fewer strings than values need"))? as usize;
+        let end = self
+            .offset
+            .checked_add(len)
+            .filter(|&end| end <= self.text.len())
+            .ok_or_else(|| invalid("string lengths pass the end of their text"))?;
+        let s = self
+            .text
+            .get(self.offset..end)
+            .ok_or_else(|| invalid("a string splits a UTF-8 character"))?;
+        self.at += 1;
+        self.offset = end;
+        Ok(s)
+    }
+
+    fn finish(&self, what: &str) -> Result<(), SnapshotError> {
+        if self.at == self.lens.len() && self.offset == self.text.len() {
+            Ok(())
+        } else {
+            Err(invalid(format!("{what}: strings left over")))
+        }
+    }
+}
+
+/// Reads values back from [`Values`].
+struct ValuesIn<'v> {
+    tags: &'v [u8],
+    nums: &'v [u64],
+    strs: StrsIn<'v>,
+    tag: usize,
+    num: usize,
+}
+
+impl<'v> ValuesIn<'v> {
+    fn new(values: &'v Values<'static>) -> Result<ValuesIn<'v>, SnapshotError> {
+        Ok(ValuesIn {
+            tags: &values.tags,
+            nums: &values.nums,
+            strs: StrsIn::new(&values.strs, "property values")?,
+            tag: 0,
+            num: 0,
+        })
+    }
+
+    fn num(&mut self) -> Result<u64, SnapshotError> {
+        let n = *self
+            .nums
+            .get(self.num)
+            .ok_or_else(|| invalid("fewer numbers than values need"))?;
+        self.num += 1;
+        Ok(n)
+    }
+
+    /// A container length, which cannot exceed the values left: each element has a tag.
+    fn count(&mut self) -> Result<usize, SnapshotError> {
+        let n = self.num()?;
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.tags.len() - self.tag)
+            .ok_or_else(|| invalid("a container longer than the values left"))
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, SnapshotError> {
+        if depth > MAX_DEPTH {
+            return Err(invalid(format!(
+                "a value nests deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        let tag = *self
+            .tags
+            .get(self.tag)
+            .ok_or_else(|| invalid("fewer values than properties"))?;
+        self.tag += 1;
+        Ok(match tag {
+            TAG_NULL => Value::Null,
+            TAG_FALSE => Value::Bool(false),
+            TAG_TRUE => Value::Bool(true),
+            TAG_INT => Value::Number(Number::Int(self.num()?.cast_signed())),
+            TAG_UINT => Value::Number(Number::UInt(self.num()?)),
+            TAG_FLOAT => Value::Number(Number::Float(f64::from_bits(self.num()?))),
+            TAG_STRING => Value::String(self.strs.next()?.into()),
+            TAG_ARRAY => {
+                let len = self.count()?;
+                let mut items = Vec::with_capacity(len);
+                for _ in 0..len {
+                    items.push(self.value(depth + 1)?);
+                }
+                Value::Array(items.into_boxed_slice())
+            }
+            TAG_OBJECT => Value::Object(self.members(depth)?.into_boxed_slice()),
+            other => return Err(invalid(format!("unknown value tag {other}"))),
+        })
+    }
+
+    /// The members of an object whose tag was just read: keys strictly increasing, as
+    /// [`Value::Object`] promises.
+    fn members(&mut self, depth: usize) -> Result<Vec<(Box<str>, Value)>, SnapshotError> {
+        let len = self.count()?;
+        if len > self.strs.remaining() {
+            return Err(invalid("an object with more keys than strings left"));
+        }
+        let mut members: Vec<(Box<str>, Value)> = Vec::with_capacity(len);
+        for _ in 0..len {
+            let key = self.strs.next()?;
+            if members.last().is_some_and(|(last, _)| **last >= *key) {
+                return Err(invalid("object keys out of order or repeated"));
+            }
+            let value = self.value(depth + 1)?;
+            members.push((key.into(), value));
+        }
+        Ok(members)
+    }
+
+    /// An object's members, for a group's properties.
+    fn object(&mut self) -> Result<Vec<(Box<str>, Value)>, SnapshotError> {
+        match self.tags.get(self.tag) {
+            Some(&TAG_OBJECT) => {
+                self.tag += 1;
+                self.members(0)
+            }
+            _ => Err(invalid("a group's properties are not an object")),
+        }
+    }
+
+    fn finish(&self) -> Result<(), SnapshotError> {
+        if self.tag != self.tags.len() || self.num != self.nums.len() {
+            return Err(invalid("property values left over"));
+        }
+        self.strs.finish("property values")
+    }
+}
+
+fn project_in(dto: &ProjectV1<'static>) -> Result<Project, SnapshotError> {
+    let team_or_token_set = dto.team != 0 || !dto.token.is_empty();
+    match dto.kind {
+        PROJECT_DEFAULT if !team_or_token_set => Ok(Project::Default),
+        PROJECT_TEAM if dto.token.is_empty() => Ok(Project::Team(dto.team)),
+        PROJECT_TOKEN if dto.team == 0 => std::str::from_utf8(&dto.token)
+            .map(|token| Project::Token(token.into()))
+            .map_err(|_| invalid("a project token is not UTF-8")),
+        _ => Err(invalid("a project is neither default, a team nor a token")),
+    }
+}
+
+/// The persons of a project, checked against its forest and `person_at`.
+fn persons_in(
+    dto: &ProjectV1<'static>,
+    forest: &Forest,
+    person_at: &[u32],
+    prop_key_count: usize,
+    live_values: &[bool],
+) -> Result<Vec<Option<Person>>, SnapshotError> {
+    let live = dto.anchors.len();
+    if dto.uuids.len() != live * 16
+        || dto.created_at.len() != live
+        || dto.versions.len() != live
+        || dto.person_flags.len() != live
+        || dto.person_ids.len() != live
+        || dto.prop_counts.len() != live
+    {
+        return Err(invalid("person columns of different lengths"));
+    }
+    let slots = usize::try_from(dto.person_slots)
+        .ok()
+        .filter(|&s| s == live + dto.free_persons.len() && s < u32::MAX as usize)
+        .ok_or_else(|| invalid("person slots are not the live persons plus the free ones"))?;
+    let mut persons: Vec<Option<Person>> = Vec::with_capacity(slots);
+    persons.resize_with(slots, || None);
+    // Mark free slots; every other slot is live, filled in slot order below.
+    let mut free = vec![false; slots];
+    for &slot in dto.free_persons.iter() {
+        match free.get_mut(slot as usize) {
+            Some(seen @ false) => *seen = true,
+            Some(true) => return Err(invalid("a free person slot listed twice")),
+            None => return Err(invalid("a free person slot out of range")),
+        }
+    }
+
+    let mut props_in = PropsIn::new(
+        &dto.prop_counts,
+        &dto.prop_keys,
+        &dto.prop_writers,
+        &dto.prop_values,
+        prop_key_count,
+        forest.len(),
+        live_values,
+    )?;
+    let mut columns = 0..live;
+    for (slot, slot_is_free) in free.iter().enumerate() {
+        if *slot_is_free {
+            continue;
+        }
+        let Some(i) = columns.next() else {
+            return Err(invalid("more live person slots than persons"));
+        };
+        let anchor = dto.anchors[i];
+        if anchor as usize >= forest.len() {
+            return Err(invalid("a person's anchor is not a distinct id"));
+        }
+        let root = forest.find(IdKey::from_raw(anchor));
+        if person_at[root.index()] as usize != slot {
+            return Err(invalid(
+                "a person's anchor is in a set that holds another person",
+            ));
+        }
+        let flags = dto.person_flags[i];
+        if flags & !IDENTIFIED != 0 {
+            return Err(invalid("unknown person flags"));
+        }
+        let props = props_in.next()?;
+        let mut uuid = [0u8; 16];
+        uuid.copy_from_slice(&dto.uuids[i * 16..i * 16 + 16]);
+        persons[slot] = Some(Person {
+            uuid: Uuid::from_bytes(uuid),
+            created_at: Timestamp::from_unix_micros(dto.created_at[i]),
+            version: dto.versions[i],
+            is_identified: flags & IDENTIFIED != 0,
+            props,
+            anchor: IdKey::from_raw(anchor),
+            ids: dto.person_ids[i],
+        });
+    }
+    props_in.finish("persons")?;
+    Ok(persons)
+}
+
+/// Checks that `person_at` names a live person only at roots, each live person exactly
+/// once.
+fn check_person_at(
+    forest: &Forest,
+    person_at: &[u32],
+    persons: &[Option<Person>],
+) -> Result<(), SnapshotError> {
+    let mut owned = vec![false; persons.len()];
+    for (i, &at) in person_at.iter().enumerate() {
+        if at == NO_PERSON {
+            continue;
+        }
+        let key = IdKey::from_raw(len_u32(i, "ids")?);
+        if forest.find(key) != key {
+            return Err(invalid("a person is recorded at an id that is not a root"));
+        }
+        match (persons.get(at as usize), owned.get_mut(at as usize)) {
+            (Some(Some(_)), Some(seen @ false)) => *seen = true,
+            (Some(Some(_)), _) => return Err(invalid("a person is held by two sets")),
+            _ => return Err(invalid("a set holds a person slot that is not live")),
+        }
+    }
+    for (i, &at) in person_at.iter().enumerate() {
+        if let Some(Some(person)) = persons.get(at as usize) {
+            let members = forest.members(IdKey::from_raw(len_u32(i, "ids")?)).count();
+            if members != person.ids as usize {
+                return Err(invalid("a person's id count differs from its set"));
+            }
+        }
+    }
+    // Every live person's anchor was checked to lead to a root naming it, so every live
+    // person is owned; this is a second look at the same fact.
+    if persons
+        .iter()
+        .zip(&owned)
+        .any(|(person, owned)| person.is_some() != *owned)
+    {
+        return Err(invalid("a live person is held by no set"));
+    }
+    Ok(())
+}
+
+fn groups_in(dto: &ProjectV1<'static>, values: &mut ValuesIn<'_>) -> Result<Groups, SnapshotError> {
+    let mut types: Vec<Box<str>> = Vec::new();
+    let mut type_names = StrsIn::new(&dto.group_types, "group types")?;
+    while type_names.remaining() > 0 {
+        let name = type_names.next()?;
+        if types.len() == MAX_GROUP_TYPES || types.iter().any(|t| **t == *name) {
+            return Err(invalid("more than five group types, or one repeated"));
+        }
+        types.push(name.into());
+    }
+    type_names.finish("group types")?;
+
+    let count = dto.group_type_index.len();
+    if dto.group_created_at.len() != count || dto.group_versions.len() != count {
+        return Err(invalid("group columns of different lengths"));
+    }
+    let mut keys = StrsIn::new(&dto.group_keys, "group keys")?;
+    let mut groups = HashMap::with_capacity(count.min(keys.remaining()));
+    let mut last: Option<(u8, &str)> = None;
+    for i in 0..count {
+        let index = dto.group_type_index[i];
+        if usize::from(index) >= types.len() {
+            return Err(invalid("a group of an unknown group type"));
+        }
+        let key = keys.next()?;
+        if last.is_some_and(|last| last >= (index, key)) {
+            return Err(invalid("groups out of order or repeated"));
+        }
+        last = Some((index, key));
+        let group = Group {
+            props: values.object()?,
+            created_at: Timestamp::from_unix_micros(dto.group_created_at[i]),
+            version: dto.group_versions[i],
+        };
+        groups.insert((index, key.into()), group);
+    }
+    keys.finish("group keys")?;
+    Ok(Groups { types, groups })
+}
+
+fn event_ref(ordinals: &[u64], times: &[i64], uuids: &[u8], i: usize) -> EventRef {
+    let mut uuid = [0u8; 16];
+    uuid.copy_from_slice(&uuids[i * 16..i * 16 + 16]);
+    let uuid = Uuid::from_bytes(uuid);
+    EventRef {
+        ordinal: ordinals[i],
+        timestamp: Timestamp::from_unix_micros(times[i]),
+        uuid: (!uuid.is_nil()).then_some(uuid),
+    }
+}
+
+fn decode<T: Copy>(table: &[T], code: u8, what: &str) -> Result<T, SnapshotError> {
+    table
+        .get(usize::from(code))
+        .copied()
+        .ok_or_else(|| invalid(format!("unknown {what} code {code}")))
+}
+
+/// The links and refusals of a project: every link inside one person, every id in range.
+fn links_in(
+    dto: &ProjectV1<'static>,
+    forest: &Forest,
+    person_at: &[u32],
+    prop_key_count: usize,
+    live_values: &[bool],
+) -> Result<LinkStore, SnapshotError> {
+    let n = dto.link_target.len();
+    if [
+        dto.link_source.len(),
+        dto.link_kind.len(),
+        dto.link_effect.len(),
+        dto.link_record.len(),
+        dto.link_ordinal.len(),
+        dto.link_time.len(),
+    ]
+    .iter()
+    .any(|&len| len != n)
+        || dto.link_uuids.len() != n * 16
+    {
+        return Err(invalid("link columns of different lengths"));
+    }
+    let records: usize = dto.link_record.iter().map(|&r| usize::from(r == 1)).sum();
+    if dto.link_record.iter().any(|&r| r > 1) || dto.record_created_at.len() != 2 * records {
+        return Err(invalid("merge records do not match their links"));
+    }
+    let mut record_props = PropsIn::new(
+        &dto.record_prop_counts,
+        &dto.record_prop_keys,
+        &dto.record_prop_writers,
+        &dto.record_prop_values,
+        prop_key_count,
+        forest.len(),
+        live_values,
+    )?;
+    let key = |raw: u32| -> Result<IdKey, SnapshotError> {
+        if (raw as usize) < forest.len() {
+            Ok(IdKey::from_raw(raw))
+        } else {
+            Err(invalid("a link names an id out of range"))
+        }
+    };
+    let mut links = Vec::with_capacity(n);
+    let mut record = 0;
+    for i in 0..n {
+        let (target, source) = (key(dto.link_target[i])?, key(dto.link_source[i])?);
+        let root = forest.find(target);
+        if target == source || forest.find(source) != root || person_at[root.index()] == NO_PERSON {
+            return Err(invalid("a link joins ids that are not one person"));
+        }
+        let merge = if dto.link_record[i] == 1 {
+            let created = (
+                dto.record_created_at[2 * record],
+                dto.record_created_at[2 * record + 1],
+            );
+            record += 1;
+            Some(Box::new(MergeRecord {
+                target_props: record_props.next()?,
+                source_props: record_props.next()?,
+                target_created_at: Timestamp::from_unix_micros(created.0),
+                source_created_at: Timestamp::from_unix_micros(created.1),
+            }))
+        } else {
+            None
+        };
+        links.push(Link {
+            target,
+            source,
+            kind: decode(&LINK_KINDS, dto.link_kind[i], "link kind")?,
+            effect: decode(&EFFECTS, dto.link_effect[i], "link effect")?,
+            event: event_ref(&dto.link_ordinal, &dto.link_time, &dto.link_uuids, i),
+            merge,
+        });
+    }
+    record_props.finish("merge records")?;
+
+    let m = dto.refusal_target.len();
+    if [
+        dto.refusal_source.len(),
+        dto.refusal_kind.len(),
+        dto.refusal_reason.len(),
+        dto.refusal_ordinal.len(),
+        dto.refusal_time.len(),
+    ]
+    .iter()
+    .any(|&len| len != m)
+        || dto.refusal_uuids.len() != m * 16
+    {
+        return Err(invalid("refusal columns of different lengths"));
+    }
+    let mut refusals = Vec::with_capacity(m);
+    for i in 0..m {
+        refusals.push(Refusal {
+            target: key(dto.refusal_target[i])?,
+            source: key(dto.refusal_source[i])?,
+            kind: decode(&LINK_KINDS, dto.refusal_kind[i], "link kind")?,
+            reason: decode(&REASONS, dto.refusal_reason[i], "refusal reason")?,
+            event: event_ref(
+                &dto.refusal_ordinal,
+                &dto.refusal_time,
+                &dto.refusal_uuids,
+                i,
+            ),
+        });
+    }
+    Ok(LinkStore { links, refusals })
+}
+
+/// Moves a column out of a transfer object.
+fn take<T: super::codec::Elem>(col: &mut Col<'static, T>) -> Vec<T> {
+    std::mem::replace(col, Col::owned(Vec::new())).into_vec()
+}
+
+fn graph_in(
+    mut dto: ProjectV1<'static>,
+    prop_key_count: usize,
+    live_values: &[bool],
+) -> Result<ProjectGraph, SnapshotError> {
+    let project = project_in(&dto)?;
+    let mut values = ValuesIn::new(&dto.values)?;
+    let n = dto.parent.len();
+    if dto.ids.ends.len() != n || dto.person_at.len() != n {
+        return Err(invalid("id columns of different lengths"));
+    }
+    if dto.personless.len() != n.div_ceil(8)
+        || (!n.is_multiple_of(8) && dto.personless[n / 8] >> (n % 8) != 0)
+    {
+        return Err(invalid("the personless bitmap does not match the ids"));
+    }
+    let forest = Forest::from_parts(
+        take(&mut dto.parent),
+        take(&mut dto.rank),
+        take(&mut dto.next),
+    )
+    .ok_or_else(|| invalid("the union-find forest is not a forest of its member lists"))?;
+    let persons = persons_in(&dto, &forest, &dto.person_at, prop_key_count, live_values)?;
+    check_person_at(&forest, &dto.person_at, &persons)?;
+    let links = links_in(&dto, &forest, &dto.person_at, prop_key_count, live_values)?;
+    let groups = groups_in(&dto, &mut values)?;
+    values.finish()?;
+    let personless = (0..n)
+        .map(|i| dto.personless[i / 8] & (1 << (i % 8)) != 0)
+        .collect();
+    let ProjectV1 {
+        ids,
+        ids_erased,
+        person_at,
+        free_persons,
+        ..
+    } = dto;
+    Ok(ProjectGraph {
+        project,
+        ids: interner(ids, ids_erased.into_vec(), "distinct ids")?,
+        forest,
+        person_at: person_at.into_vec(),
+        personless,
+        persons,
+        free_persons: free_persons.into_vec(),
+        groups,
+        links,
+    })
+}
+
+/// The value store: its slots in order, free ones null.
+fn values_in(dto: &Values<'static>, free: Vec<u32>) -> Result<ValueStore, SnapshotError> {
+    let mut stream = ValuesIn::new(dto)?;
+    let mut values = Vec::with_capacity(dto.tags.len().min(1 << 20));
+    while stream.tag < stream.tags.len() {
+        values.push(stream.value(0)?);
+    }
+    stream.finish()?;
+    ValueStore::from_parts(values, free)
+        .ok_or_else(|| invalid("the value store repeats a value or frees a slot in use"))
+}
+
+/// The engine and position of a decoded body, once every invariant holds.
+pub(super) fn engine(body: BodyV1<'static>) -> Result<(Engine, Vec<u8>), SnapshotError> {
+    let warnings: [u64; WarningKind::ALL.len()] = body
+        .warnings
+        .as_ref()
+        .try_into()
+        .map_err(|_| invalid("warning counters of another number of kinds"))?;
+    let prop_keys = interner(body.prop_keys, Vec::new(), "property keys")?;
+    let values = values_in(&body.values, body.value_free.into_vec())?;
+    let live_values = values.live_flags();
+    let mut projects = Vec::with_capacity(body.projects.0.len());
+    let mut project_index = HashMap::with_capacity(body.projects.0.len());
+    for dto in body.projects.0 {
+        let graph = graph_in(dto, prop_keys.len(), &live_values)?;
+        let index = len_u32(projects.len(), "projects")?;
+        if project_index.insert(graph.project.clone(), index).is_some() {
+            return Err(invalid("a project appears twice"));
+        }
+        projects.push(graph);
+    }
+    let engine = Engine {
+        config: Config {
+            lift_properties: body.lift_properties,
+            filter_churn: body.filter_churn,
+            record_changes: body.record_changes,
+            max_ids_per_person: match body.max_ids_per_person {
+                u64::MAX => None,
+                max => Some(u32::try_from(max).map_err(|_| invalid("a move limit past u32"))?),
+            },
+        },
+        prop_keys,
+        values,
+        projects,
+        project_index,
+        counters: Counters {
+            events: body.events,
+            merges: body.merges,
+            warnings,
+        },
+    };
+    Ok((engine, body.position.into_vec()))
+}

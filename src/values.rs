@@ -1,0 +1,278 @@
+//! Property values stored once: persons hold a `ValueId` (4 bytes) per property instead of a
+//! `Value` (24 bytes plus its heap), and equal values share one slot.
+//!
+//! Analytics properties repeat: browser names, plans, campaign sources, initial URLs. Storing
+//! each distinct value once is what brings a person's properties from about 60 bytes each to
+//! 12. Values that nothing refers to any more (overwritten, unset, merged away) are collected
+//! by a mark-and-sweep pass that runs when the store has doubled since the last one, so its
+//! cost is amortized O(1) per stored value and no count is kept on the hot path.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use crate::error::EngineError;
+use crate::id::ValueId;
+use crate::value::{Number, Value};
+
+/// Below this many slots, collection is not worth a pass.
+const MIN_COLLECT: usize = 1 << 12;
+
+#[derive(Clone, Default)]
+pub(crate) struct ValueStore {
+    /// Slot to value; free slots hold `Null` and are listed in `free`.
+    values: Vec<Value>,
+    /// Slots by the strict hash of their value.
+    table: HashTable<u32>,
+    free: Vec<u32>,
+    hasher: DefaultHashBuilder,
+    /// Slots in use right after the last collection.
+    live_after_collect: usize,
+}
+
+/// Hashes a value by its exact form: `1` and `1.0` hash (and compare) apart in the store,
+/// so that each person keeps the form it was sent.
+fn hash_value<H: Hasher>(value: &Value, h: &mut H) {
+    match value {
+        Value::Null => 0u8.hash(h),
+        Value::Bool(b) => (1u8, b).hash(h),
+        Value::Number(Number::Int(i)) => (2u8, i).hash(h),
+        Value::Number(Number::UInt(u)) => (3u8, u).hash(h),
+        Value::Number(Number::Float(f)) => (4u8, f.to_bits()).hash(h),
+        Value::String(s) => (5u8, s).hash(h),
+        Value::Array(items) => {
+            (6u8, items.len()).hash(h);
+            items.iter().for_each(|v| hash_value(v, h));
+        }
+        Value::Object(members) => {
+            (7u8, members.len()).hash(h);
+            for (k, v) in &**members {
+                k.hash(h);
+                hash_value(v, h);
+            }
+        }
+    }
+}
+
+/// Equality by exact form (see [`hash_value`]).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(Number::Float(x)), Value::Number(Number::Float(y))) => {
+            x.to_bits() == y.to_bits()
+        }
+        (Value::Number(x), Value::Number(y)) => {
+            std::mem::discriminant(x) == std::mem::discriminant(y) && x == y
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
+        }
+        _ => a == b,
+    }
+}
+
+impl ValueStore {
+    fn hash(&self, value: &Value) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        hash_value(value, &mut h);
+        h.finish()
+    }
+
+    /// The value in slot `id`.
+    pub(crate) fn get(&self, id: ValueId) -> &Value {
+        &self.values[id.index()]
+    }
+
+    /// The slot holding exactly `value`, if any.
+    #[cfg_attr(
+        not(test),
+        allow(dead_code, reason = "a query kept for tests and tools")
+    )]
+    pub(crate) fn lookup(&self, value: &Value) -> Option<ValueId> {
+        let hash = self.hash(value);
+        self.table
+            .find(hash, |&slot| same(&self.values[slot as usize], value))
+            .map(|&slot| ValueId::from_raw(slot))
+    }
+
+    /// The slot holding exactly `value`, storing a copy first if needed.
+    pub(crate) fn intern(&mut self, value: &Value) -> Result<ValueId, EngineError> {
+        let hash = self.hash(value);
+        if let Some(&slot) = self
+            .table
+            .find(hash, |&slot| same(&self.values[slot as usize], value))
+        {
+            return Ok(ValueId::from_raw(slot));
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.values[slot as usize] = value.clone();
+                slot
+            }
+            None => {
+                let slot = ValueId::new(self.values.len())?.raw();
+                self.values.push(value.clone());
+                slot
+            }
+        };
+        let ValueStore {
+            values,
+            table,
+            hasher,
+            ..
+        } = self;
+        table.insert_unique(hash, slot, |&s| {
+            let mut h = hasher.build_hasher();
+            hash_value(&values[s as usize], &mut h);
+            h.finish()
+        });
+        Ok(ValueId::from_raw(slot))
+    }
+
+    /// Slots in use.
+    pub(crate) fn live(&self) -> usize {
+        self.values.len() - self.free.len()
+    }
+
+    /// Whether enough slots may have died since the last collection to pay for a pass.
+    pub(crate) fn wants_collection(&self) -> bool {
+        self.live() >= MIN_COLLECT.max(2 * self.live_after_collect)
+    }
+
+    /// Frees every slot not in `reachable` (a slice of flags, one per slot, as built by the
+    /// caller from every person and merge record).
+    pub(crate) fn collect(&mut self, reachable: &[bool]) {
+        let ValueStore {
+            values,
+            table,
+            free,
+            hasher,
+            ..
+        } = self;
+        let mut already_free = vec![false; values.len()];
+        for &slot in free.iter() {
+            already_free[slot as usize] = true;
+        }
+        for (slot, value) in values.iter_mut().enumerate() {
+            let in_use = reachable.get(slot).copied().unwrap_or(false);
+            if in_use || already_free[slot] {
+                continue;
+            }
+            let mut h = hasher.build_hasher();
+            hash_value(value, &mut h);
+            if let Ok(entry) = table.find_entry(h.finish(), |&s| s as usize == slot) {
+                entry.remove();
+            }
+            *value = Value::Null;
+            free.push(slot as u32);
+        }
+        self.live_after_collect = self.live();
+    }
+
+    /// One flag per slot: whether it holds a value.
+    pub(crate) fn live_flags(&self) -> Vec<bool> {
+        let mut live = vec![true; self.values.len()];
+        for &slot in &self.free {
+            live[slot as usize] = false;
+        }
+        live
+    }
+
+    /// Number of slots, free or not, for sizing the `reachable` flags.
+    pub(crate) fn slots(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The slots and the free list, for snapshots.
+    pub(crate) fn parts(&self) -> (&[Value], &[u32]) {
+        (&self.values, &self.free)
+    }
+
+    /// Rebuilds a store; `None` when a free slot is out of range, listed twice or not
+    /// `Null`, or when two live slots hold the same value.
+    pub(crate) fn from_parts(values: Vec<Value>, mut free: Vec<u32>) -> Option<ValueStore> {
+        let mut is_free = vec![false; values.len()];
+        for &slot in &free {
+            let flag = is_free.get_mut(slot as usize)?;
+            if *flag || values[slot as usize] != Value::Null {
+                return None;
+            }
+            *flag = true;
+        }
+        free.shrink_to_fit();
+        let mut store = ValueStore {
+            values,
+            table: HashTable::new(),
+            free,
+            hasher: DefaultHashBuilder::default(),
+            live_after_collect: 0,
+        };
+        for (slot, _) in is_free.iter().enumerate().filter(|(_, free)| !**free) {
+            let value = &store.values[slot];
+            let hash = store.hash(value);
+            if store
+                .table
+                .find(hash, |&s| same(&store.values[s as usize], value))
+                .is_some()
+            {
+                return None;
+            }
+            let ValueStore {
+                values,
+                table,
+                hasher,
+                ..
+            } = &mut store;
+            table.insert_unique(hash, u32::try_from(slot).ok()?, |&s| {
+                let mut h = hasher.build_hasher();
+                hash_value(&values[s as usize], &mut h);
+                h.finish()
+            });
+        }
+        store.live_after_collect = store.live();
+        Some(store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_values_share_a_slot_and_forms_stay_apart() {
+        let mut store = ValueStore::default();
+        let a = store.intern(&Value::from("pro")).unwrap();
+        assert_eq!(store.intern(&Value::from("pro")).unwrap(), a);
+        let int = store.intern(&Value::from(1)).unwrap();
+        let float = store.intern(&Value::from(1.0)).unwrap();
+        assert_ne!(int, float);
+        assert_eq!(store.get(float), &Value::from(1.0));
+        assert_eq!(store.lookup(&Value::object([("k", Value::from(1))])), None);
+    }
+
+    #[test]
+    fn collection_frees_unreachable_slots_for_reuse() {
+        let mut store = ValueStore::default();
+        let keep = store.intern(&Value::from("keep")).unwrap();
+        let drop = store.intern(&Value::from("drop")).unwrap();
+        let mut reachable = vec![false; store.slots()];
+        reachable[keep.index()] = true;
+        store.collect(&reachable);
+        assert_eq!(store.live(), 1);
+        assert_eq!(store.lookup(&Value::from("drop")), None);
+        assert_eq!(store.lookup(&Value::from("keep")), Some(keep));
+        assert_eq!(
+            store.intern(&Value::from("new")).unwrap(),
+            drop,
+            "the freed slot is reused"
+        );
+        let (values, free) = store.parts();
+        assert!(ValueStore::from_parts(values.to_vec(), free.to_vec()).is_some());
+        assert!(ValueStore::from_parts(vec![Value::from(1), Value::from(1)], vec![]).is_none());
+    }
+}
