@@ -27,6 +27,13 @@ fn with_header(body: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// A dump as text. `Dump`'s `PartialEq` cannot compare states holding a NaN property
+/// value (the golden file has one), since NaN is unequal to itself; its `Debug` text is
+/// exact and compares as expected.
+fn state(engine: &Engine) -> String {
+    format!("{:?}", engine.dump())
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
@@ -43,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
     let snapshot = match (from_bytes, from_reader) {
         (Err(_), Err(_)) => return,
         (Ok(snapshot), Ok(engine)) => {
-            assert_eq!(engine.dump(), snapshot.engine.dump());
+            assert_eq!(state(&engine), state(&snapshot.engine));
             snapshot
         }
         (a, b) => panic!(
@@ -54,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
 
     // A loaded engine round-trips: saved and loaded again, it is the same state.
     let mut engine = snapshot.engine;
-    let dump = engine.dump();
+    let dump = state(&engine);
     let mut saved = Vec::new();
     if let Err(error) = engine.save_with_position(&mut saved, &snapshot.position) {
         panic!("a loaded engine does not save: {error}");
@@ -63,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(again) => again,
         Err(error) => panic!("a saved engine does not load: {error}"),
     };
-    assert_eq!(again.engine.dump(), dump);
+    assert_eq!(state(&again.engine), dump);
     assert_eq!(again.position, snapshot.position);
 
     // And it keeps working: merge, set and read on the ids it holds.
