@@ -9,7 +9,7 @@
     reason = "a test fails loudly when the engine refuses an event"
 )]
 
-use idgraph::testing::{Model, strategy};
+use idgraph::testing::{Model, journey, strategy};
 use idgraph::{Engine, Event, Timestamp, Value, WarningKind};
 use proptest::prelude::*;
 
@@ -37,6 +37,20 @@ proptest! {
 
     #[test]
     fn engine_matches_model_after_every_event(events in strategy::events(40)) {
+        check(Engine::new(), Model::new(), &events)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn engine_matches_model_on_client_journeys(journey in journey::journeys(40)) {
+        check(Engine::new(), Model::new(), journey.events())?;
+    }
+
+    #[test]
+    fn engine_matches_model_on_adversarial_streams(events in strategy::adversarial(120)) {
         check(Engine::new(), Model::new(), &events)?;
     }
 }

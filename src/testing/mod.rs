@@ -3,9 +3,14 @@
 //! - [`Model`]: a small, obviously-correct reference implementation of SEMANTICS.md to
 //!   compare the engine (or a pipeline built on it) with, event by event.
 //! - [`strategy`]: proptest strategies for events and event sequences that make ids collide,
-//!   hit every guard and warning, and exercise malformed properties.
+//!   hit every guard and warning, and exercise malformed properties, and for adversarial
+//!   streams (hubs, long chains, illegal ids).
+//! - [`journey`]: proptest strategies for realistic client journeys played through
+//!   [`Client`](crate::Client), with the bookkeeping to tell which user sent what.
 
+pub mod journey;
 mod model;
 pub mod strategy;
 
+pub use journey::{AliasTarget, Journey, Session, Step};
 pub use model::Model;

@@ -293,12 +293,145 @@ pub fn sequence(
     event: impl Strategy<Value = Event>,
     max_len: usize,
 ) -> impl Strategy<Value = Vec<Event>> {
-    vec(event, 1..=max_len.max(1)).prop_map(|events| {
-        (0_i64..)
-            .zip(events)
-            .map(|(i, event)| {
-                event.with_timestamp(Timestamp::from_unix_micros(START_MICROS + i * STEP_MICROS))
+    vec(event, 1..=max_len.max(1)).prop_map(restamp)
+}
+
+/// An id that PostHog refuses to merge: one of its illegal ids (as written, in another case,
+/// or quoted), a blank id, one holding U+0000, or one longer than 400 characters (which
+/// drops the whole event).
+pub fn illegal_id() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => select(
+            &[
+                "null", "undefined", "[object Object]", "NaN", "None", "none", "0", "anonymous",
+                "Guest", "DISTINCT_ID", "id", "email", "true", "false", "not_authenticated",
+                "'null'", "\"undefined\"", "\"Guest\"", "", "  ", "\t\n", "\u{feff}", "nul\0id",
+            ][..],
+        )
+        .prop_map(str::to_owned),
+        1 => Just(too_long("long_")),
+    ]
+}
+
+/// A merge event of a random kind that joins `source` into `target`: `$identify` with
+/// `$anon_distinct_id`, or `$create_alias` or `$merge_dangerously` with `alias`.
+fn merge(kind: u8, target: &str, source: &str) -> Event {
+    match kind % 3 {
+        0 => Event::new("$identify", target).with_property("$anon_distinct_id", source),
+        1 => Event::new("$create_alias", target).with_property("alias", source),
+        _ => Event::new("$merge_dangerously", target).with_property("alias", source),
+    }
+}
+
+/// One id aliased to everything: every event names `hub` on one side and a fresh or earlier
+/// id on the other, in either direction, so one person (or one refused merge after
+/// another) grows with each event.
+fn hub_stream(max_len: usize) -> impl Strategy<Value = Vec<Event>> {
+    vec((any::<u8>(), 0_u16..64, any::<bool>()), 1..=max_len).prop_map(|links| {
+        links
+            .into_iter()
+            .map(|(kind, other, hub_is_target)| {
+                let other = format!("spoke_{other}");
+                if hub_is_target {
+                    merge(kind, "hub", &other)
+                } else {
+                    merge(kind, &other, "hub")
+                }
             })
             .collect()
     })
+}
+
+/// A long chain: link `i` joins `chain_i` and `chain_{i+1}`, forwards or backwards, each
+/// link setting a property, so that every merge moves the whole chain built so far.
+fn chain_stream(max_len: usize) -> impl Strategy<Value = Vec<Event>> {
+    (any::<u8>(), any::<bool>(), 1..=max_len).prop_map(|(kind, forwards, len)| {
+        (0..len)
+            .map(|i| {
+                let (a, b) = (format!("chain_{i}"), format!("chain_{}", i + 1));
+                let (target, source) = if forwards { (b, a) } else { (a, b) };
+                let i = i64::try_from(i).unwrap_or(i64::MAX);
+                merge(kind, &target, &source)
+                    .with_property("$set", Value::object([("link", Value::from(i))]))
+                    .with_property("$set_once", Value::object([("first", Value::from(i))]))
+            })
+            .collect()
+    })
+}
+
+/// Merges with an illegal id on either side, or as the event's `distinct_id`, among
+/// ordinary merges of a few legal ids.
+fn illegal_stream(max_len: usize) -> impl Strategy<Value = Vec<Event>> {
+    let legal = select(&["anon_1", "anon_2", "user_1", "user_2"][..]).prop_map(str::to_owned);
+    let side = prop_oneof![2 => legal.clone(), 1 => illegal_id()];
+    vec((any::<u8>(), legal, side.clone(), side), 1..=max_len).prop_map(|links| {
+        links
+            .into_iter()
+            .map(|(kind, legal, target, source)| match kind / 3 % 4 {
+                0 => merge(kind, &legal, &source),
+                1 => merge(kind, &target, &legal),
+                2 => merge(kind, &target, &source),
+                _ => Event::new("$pageview", target)
+                    .with_property("$set", Value::object([("seen", Value::from(true))])),
+            })
+            .collect()
+    })
+}
+
+/// Many users identifying with one anonymous id, as when a shared device never resets: the
+/// first `$identify` claims `shared_anon`, and each later user's is refused (or attaches,
+/// when the user is new).
+fn shared_anon_stream(max_len: usize) -> impl Strategy<Value = Vec<Event>> {
+    vec((0_u8..8, any::<bool>()), 1..=max_len).prop_map(|users| {
+        users
+            .into_iter()
+            .map(|(user, visit)| {
+                if visit {
+                    Event::new("$pageview", "shared_anon")
+                } else {
+                    Event::new("$identify", format!("user_{user}"))
+                        .with_property("$anon_distinct_id", "shared_anon")
+                }
+            })
+            .collect()
+    })
+}
+
+/// An adversarial stream of 1 to `max_len` events, 30 seconds apart: one id aliased to
+/// everything, a long merge chain, merges with illegal ids, or many users identifying
+/// with one anonymous id.
+///
+/// ```
+/// use idgraph::Engine;
+/// use idgraph::testing::{Model, strategy};
+/// use proptest::prelude::*;
+///
+/// proptest!(ProptestConfig::with_cases(8), |(events in strategy::adversarial(50))| {
+///     let (mut engine, mut model) = (Engine::new(), Model::new());
+///     for event in &events {
+///         prop_assert!(engine.apply(event).is_ok());
+///         model.apply(event);
+///     }
+///     prop_assert_eq!(engine.dump(), model.dump());
+/// });
+/// ```
+pub fn adversarial(max_len: usize) -> impl Strategy<Value = Vec<Event>> {
+    let max_len = max_len.max(1);
+    prop_oneof![
+        hub_stream(max_len).boxed(),
+        chain_stream(max_len).boxed(),
+        illegal_stream(max_len).boxed(),
+        shared_anon_stream(max_len).boxed(),
+    ]
+    .prop_map(restamp)
+}
+
+/// `events`, stamped 30 seconds apart in order from [`START_MICROS`].
+fn restamp(events: Vec<Event>) -> Vec<Event> {
+    (0_i64..)
+        .zip(events)
+        .map(|(i, event)| {
+            event.with_timestamp(Timestamp::from_unix_micros(START_MICROS + i * STEP_MICROS))
+        })
+        .collect()
 }
