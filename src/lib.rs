@@ -74,3 +74,8 @@ pub use uuid::Uuid;
 pub use value::{Number, Value};
 #[cfg(feature = "workload")]
 pub use workload::{Shape, Workload, WorkloadConfig, write_event_json};
+
+/// The README's Rust examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
