@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
-use crate::error::EngineError;
+use crate::error::{EngineError, EventError};
 use crate::event::Event;
 use crate::outcome::{Outcome, Warning};
 use crate::value::Value;
@@ -186,6 +186,7 @@ pub struct Replay {
     rejected: Vec<RejectedRecord>,
     line: u64,
     outcome: Outcome,
+    capture_validation: bool,
 }
 
 /// What [`Replay::line`] did with one line.
@@ -209,7 +210,18 @@ impl Replay {
             rejected: Vec::new(),
             line: 0,
             outcome: Outcome::default(),
+            capture_validation: false,
         }
+    }
+
+    /// Rejects lines whose `distinct_id` PostHog's capture v1 endpoint refuses
+    /// ([`is_rejected_by_capture`](crate::is_rejected_by_capture)), as capture would before
+    /// ingestion sees them. Default: off, as ingestion does not apply that list
+    /// (SEMANTICS.md decision 10).
+    #[must_use]
+    pub fn capture_validation(mut self, on: bool) -> Replay {
+        self.capture_validation = on;
+        self
     }
 
     /// Restarts line numbering, for the next input file.
@@ -227,7 +239,15 @@ impl Replay {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(LineStatus::Blank);
         }
-        match Event::from_json_slice(bytes) {
+        let parsed = Event::from_json_slice(bytes).and_then(|event| {
+            if self.capture_validation && crate::rules::is_rejected_by_capture(event.distinct_id())
+            {
+                Err(EventError::RefusedByCapture(event.distinct_id().to_owned()))
+            } else {
+                Ok(event)
+            }
+        });
+        match parsed {
             Ok(event) => {
                 self.engine.apply_into(&event, &mut self.outcome)?;
                 let line = Some(self.line);

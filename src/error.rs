@@ -30,6 +30,10 @@ pub enum EventError {
     /// `distinct_id` is empty or only white space.
     #[error("empty distinct_id")]
     EmptyDistinctId,
+    /// `distinct_id` is one that PostHog's capture v1 endpoint refuses (only with capture
+    /// validation on; see [`is_rejected_by_capture`](crate::is_rejected_by_capture)).
+    #[error("distinct_id {0:?} is refused by capture")]
+    RefusedByCapture(String),
 }
 
 /// Why the engine could not apply an event. Bad events are not errors (they become warnings

@@ -213,6 +213,41 @@ pub fn is_illegal_id(id: &str) -> bool {
         .any(|entry| is_listed(&lower, entry))
 }
 
+/// Ids that PostHog's capture v1 endpoint rejects, whole events and all, compared after
+/// trimming and lower-casing (`rust/capture/src/v1/analytics/constants.rs`).
+const CAPTURE_REJECTED: [&str; 20] = [
+    "0",
+    "00000000-0000-0000-0000-000000000000",
+    "[object object]",
+    "anonymous",
+    "anonymous-user",
+    "backend",
+    "distinct_id",
+    "distinctid",
+    "email",
+    "false",
+    "guest",
+    "id",
+    "nan",
+    "none",
+    "not_authenticated",
+    "null",
+    "system",
+    "true",
+    "undefined",
+    "user",
+];
+
+/// Whether PostHog's capture v1 endpoint would reject an event with this `distinct_id`
+/// (SEMANTICS.md section 4.1). Ingestion does not apply this wider list, so neither does
+/// [`Engine::apply`](crate::Engine::apply); it is an option for callers that want capture's
+/// behaviour, and `idgraph replay --capture-validation` rejects such lines.
+#[must_use]
+pub fn is_rejected_by_capture(id: &str) -> bool {
+    let trimmed = id.trim_matches(is_js_whitespace);
+    trimmed.len() <= 36 && CAPTURE_REJECTED.contains(&trimmed.to_lowercase().as_str())
+}
+
 /// The longest id, in Unicode code points, that may take part in a merge or be an event's
 /// distinct id.
 pub const MAX_ID_CHARS: usize = 400;
@@ -296,6 +331,22 @@ mod tests {
         check_illegal("\u{85}", false);
         check_illegal("\u{a0}\u{2028}\u{3000}", true);
         check_illegal("null ", false);
+    }
+
+    #[test]
+    fn capture_rejects_its_wider_list_trimmed_and_in_any_case() {
+        for id in [
+            " User ",
+            "SYSTEM",
+            "anonymous-user",
+            "00000000-0000-0000-0000-000000000000",
+            "NaN",
+        ] {
+            assert!(is_rejected_by_capture(id), "{id}");
+        }
+        for id in ["user_1", "'null'", "systems"] {
+            assert!(!is_rejected_by_capture(id), "{id}");
+        }
     }
 
     #[test]

@@ -485,3 +485,18 @@ fn the_readme_explain_session_is_real_output() {
     assert_eq!(commands, 5);
     assert_eq!(actual, expected);
 }
+
+#[test]
+fn capture_validation_rejects_capture_refused_ids_only_when_asked() {
+    let input = b"{\"event\": \"e\", \"distinct_id\": \" System \"}\n{\"event\": \"e\", \"distinct_id\": \"ok\"}\n";
+    let plain = stdout_json(&idgraph(&["replay", "-"], Some(input)));
+    assert_eq!(plain["persons"].as_array().unwrap().len(), 2);
+    let output = idgraph(&["replay", "--capture-validation", "-"], Some(input));
+    check_exit(&output, 0);
+    let dump = stdout_json(&output);
+    assert_eq!(dump["persons"][0]["distinct_ids"], json!(["ok"]));
+    assert_eq!(
+        dump["rejected"],
+        json!([{"line": 1, "reason": "distinct_id \" System \" is refused by capture"}])
+    );
+}

@@ -156,6 +156,8 @@ impl ProjectArg {
     }
 }
 
+/// Command-line switches are naturally one bool each.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Args)]
 struct IngestOptions {
     /// Stop at the first rejected line with exit status 1.
@@ -167,6 +169,10 @@ struct IngestOptions {
     /// Persist changes of churn-filtered keys ($current_url, $browser, ...) too.
     #[arg(long)]
     keep_churn: bool,
+    /// Reject lines whose distinct_id PostHog's capture v1 endpoint refuses (user, system,
+    /// anonymous-user, ...), as capture would.
+    #[arg(long)]
+    capture_validation: bool,
 }
 
 impl IngestOptions {
@@ -238,7 +244,7 @@ fn main() -> ExitCode {
 }
 
 fn replay(options: &IngestOptions, files: &[PathBuf]) -> Result<(), Failure> {
-    let mut replay = Replay::new(options.engine());
+    let mut replay = Replay::new(options.engine()).capture_validation(options.capture_validation);
     feed(&mut replay, files, options.strict, &mut Progress::off())?;
     let dump: Dump = replay.finish();
     print_json(&dump)
