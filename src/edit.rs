@@ -264,12 +264,6 @@ impl Engine {
             let members: Vec<IdKey> = graph.forest.members(key).collect();
             let staying: Vec<IdKey> = members.iter().copied().filter(|k| *k != key).collect();
             bridge_over(graph, key, &staying);
-            for link in &mut graph.links.links {
-                if let Some(record) = link.merge.as_deref_mut() {
-                    record.target_props.retain(|p| p.writer != key);
-                    record.source_props.retain(|p| p.writer != key);
-                }
-            }
             if staying.is_empty() {
                 rebuild(graph, &members, &[]);
                 graph.persons[person.index()] = None;
@@ -277,13 +271,26 @@ impl Engine {
             } else {
                 rebuild(graph, &members, &[(&staying, Some(person))]);
                 let state = graph.person_mut(person);
-                state.props.retain(|p| p.writer != key);
                 if state.anchor == key {
                     state.anchor = staying.iter().copied().min().unwrap_or(staying[0]);
                 }
                 state.ids = u32::try_from(staying.len()).unwrap_or(u32::MAX);
                 state.version = state.version.saturating_add(1);
             }
+        }
+        // What the id wrote may sit in other persons too: a split leaves the values its
+        // events wrote with the person it left, and merge records keep copies.
+        for person in graph.persons.iter_mut().flatten() {
+            person.props.retain(|p| p.writer != key);
+        }
+        for record in graph
+            .links
+            .links
+            .iter_mut()
+            .filter_map(|l| l.merge.as_deref_mut())
+        {
+            record.target_props.retain(|p| p.writer != key);
+            record.source_props.retain(|p| p.writer != key);
         }
         graph
             .links

@@ -457,3 +457,22 @@ fn stored_values_survive_collection_while_a_merge_record_needs_them() {
         set(&[("counter", Value::from(19_999)), ("plan", "pro".into())])
     );
 }
+
+/// Regression: after a split, the values an id's events wrote stay with the person it left;
+/// erasing the id must remove them there too.
+#[test]
+fn erase_after_split_removes_what_the_id_wrote_from_the_person_it_left() {
+    let mut engine = engine_of(&[
+        identify("u", "a", 0).with_property("$set", set(&[("plan", "pro".into())])),
+        Event::new("$set", "a")
+            .with_property("$set", set(&[("secret_note", "x".into())]))
+            .with_timestamp(at(1)),
+    ]);
+    engine.split(&P, &["a"]).unwrap();
+    assert_eq!(
+        props(&engine, "u"),
+        set(&[("plan", "pro".into()), ("secret_note", "x".into())])
+    );
+    engine.erase(&P, "a").unwrap();
+    assert_eq!(props(&engine, "u"), set(&[("plan", "pro".into())]));
+}
