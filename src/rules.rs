@@ -2,8 +2,9 @@
 //! functions over strings. Policy lives here; the graph below never re-checks it.
 
 /// Event properties lifted into person properties (PostHog's event-to-person keys and
-/// campaign keys), each with the `$initial_` key it also fills with `$set_once`.
-pub(crate) const LIFTED_KEYS: [(&str, &str); 44] = [
+/// campaign keys), each with the `$initial_` key it also fills with `$set_once`
+/// (SEMANTICS.md section 3).
+pub const LIFTED_KEYS: [(&str, &str); 44] = [
     ("$app_build", "$initial_app_build"),
     ("$app_name", "$initial_app_name"),
     ("$app_namespace", "$initial_app_namespace"),

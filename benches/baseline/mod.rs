@@ -21,54 +21,9 @@ use std::collections::HashMap;
 use petgraph::unionfind::UnionFind;
 use serde_json::{Map, Value};
 
-/// Event properties lifted into `$set`, each with the `$initial_` key it fills with
-/// `$set_once` (PostHog's event-to-person and campaign keys; SEMANTICS.md section 3).
-const LIFTED_KEYS: [(&str, &str); 44] = [
-    ("$app_build", "$initial_app_build"),
-    ("$app_name", "$initial_app_name"),
-    ("$app_namespace", "$initial_app_namespace"),
-    ("$app_version", "$initial_app_version"),
-    ("$browser", "$initial_browser"),
-    ("$browser_version", "$initial_browser_version"),
-    ("$device_type", "$initial_device_type"),
-    ("$current_url", "$initial_current_url"),
-    ("$pathname", "$initial_pathname"),
-    ("$os", "$initial_os"),
-    ("$os_name", "$initial_os_name"),
-    ("$os_version", "$initial_os_version"),
-    ("$referring_domain", "$initial_referring_domain"),
-    ("$referrer", "$initial_referrer"),
-    ("$screen_height", "$initial_screen_height"),
-    ("$screen_width", "$initial_screen_width"),
-    ("$viewport_height", "$initial_viewport_height"),
-    ("$viewport_width", "$initial_viewport_width"),
-    ("$raw_user_agent", "$initial_raw_user_agent"),
-    ("utm_source", "$initial_utm_source"),
-    ("utm_medium", "$initial_utm_medium"),
-    ("utm_campaign", "$initial_utm_campaign"),
-    ("utm_content", "$initial_utm_content"),
-    ("utm_name", "$initial_utm_name"),
-    ("utm_term", "$initial_utm_term"),
-    ("gclid", "$initial_gclid"),
-    ("gad_source", "$initial_gad_source"),
-    ("gclsrc", "$initial_gclsrc"),
-    ("dclid", "$initial_dclid"),
-    ("gbraid", "$initial_gbraid"),
-    ("wbraid", "$initial_wbraid"),
-    ("fbclid", "$initial_fbclid"),
-    ("msclkid", "$initial_msclkid"),
-    ("twclid", "$initial_twclid"),
-    ("li_fat_id", "$initial_li_fat_id"),
-    ("mc_cid", "$initial_mc_cid"),
-    ("igshid", "$initial_igshid"),
-    ("ttclid", "$initial_ttclid"),
-    ("rdt_cid", "$initial_rdt_cid"),
-    ("irclid", "$initial_irclid"),
-    ("_kx", "$initial__kx"),
-    ("epik", "$initial_epik"),
-    ("qclid", "$initial_qclid"),
-    ("sccid", "$initial_sccid"),
-];
+// Event properties lifted into `$set`, each with the `$initial_` key it fills with
+// `$set_once`: the same table idgraph uses (a list of names, not an implementation).
+use idgraph::LIFTED_PROPERTIES as LIFTED_KEYS;
 const OS: usize = 9;
 const OS_NAME: usize = 10;
 const OS_VERSION: usize = 11;
