@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::event::{Project, Timestamp};
 use crate::graph::Forest;
 use crate::groups::Groups;
-use crate::id::{IdKey, Interner, PersonKey, PropKey};
+use crate::id::{IdKey, Interner, PersonKey, PropKey, reserve_gently};
 use crate::links::LinkStore;
 use crate::outcome::WarningKind;
 use crate::props::Props;
@@ -164,6 +164,8 @@ impl ProjectGraph {
         let key = IdKey::from_raw(raw);
         if key.index() == self.forest.len() {
             self.forest.push(key);
+            reserve_gently(&mut self.person_at);
+            reserve_gently(&mut self.personless);
             self.person_at.push(NO_PERSON);
             self.personless.push(false);
         }
@@ -189,6 +191,7 @@ impl ProjectGraph {
             }
             None => {
                 let slot = PersonKey::new(self.persons.len())?;
+                reserve_gently(&mut self.persons);
                 self.persons.push(Some(person));
                 slot
             }

@@ -6,7 +6,7 @@
 //! chosen by rank alone, never forced to be the surviving person's id, which would break the
 //! rank bound on depth.
 
-use crate::id::IdKey;
+use crate::id::{IdKey, reserve_gently};
 
 #[derive(Clone, Default)]
 pub(crate) struct Forest {
@@ -23,6 +23,9 @@ impl Forest {
     /// Adds a singleton set for the next key. The caller mints `key` as `len()`.
     pub(crate) fn push(&mut self, key: IdKey) {
         debug_assert_eq!(key.index(), self.parent.len());
+        reserve_gently(&mut self.parent);
+        reserve_gently(&mut self.rank);
+        reserve_gently(&mut self.next);
         self.parent.push(key.raw());
         self.rank.push(0);
         self.next.push(key.raw());

@@ -80,6 +80,18 @@ dense_key!(
     "distinct property values"
 );
 
+/// Makes room for one more element, growing by an eighth instead of doubling.
+///
+/// The vectors that grow with the graph (one entry per id or per person) would otherwise
+/// hold up to twice their length: a quarter of the engine's heap, on average, is spare
+/// capacity. Growing by an eighth bounds it to 12.5%, for about eight times the copying,
+/// which is amortized O(1) all the same and small next to applying an event.
+pub(crate) fn reserve_gently<T>(items: &mut Vec<T>) {
+    if items.len() == items.capacity() {
+        items.reserve_exact((items.len() / 8).max(64));
+    }
+}
+
 /// Strings stored once in an arena, each named by its position.
 #[derive(Clone, Default)]
 pub(crate) struct Interner {
@@ -141,7 +153,12 @@ impl Interner {
                 limit: u64::from(u32::MAX),
             }
         })?;
+        if self.text.capacity() - self.text.len() < s.len() {
+            self.text
+                .reserve_exact((self.text.len() / 8).max(s.len()).max(4096));
+        }
         self.text.push_str(s);
+        reserve_gently(&mut self.ends);
         self.ends.push(end);
         let Interner {
             text,

@@ -506,6 +506,7 @@ impl Step<'_, '_> {
         merge: Option<Box<MergeRecord>>,
     ) {
         let kind = link_kind(event.kind());
+        crate::id::reserve_gently(&mut self.graph.links.links);
         self.graph.links.links.push(Link {
             target,
             source,

@@ -23,7 +23,7 @@ pub(crate) struct Prop {
 
 /// The properties of one person, sorted by key.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Props(Vec<Prop>);
+pub(crate) struct Props(Box<[Prop]>);
 
 impl Props {
     pub(crate) fn get(&self, key: PropKey) -> Option<ValueId> {
@@ -38,10 +38,13 @@ impl Props {
         match self.find(key) {
             Ok(i) => self.0[i] = Prop { key, writer, value },
             Err(i) => {
-                // Persons gain keys one at a time and rarely many: growing by one keeps the
-                // vector exact instead of up to twice its size.
-                self.0.reserve_exact(1);
-                self.0.insert(i, Prop { key, writer, value });
+                // Persons gain keys one at a time and rarely many: a boxed slice grown by one
+                // stays exact (no spare capacity) and costs 8 bytes less per person than a
+                // vector.
+                let mut props = std::mem::take(&mut self.0).into_vec();
+                props.reserve_exact(1);
+                props.insert(i, Prop { key, writer, value });
+                self.0 = props.into_boxed_slice();
             }
         }
     }
@@ -49,7 +52,9 @@ impl Props {
     fn remove(&mut self, key: PropKey) -> bool {
         match self.find(key) {
             Ok(i) => {
-                self.0.remove(i);
+                let mut props = std::mem::take(&mut self.0).into_vec();
+                props.remove(i);
+                self.0 = props.into_boxed_slice();
                 true
             }
             Err(_) => false,
@@ -70,12 +75,14 @@ impl Props {
         entries
             .windows(2)
             .all(|w| w[0].key < w[1].key)
-            .then_some(Props(entries))
+            .then_some(Props(entries.into_boxed_slice()))
     }
 
     /// Keeps the properties for which `keep` holds.
     pub(crate) fn retain(&mut self, keep: impl FnMut(&Prop) -> bool) {
-        self.0.retain(keep);
+        let mut props = std::mem::take(&mut self.0).into_vec();
+        props.retain(keep);
+        self.0 = props.into_boxed_slice();
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -98,8 +105,7 @@ impl Props {
             merged.push(entry);
         }
         merged.extend(s);
-        merged.shrink_to_fit();
-        Props(merged)
+        Props(merged.into_boxed_slice())
     }
 }
 
@@ -308,7 +314,7 @@ impl<'e> Ops<'e> {
         values: &mut ValueStore,
         writer: IdKey,
     ) -> Result<Props, EngineError> {
-        let mut props = Props(Vec::new());
+        let mut props = Props::default();
         for (key, value) in self.set_once().chain(self.set()) {
             let key = keys.intern(key)?;
             props.insert(key, writer, values.intern(value)?);
