@@ -113,7 +113,7 @@ impl Engine {
     /// `rejected` are empty: the engine does not keep them (a [`Replay`] does).
     #[must_use]
     pub fn dump(&self) -> Dump {
-        let mut persons: Vec<PersonRecord> = self
+        let persons: Vec<PersonRecord> = self
             .persons()
             .map(|p| PersonRecord {
                 team: p.project().to_string(),
@@ -129,18 +129,14 @@ impl Engine {
                 version: p.version(),
             })
             .collect();
-        persons.sort_by(|a, b| {
-            (&a.team, a.distinct_ids.first()).cmp(&(&b.team, b.distinct_ids.first()))
-        });
-        let mut personless: Vec<PersonlessRecord> = self
+        let personless: Vec<PersonlessRecord> = self
             .personless_distinct_ids()
             .map(|(project, id)| PersonlessRecord {
                 team: project.to_string(),
                 distinct_id: id.to_owned(),
             })
             .collect();
-        personless.sort_by(|a, b| (&a.team, &a.distinct_id).cmp(&(&b.team, &b.distinct_id)));
-        let mut groups: Vec<GroupRecord> = self
+        let groups: Vec<GroupRecord> = self
             .groups()
             .map(|g| GroupRecord {
                 team: g.project().to_string(),
@@ -151,6 +147,25 @@ impl Engine {
                 created_at: g.created_at().to_string(),
             })
             .collect();
+        Dump::new(persons, personless, groups)
+    }
+}
+
+impl Dump {
+    /// A dump of these records in CONTRACT.md's order: persons by project, then smallest
+    /// distinct id; personless ids by project and id; groups by project, type index, key.
+    /// `warnings` and `rejected` start empty. The one place that order is decided, so that
+    /// every producer of a dump (the engine, the reference model) agrees on it.
+    #[must_use]
+    pub fn new(
+        mut persons: Vec<PersonRecord>,
+        mut personless: Vec<PersonlessRecord>,
+        mut groups: Vec<GroupRecord>,
+    ) -> Dump {
+        persons.sort_by(|a, b| {
+            (&a.team, a.distinct_ids.first()).cmp(&(&b.team, b.distinct_ids.first()))
+        });
+        personless.sort_by(|a, b| (&a.team, &a.distinct_id).cmp(&(&b.team, &b.distinct_id)));
         groups.sort_by(|a, b| {
             (&a.team, a.group_type_index, &a.group_key).cmp(&(
                 &b.team,

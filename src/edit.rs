@@ -452,7 +452,11 @@ fn split_component(
         (identified(&staying_set), identified(&departing_set));
 
     let members: Vec<IdKey> = staying.iter().chain(departing).copied().collect();
-    rebuild(graph, &members, &[(staying, Some(person))]);
+    rebuild(
+        graph,
+        &members,
+        &[(staying, Some(person)), (departing, None)],
+    );
     let state = graph.person_mut(person);
     state.props = staying_props;
     state.is_identified = staying_identified;
@@ -473,17 +477,7 @@ fn split_component(
         anchor: oldest,
         ids: u32::try_from(departing.len()).unwrap_or(u32::MAX),
     };
-    let root = {
-        let Some((&first, rest)) = departing.split_first() else {
-            return uuid;
-        };
-        let mut root = first;
-        for &key in rest {
-            root = graph.forest.union_roots(root, key);
-        }
-        root
-    };
     // A person slot can only run out past u32::MAX - 1 persons; the ids then stay personless.
-    let _ = graph.add_person(root, fresh);
+    let _ = graph.add_person(oldest, fresh);
     uuid
 }

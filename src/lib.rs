@@ -69,8 +69,8 @@ pub use links::{EventRef, LinkEffect, LinkKind, RefusalReason};
 pub use outcome::{Change, Outcome, Warning, WarningKind};
 pub use props::PropertyChanges;
 pub use rules::{
-    LIFTED_KEYS as LIFTED_PROPERTIES, MAX_ID_CHARS, is_illegal_id, is_rejected_by_capture,
-    is_unmergeable_id,
+    LIFTED_KEYS as LIFTED_PROPERTIES, MAX_ID_CHARS, is_churn_filtered, is_illegal_id,
+    is_rejected_by_capture, is_unmergeable_id,
 };
 pub use snapshot::Snapshot;
 pub use uuid::Uuid;

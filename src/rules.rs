@@ -111,7 +111,8 @@ pub(crate) fn lifted_key_index(key: &str) -> Option<u8> {
 
 /// Person properties whose changes alone are not written by ordinary events (PostHog's
 /// `FILTERED_PERSON_UPDATE_PROPERTIES`): they churn on every page view.
-pub(crate) fn is_churn_filtered(key: &str) -> bool {
+#[must_use]
+pub fn is_churn_filtered(key: &str) -> bool {
     matches!(
         key,
         "$current_url"

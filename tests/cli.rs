@@ -195,6 +195,21 @@ fn path_str(path: &std::path::Path) -> &str {
     path.to_str().expect("a UTF-8 temp path")
 }
 
+/// Ingests `tests/fixtures/signup.jsonl` into a snapshot at `snapshot`.
+#[track_caller]
+fn ingest_signup(snapshot: &std::path::Path) {
+    let output = idgraph(
+        &[
+            "ingest",
+            "tests/fixtures/signup.jsonl",
+            "--snapshot",
+            path_str(snapshot),
+        ],
+        None,
+    );
+    check_exit(&output, 0);
+}
+
 #[test]
 fn ingest_writes_a_snapshot_that_dump_resolve_and_stats_read() {
     let dir = scratch("ingest");
@@ -245,18 +260,7 @@ fn ingest_continues_from_a_snapshot() {
     let (first, second) = (dir.join("first.idg"), dir.join("second.idg"));
     let more = dir.join("more.jsonl");
     std::fs::write(&more, "{\"event\": \"$identify\", \"distinct_id\": \"user_1\", \"properties\": {\"$anon_distinct_id\": \"laptop\"}}\n").unwrap();
-    check_exit(
-        &idgraph(
-            &[
-                "ingest",
-                "tests/fixtures/signup.jsonl",
-                "--snapshot",
-                path_str(&first),
-            ],
-            None,
-        ),
-        0,
-    );
+    ingest_signup(&first);
     check_exit(
         &idgraph(
             &[
@@ -301,18 +305,7 @@ fn strict_ingest_writes_no_snapshot() {
 fn explain_and_unlink_work_on_snapshots() {
     let dir = scratch("explain");
     let (snapshot, unlinked) = (dir.join("graph.idg"), dir.join("unlinked.idg"));
-    check_exit(
-        &idgraph(
-            &[
-                "ingest",
-                "tests/fixtures/signup.jsonl",
-                "--snapshot",
-                path_str(&snapshot),
-            ],
-            None,
-        ),
-        0,
-    );
+    ingest_signup(&snapshot);
     let text = idgraph(&["explain", path_str(&snapshot), "anon_1", "user_2"], None);
     check_exit(&text, 0);
     let text = String::from_utf8_lossy(&text.stdout);
@@ -367,18 +360,7 @@ fn explain_and_unlink_work_on_snapshots() {
 fn a_corrupt_snapshot_is_an_error_that_says_which() {
     let dir = scratch("corrupt");
     let snapshot = dir.join("graph.idg");
-    check_exit(
-        &idgraph(
-            &[
-                "ingest",
-                "tests/fixtures/signup.jsonl",
-                "--snapshot",
-                path_str(&snapshot),
-            ],
-            None,
-        ),
-        0,
-    );
+    ingest_signup(&snapshot);
     let mut bytes = std::fs::read(&snapshot).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;

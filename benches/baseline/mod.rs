@@ -28,47 +28,8 @@ const OS: usize = 9;
 const OS_NAME: usize = 10;
 const OS_VERSION: usize = 11;
 
-/// PostHog's `FILTERED_PERSON_UPDATE_PROPERTIES`: keys whose changes alone are not written
-/// by ordinary events.
-fn is_churn_filtered(key: &str) -> bool {
-    matches!(
-        key,
-        "$current_url"
-            | "$pathname"
-            | "$referring_domain"
-            | "$referrer"
-            | "$screen_height"
-            | "$screen_width"
-            | "$viewport_height"
-            | "$viewport_width"
-            | "$browser"
-            | "$browser_version"
-            | "$device_type"
-            | "$raw_user_agent"
-            | "$os"
-            | "$os_name"
-            | "$os_version"
-    ) || (key.starts_with("$geoip_")
-        && matches!(
-            &key[7..],
-            "postal_code"
-                | "time_zone"
-                | "latitude"
-                | "longitude"
-                | "accuracy_radius"
-                | "subdivision_1_code"
-                | "subdivision_1_name"
-                | "subdivision_2_code"
-                | "subdivision_2_name"
-                | "subdivision_3_code"
-                | "subdivision_3_name"
-                | "city_confidence"
-                | "country_confidence"
-                | "postal_code_confidence"
-                | "subdivision_1_confidence"
-                | "subdivision_2_confidence"
-        ))
-}
+// PostHog's `FILTERED_PERSON_UPDATE_PROPERTIES`, from the same list idgraph uses.
+use idgraph::is_churn_filtered;
 
 fn is_too_long(id: &str) -> bool {
     id.len() > 400 && id.chars().count() > 400

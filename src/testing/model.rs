@@ -674,7 +674,7 @@ impl Model {
     /// empty, as in [`Engine::dump`](crate::Engine::dump).
     #[must_use]
     pub fn dump(&self) -> Dump {
-        let mut persons: Vec<PersonRecord> = self
+        let persons: Vec<PersonRecord> = self
             .persons
             .values()
             .map(|p| PersonRecord {
@@ -687,10 +687,7 @@ impl Model {
                 version: p.version,
             })
             .collect();
-        persons.sort_by(|a, b| {
-            (&a.team, a.distinct_ids.first()).cmp(&(&b.team, b.distinct_ids.first()))
-        });
-        let mut personless: Vec<PersonlessRecord> = self
+        let personless: Vec<PersonlessRecord> = self
             .personless
             .iter()
             .filter(|key| !self.owners.contains_key(key))
@@ -699,8 +696,7 @@ impl Model {
                 distinct_id: id.clone(),
             })
             .collect();
-        personless.sort_by(|a, b| (&a.team, &a.distinct_id).cmp(&(&b.team, &b.distinct_id)));
-        let mut groups: Vec<GroupRecord> = self
+        let groups: Vec<GroupRecord> = self
             .groups
             .iter()
             .map(|((project, index, key), g)| GroupRecord {
@@ -712,20 +708,8 @@ impl Model {
                 created_at: g.created_at.to_string(),
             })
             .collect();
-        groups.sort_by(|a, b| {
-            (&a.team, a.group_type_index, &a.group_key).cmp(&(
-                &b.team,
-                b.group_type_index,
-                &b.group_key,
-            ))
-        });
-        Dump {
-            persons,
-            personless_distinct_ids: personless,
-            groups,
-            warnings: Vec::new(),
-            rejected: Vec::new(),
-        }
+        // Only the order of the output is shared with the engine, not how it is computed.
+        Dump::new(persons, personless, groups)
     }
 }
 
