@@ -85,10 +85,6 @@ impl Props {
         self.0 = props.into_boxed_slice();
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
-    }
-
     /// The properties of a merge: `source` overlaid by `target`, the target winning on every
     /// shared key.
     pub(crate) fn overlay(source: Props, target: Props) -> Props {

@@ -1,20 +1,20 @@
 //! Snapshots: an engine's whole state in one versioned, checksummed file, saved atomically
 //! and loaded with every invariant checked. This module is the only one that knows bincode.
 //!
-//! # Layout (format version 1)
+//! # Layout (format version 2)
 //!
 //! A 28-byte header, all integers little-endian:
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `b"IDGRAPH\0"` |
-//! | 8 | 4 | format version, `1` |
+//! | 8 | 4 | format version, `2` |
 //! | 12 | 4 | flags, `0` (no flag is defined yet; a set bit is refused) |
 //! | 16 | 8 | body length in bytes |
 //! | 24 | 4 | CRC-32 (IEEE) of bytes 12..24 followed by the body |
 //!
 //! then the body, encoded with bincode 2's legacy configuration (fixed-width integers,
-//! `u64` lengths; see `codec::config`). The body is columnar ([`codec::BodyV1`]): the
+//! `u64` lengths; see `codec::config`). The body is columnar ([`codec::BodyV2`]): the
 //! caller's position bytes, the configuration, the counters, the property key arena, then
 //! per project the id arena (one text array plus end offsets), the union-find `parent`,
 //! `rank` and member-list `next` arrays, `person_at`, a personless bitmap, the person
@@ -25,8 +25,10 @@
 //!
 //! The checksum covers the flags and the length as well as the body, so a flipped bit
 //! anywhere but the magic and the version reads as [`SnapshotError::ChecksumMismatch`] or
-//! [`SnapshotError::Truncated`]. A later format version appends sections to the body
-//! (links, for one) and keeps reading version 1 bodies through their own transfer objects.
+//! [`SnapshotError::Truncated`].
+//!
+//! Version 1 (columns for persons, properties and links) was never released; a version 1
+//! file is refused with [`SnapshotError::UnsupportedVersion`].
 
 mod codec;
 mod convert;
@@ -43,7 +45,7 @@ use crate::error::SnapshotError;
 
 const MAGIC: [u8; 8] = *b"IDGRAPH\0";
 /// The format this build writes, and the only one it reads.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const HEADER_LEN: usize = 28;
 
 /// An engine restored from a snapshot, with the position its writer stored beside it.
@@ -189,7 +191,7 @@ impl Engine {
 }
 
 /// Writes the header and then `body`.
-fn write_body<W: Write>(body: &codec::BodyV1<'_>, writer: &mut W) -> Result<(), SnapshotError> {
+fn write_body<W: Write>(body: &codec::BodyV2<'_>, writer: &mut W) -> Result<(), SnapshotError> {
     // Two passes over the engine instead of one into a buffer: the header, which comes
     // first, needs the body's length and checksum, and measuring is cheaper than copying
     // the whole body once more.

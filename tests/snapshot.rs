@@ -1,6 +1,6 @@
 //! Snapshots: round trips over random event sequences, continuation after a restore,
 //! failing writers, truncated and bit-flipped files, arbitrary bytes, and the committed
-//! golden file of format version 1.
+//! golden file of format version 2 (and the refusal of a version 1 file).
 
 #![allow(
     clippy::expect_used,
@@ -283,11 +283,11 @@ proptest! {
     }
 }
 
-/// A version 1 header with a correct checksum in front of `body`.
+/// A version 2 header with a correct checksum in front of `body`.
 fn with_header(body: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(28 + body.len());
     bytes.extend_from_slice(b"IDGRAPH\0");
-    bytes.extend_from_slice(&1u32.to_le_bytes());
+    bytes.extend_from_slice(&2u32.to_le_bytes());
     bytes.extend_from_slice(&0u32.to_le_bytes());
     bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
     let mut crc = crc32fast::Hasher::new();
@@ -365,7 +365,7 @@ fn every_bit_flip_is_refused_with_the_right_kind() {
                 0..8 => matches!(result, Err(SnapshotError::NotASnapshot)),
                 8..12 => matches!(
                     result,
-                    Err(SnapshotError::UnsupportedVersion { found, expected: 1 }) if found != 1
+                    Err(SnapshotError::UnsupportedVersion { found, expected: 2 }) if found != 2
                 ),
                 // The body length: longer than the input is truncation; shorter fails
                 // the checksum, which covers the length.
@@ -497,19 +497,24 @@ fn golden_engine() -> Engine {
 
 const GOLDEN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/snapshot_v1.idg"
+    "/tests/fixtures/snapshot_v2.idg"
 );
 const GOLDEN_DUMP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/snapshot_v1.dump.json"
+    "/tests/fixtures/snapshot_v2.dump.json"
+);
+/// A file of the first development format, which this build refuses by its version.
+const GOLDEN_V1: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/snapshot_v1.idg"
 );
 
-/// Format version 1 must keep loading as it did when it was released. If this fails after
+/// Format version 2 must keep loading as it did when it was released. If this fails after
 /// a format change, that change needs a new version number and a new golden file beside
 /// this one, not a regenerated one. To regenerate (only when the format has deliberately
 /// not been released yet): `IDGRAPH_REGENERATE_GOLDEN=1 cargo test --test snapshot golden`.
 #[test]
-fn the_golden_v1_file_loads_and_saves_the_same_bytes() {
+fn the_golden_v2_file_loads_and_saves_the_same_bytes() {
     if std::env::var_os("IDGRAPH_REGENERATE_GOLDEN").is_some() {
         let engine = golden_engine();
         engine.save_to_path(GOLDEN, b"events.jsonl:6").unwrap();
@@ -531,10 +536,23 @@ fn the_golden_v1_file_loads_and_saves_the_same_bytes() {
         why.chain[1].event.uuid.map(|u| u.to_string()).as_deref(),
         Some("0190f7d6-0000-7000-8000-000000000008")
     );
-    // Today's writer still writes version 1 byte for byte.
+    // Today's writer still writes version 2 byte for byte.
     let mut again = Vec::new();
     golden_engine()
         .save_with_position(&mut again, b"events.jsonl:6")
         .unwrap();
     assert_eq!(again, bytes);
+}
+
+/// The first development format is refused by its version number, never misread.
+#[test]
+fn a_version_1_file_is_refused_by_its_version() {
+    let bytes = std::fs::read(GOLDEN_V1).unwrap();
+    assert!(matches!(
+        Engine::load(&bytes[..]),
+        Err(SnapshotError::UnsupportedVersion {
+            found: 1,
+            expected: 2
+        })
+    ));
 }

@@ -1,10 +1,12 @@
-//! The bincode layer: the one configuration, column types that encode a whole slice at a
-//! time, and the body's transfer objects. Nothing outside `snapshot` sees these types.
+//! The bincode layer: the one configuration, column and row types that encode many items
+//! at a time, and the body's transfer objects. Nothing outside `snapshot` sees these types.
 //!
-//! bincode encodes a `Vec<u32>` one element at a time through its writer; the column types
-//! here instead convert up to [`CHUNK`] bytes into a stack buffer and hand the writer one
-//! slice, and decode straight out of the body slice, which keeps both directions near
-//! memory speed.
+//! Every section's bytes are bincode's legacy encoding of the Rust type its doc comment
+//! names (a column is a `Vec<T>`, a person record a tuple, and so on). bincode would encode
+//! them one field at a time through its writer; the types here instead convert up to
+//! [`CHUNK`] bytes into a buffer and hand the writer one slice, and decode straight out of
+//! the body slice, which keeps both directions near memory speed. The tests check the bytes
+//! against bincode's own encoder.
 
 use std::borrow::Cow;
 
@@ -15,6 +17,12 @@ use bincode::enc::Encoder;
 use bincode::enc::write::Writer;
 use bincode::error::{DecodeError, EncodeError};
 use bincode::{Decode, Encode};
+use uuid::Uuid;
+
+use crate::engine::Person;
+use crate::id::{IdKey, PropKey, ValueId};
+use crate::links::Link;
+use crate::props::Prop;
 
 /// The format's only bincode configuration: little-endian fixed-width integers, lengths as
 /// `u64`. Changing it changes the format, so it lives here and nowhere else.
@@ -62,6 +70,29 @@ macro_rules! elem {
 
 elem!(u32, u64, i64);
 
+/// A property as the row `(key, writer, value)` of three `u32`s.
+impl Elem for Prop {
+    const SIZE: usize = 12;
+
+    fn put(src: &[Self], out: &mut [u8]) {
+        let (chunks, _) = out.as_chunks_mut::<12>();
+        for (bytes, prop) in chunks.iter_mut().zip(src) {
+            bytes[..4].copy_from_slice(&prop.key.raw().to_le_bytes());
+            bytes[4..8].copy_from_slice(&prop.writer.raw().to_le_bytes());
+            bytes[8..].copy_from_slice(&prop.value.raw().to_le_bytes());
+        }
+    }
+
+    fn get(src: &[u8], out: &mut Vec<Self>) {
+        let (chunks, _) = src.as_chunks::<12>();
+        out.extend(chunks.iter().map(|b| Prop {
+            key: PropKey::from_raw(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            writer: IdKey::from_raw(u32::from_le_bytes([b[4], b[5], b[6], b[7]])),
+            value: ValueId::from_raw(u32::from_le_bytes([b[8], b[9], b[10], b[11]])),
+        }));
+    }
+}
+
 impl Elem for u8 {
     const SIZE: usize = 1;
 
@@ -107,17 +138,77 @@ impl<T: Elem> std::ops::Deref for Col<'_, T> {
 impl<T: Elem> Encode for Col<'_, T> {
     fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
         let items: &[T] = &self.0;
-        (items.len() as u64).encode(encoder)?;
         if let Some(bytes) = T::as_bytes(items) {
+            (items.len() as u64).encode(encoder)?;
             return encoder.writer().write(bytes);
         }
-        let mut buf = [0u8; CHUNK];
-        for chunk in items.chunks(CHUNK / T::SIZE) {
-            let bytes = &mut buf[..chunk.len() * T::SIZE];
-            T::put(chunk, bytes);
-            encoder.writer().write(bytes)?;
+        let mut chunks = Chunks::new(encoder.writer());
+        chunks.elems(items)?;
+        chunks.finish()
+    }
+}
+
+/// Gathers the writes of many small items into blocks of [`CHUNK`] bytes for a writer.
+pub(super) struct Chunks<'w, W: Writer> {
+    writer: &'w mut W,
+    buf: Box<[u8; CHUNK]>,
+    used: usize,
+}
+
+impl<'w, W: Writer> Chunks<'w, W> {
+    pub(super) fn new(writer: &'w mut W) -> Self {
+        Chunks {
+            writer,
+            buf: Box::new([0; CHUNK]),
+            used: 0,
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), EncodeError> {
+        if self.used > 0 {
+            self.writer.write(&self.buf[..self.used])?;
+            self.used = 0;
         }
         Ok(())
+    }
+
+    /// The next `N` bytes of output, `N` at most [`CHUNK`].
+    fn next<const N: usize>(&mut self) -> Result<&mut [u8; N], EncodeError> {
+        if self.used + N > CHUNK {
+            self.flush()?;
+        }
+        let start = self.used;
+        self.used += N;
+        <&mut [u8; N]>::try_from(&mut self.buf[start..start + N])
+            .map_err(|_| EncodeError::Other("a row wider than a chunk"))
+    }
+
+    fn u64(&mut self, n: u64) -> Result<(), EncodeError> {
+        *self.next::<8>()? = n.to_le_bytes();
+        Ok(())
+    }
+
+    /// A vector of `items`: its length as `u64`, then the items.
+    pub(super) fn elems<T: Elem>(&mut self, items: &[T]) -> Result<(), EncodeError> {
+        self.u64(items.len() as u64)?;
+        let mut rest = items;
+        while !rest.is_empty() {
+            let room = (CHUNK - self.used) / T::SIZE;
+            if room == 0 {
+                self.flush()?;
+                continue;
+            }
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            let end = self.used + now.len() * T::SIZE;
+            T::put(now, &mut self.buf[self.used..end]);
+            self.used = end;
+            rest = later;
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish(mut self) -> Result<(), EncodeError> {
+        self.flush()
     }
 }
 
@@ -129,40 +220,45 @@ fn decode_len<D: Decoder>(decoder: &mut D) -> Result<usize, DecodeError> {
 
 impl<Ctx, T: Elem> Decode<Ctx> for Col<'static, T> {
     fn decode<D: Decoder<Context = Ctx>>(decoder: &mut D) -> Result<Self, DecodeError> {
-        let len = decode_len(decoder)?;
-        let bytes = len
-            .checked_mul(T::SIZE)
-            .ok_or(DecodeError::OutsideUsizeRange(len as u64))?;
-        decoder.claim_bytes_read(bytes)?;
-        let reader = decoder.reader();
-        let mut out = Vec::new();
-        // The fast path decodes straight from the body; it only allocates what the body
-        // holds, so a corrupt length cannot ask for more memory than the file has.
-        let peeked = match reader.peek_read(bytes) {
-            Some(src) => {
-                out.reserve_exact(len);
-                T::get(src, &mut out);
-                true
-            }
-            None => false,
-        };
-        if peeked {
-            reader.consume(bytes);
-        } else {
-            // A streaming reader, or too few bytes: grow chunk by chunk so that a corrupt
-            // length fails at the end of the input instead of allocating it up front.
-            let mut buf = [0u8; CHUNK];
-            let step = CHUNK - CHUNK % T::SIZE;
-            let mut left = bytes;
-            while left > 0 {
-                let n = left.min(step);
-                reader.read(&mut buf[..n])?;
-                T::get(&buf[..n], &mut out);
-                left -= n;
-            }
-        }
-        Ok(Col(Cow::Owned(out)))
+        decode_elems(decoder).map(|items| Col(Cow::Owned(items)))
     }
+}
+
+/// A vector of fixed-width items: its length as `u64`, then the items.
+fn decode_elems<T: Elem, D: Decoder>(decoder: &mut D) -> Result<Vec<T>, DecodeError> {
+    let len = decode_len(decoder)?;
+    let bytes = len
+        .checked_mul(T::SIZE)
+        .ok_or(DecodeError::OutsideUsizeRange(len as u64))?;
+    decoder.claim_bytes_read(bytes)?;
+    let reader = decoder.reader();
+    let mut out = Vec::new();
+    // The fast path decodes straight from the body; it only allocates what the body
+    // holds, so a corrupt length cannot ask for more memory than the file has.
+    let peeked = match reader.peek_read(bytes) {
+        Some(src) => {
+            out.reserve_exact(len);
+            T::get(src, &mut out);
+            true
+        }
+        None => false,
+    };
+    if peeked {
+        reader.consume(bytes);
+    } else {
+        // A streaming reader, or too few bytes: grow chunk by chunk so that a corrupt
+        // length fails at the end of the input instead of allocating it up front.
+        let mut buf = [0u8; CHUNK];
+        let step = CHUNK - CHUNK % T::SIZE;
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(step);
+            reader.read(&mut buf[..n])?;
+            T::get(&buf[..n], &mut out);
+            left -= n;
+        }
+    }
+    Ok(out)
 }
 
 /// A sequence of records: its length as `u64`, then each record.
@@ -186,6 +282,291 @@ impl<Ctx, T: Decode<Ctx>> Decode<Ctx> for Seq<T> {
         }
         Ok(Seq(items))
     }
+}
+
+/// Reads `N` bytes.
+fn decode_array<const N: usize, D: Decoder>(decoder: &mut D) -> Result<[u8; N], DecodeError> {
+    decoder.claim_bytes_read(N)?;
+    let mut bytes = [0u8; N];
+    decoder.reader().read(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// How many rows to reserve before any is read: a corrupt count must run out of input
+/// before it allocates much.
+fn initial_rows(len: usize) -> usize {
+    len.min(1 << 16)
+}
+
+/// Bit 0 of a person's flags: identified.
+pub(super) const IDENTIFIED: u8 = 1;
+
+/// A person record's fixed fields: bincode's legacy encoding of
+/// `(uuid: [u8; 16], created_at: i64, version: u64, flags: u8, anchor: u32, ids: u32)`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PersonHead {
+    pub(super) uuid: [u8; 16],
+    pub(super) created_at: i64,
+    pub(super) version: u64,
+    pub(super) flags: u8,
+    pub(super) anchor: u32,
+    pub(super) ids: u32,
+}
+
+impl PersonHead {
+    const SIZE: usize = 41;
+
+    pub(super) fn of(person: &Person) -> PersonHead {
+        PersonHead {
+            uuid: *person.uuid.as_bytes(),
+            created_at: person.created_at.unix_micros(),
+            version: person.version,
+            flags: if person.is_identified { IDENTIFIED } else { 0 },
+            anchor: person.anchor.raw(),
+            ids: person.ids,
+        }
+    }
+
+    fn put(&self, out: &mut [u8; Self::SIZE]) {
+        out[..16].copy_from_slice(&self.uuid);
+        out[16..24].copy_from_slice(&self.created_at.to_le_bytes());
+        out[24..32].copy_from_slice(&self.version.to_le_bytes());
+        out[32] = self.flags;
+        out[33..37].copy_from_slice(&self.anchor.to_le_bytes());
+        out[37..].copy_from_slice(&self.ids.to_le_bytes());
+    }
+
+    fn get(b: &[u8; Self::SIZE]) -> PersonHead {
+        let mut uuid = [0u8; 16];
+        uuid.copy_from_slice(&b[..16]);
+        PersonHead {
+            uuid,
+            created_at: i64::from_le_bytes(take8(&b[16..24])),
+            version: u64::from_le_bytes(take8(&b[24..32])),
+            flags: b[32],
+            anchor: u32::from_le_bytes([b[33], b[34], b[35], b[36]]),
+            ids: u32::from_le_bytes([b[37], b[38], b[39], b[40]]),
+        }
+    }
+}
+
+/// Eight bytes of a slice known to hold them.
+fn take8(b: &[u8]) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    out.copy_from_slice(b);
+    out
+}
+
+/// A person read back: its fixed fields and its properties in key order.
+#[derive(Debug)]
+pub(super) struct PersonRow {
+    pub(super) head: PersonHead,
+    pub(super) props: Vec<Prop>,
+}
+
+/// The live persons of a project in slot order: bincode's legacy encoding of a
+/// `Vec<(PersonHead's fields…, props: Vec<(key: u32, writer: u32, value: u32)>)>`.
+pub(super) enum Persons<'a> {
+    /// Saving: the project's person slots, and how many of them are live.
+    Out {
+        slots: &'a [Option<Person>],
+        live: usize,
+    },
+    /// Loading, and tests that rewrite a body.
+    In(Vec<PersonRow>),
+}
+
+impl Encode for Persons<'_> {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        let mut chunks = Chunks::new(encoder.writer());
+        match self {
+            Persons::Out { slots, live } => {
+                chunks.u64(*live as u64)?;
+                let mut written = 0;
+                for person in slots.iter().flatten() {
+                    PersonHead::of(person).put(chunks.next()?);
+                    chunks.elems(person.props.entries())?;
+                    written += 1;
+                }
+                if written != *live {
+                    return Err(EncodeError::Other("the live person count is off"));
+                }
+            }
+            Persons::In(rows) => {
+                chunks.u64(rows.len() as u64)?;
+                for row in rows {
+                    row.head.put(chunks.next()?);
+                    chunks.elems(&row.props)?;
+                }
+            }
+        }
+        chunks.finish()
+    }
+}
+
+impl<Ctx> Decode<Ctx> for Persons<'static> {
+    fn decode<D: Decoder<Context = Ctx>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        let len = decode_len(decoder)?;
+        let mut rows = Vec::with_capacity(initial_rows(len));
+        for _ in 0..len {
+            let head = PersonHead::get(&decode_array(decoder)?);
+            let props = decode_elems(decoder)?;
+            rows.push(PersonRow { head, props });
+        }
+        Ok(Persons::In(rows))
+    }
+}
+
+/// A link's fixed fields: bincode's legacy encoding of `(target: u32, source: u32,
+/// kind: u8, effect: u8, ordinal: u64, time: i64, uuid: [u8; 16])`, the nil uuid for
+/// none.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct LinkHead {
+    pub(super) target: u32,
+    pub(super) source: u32,
+    pub(super) kind: u8,
+    pub(super) effect: u8,
+    pub(super) ordinal: u64,
+    pub(super) time: i64,
+    pub(super) uuid: [u8; 16],
+}
+
+impl LinkHead {
+    const SIZE: usize = 42;
+
+    fn put(&self, out: &mut [u8; Self::SIZE]) {
+        out[..4].copy_from_slice(&self.target.to_le_bytes());
+        out[4..8].copy_from_slice(&self.source.to_le_bytes());
+        out[8] = self.kind;
+        out[9] = self.effect;
+        out[10..18].copy_from_slice(&self.ordinal.to_le_bytes());
+        out[18..26].copy_from_slice(&self.time.to_le_bytes());
+        out[26..].copy_from_slice(&self.uuid);
+    }
+
+    fn get(b: &[u8; Self::SIZE]) -> LinkHead {
+        let mut uuid = [0u8; 16];
+        uuid.copy_from_slice(&b[26..]);
+        LinkHead {
+            target: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            source: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+            kind: b[8],
+            effect: b[9],
+            ordinal: u64::from_le_bytes(take8(&b[10..18])),
+            time: i64::from_le_bytes(take8(&b[18..26])),
+            uuid,
+        }
+    }
+}
+
+/// What the two persons of a merge held: bincode's legacy encoding of
+/// `(target_created_at: i64, source_created_at: i64, target_props: Vec<(u32, u32, u32)>,
+/// source_props: Vec<(u32, u32, u32)>)`.
+#[derive(Debug)]
+pub(super) struct RecordRow {
+    pub(super) target_created_at: i64,
+    pub(super) source_created_at: i64,
+    pub(super) target_props: Vec<Prop>,
+    pub(super) source_props: Vec<Prop>,
+}
+
+/// A link read back.
+#[derive(Debug)]
+pub(super) struct LinkRow {
+    pub(super) head: LinkHead,
+    pub(super) record: Option<RecordRow>,
+}
+
+/// A project's links in the order they were made: bincode's legacy encoding of a
+/// `Vec<(LinkHead's fields…, record: Option<RecordRow's fields…>)>`.
+pub(super) enum Links<'a> {
+    /// Saving: the links, and how to code a link's fixed fields.
+    Out(&'a [Link], fn(&Link) -> LinkHead),
+    /// Loading, and tests that rewrite a body.
+    In(Vec<LinkRow>),
+}
+
+fn put_record<W: Writer>(
+    chunks: &mut Chunks<'_, W>,
+    created_at: (i64, i64),
+    target_props: &[Prop],
+    source_props: &[Prop],
+) -> Result<(), EncodeError> {
+    let out = chunks.next::<17>()?;
+    out[0] = 1;
+    out[1..9].copy_from_slice(&created_at.0.to_le_bytes());
+    out[9..].copy_from_slice(&created_at.1.to_le_bytes());
+    chunks.elems(target_props)?;
+    chunks.elems(source_props)
+}
+
+impl Encode for Links<'_> {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        let mut chunks = Chunks::new(encoder.writer());
+        match self {
+            Links::Out(links, head) => {
+                chunks.u64(links.len() as u64)?;
+                for link in *links {
+                    head(link).put(chunks.next()?);
+                    match link.merge.as_deref() {
+                        Some(record) => put_record(
+                            &mut chunks,
+                            (
+                                record.target_created_at.unix_micros(),
+                                record.source_created_at.unix_micros(),
+                            ),
+                            record.target_props.entries(),
+                            record.source_props.entries(),
+                        )?,
+                        None => chunks.next::<1>()?[0] = 0,
+                    }
+                }
+            }
+            Links::In(rows) => {
+                chunks.u64(rows.len() as u64)?;
+                for row in rows {
+                    row.head.put(chunks.next()?);
+                    match &row.record {
+                        Some(record) => put_record(
+                            &mut chunks,
+                            (record.target_created_at, record.source_created_at),
+                            &record.target_props,
+                            &record.source_props,
+                        )?,
+                        None => chunks.next::<1>()?[0] = 0,
+                    }
+                }
+            }
+        }
+        chunks.finish()
+    }
+}
+
+impl<Ctx> Decode<Ctx> for Links<'static> {
+    fn decode<D: Decoder<Context = Ctx>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        let len = decode_len(decoder)?;
+        let mut rows = Vec::with_capacity(initial_rows(len));
+        for _ in 0..len {
+            let head = LinkHead::get(&decode_array(decoder)?);
+            let record = match u8::decode(decoder)? {
+                0 => None,
+                1 => Some(RecordRow {
+                    target_created_at: i64::decode(decoder)?,
+                    source_created_at: i64::decode(decoder)?,
+                    target_props: decode_elems(decoder)?,
+                    source_props: decode_elems(decoder)?,
+                }),
+                _ => return Err(DecodeError::Other("an option tag other than 0 or 1")),
+            };
+            rows.push(LinkRow { head, record });
+        }
+        Ok(Links::In(rows))
+    }
+}
+
+/// The uuid bytes of an optional uuid, nil for none.
+pub(super) fn uuid_bytes(uuid: Option<Uuid>) -> [u8; 16] {
+    *uuid.unwrap_or(Uuid::nil()).as_bytes()
 }
 
 /// Declares a transfer object whose encoding is its fields in order, so that the encoder
@@ -239,9 +620,9 @@ dto! {
 }
 
 dto! {
-    /// One project's graph. Person columns hold one entry per live person slot, in slot
-    /// order; groups are sorted by (type index, key).
-    struct ProjectV1 {
+    /// One project's graph. Persons are in slot order; groups are sorted by (type index,
+    /// key).
+    struct ProjectV2 {
         /// 0 default, 1 team, 2 token.
         kind: u8,
         team: u64,
@@ -256,21 +637,7 @@ dto! {
         person_slots: u64,
         /// The free slots, in the order they will be reused.
         free_persons: Col<'a, u32>,
-        /// 16 bytes per person.
-        uuids: Col<'a, u8>,
-        created_at: Col<'a, i64>,
-        versions: Col<'a, u64>,
-        /// Bit 0: identified.
-        person_flags: Col<'a, u8>,
-        anchors: Col<'a, u32>,
-        /// How many distinct ids each person holds.
-        person_ids: Col<'a, u32>,
-        /// Each person's properties: a count per person, then key, writer and value slot
-        /// columns in person and key order.
-        prop_counts: Col<'a, u32>,
-        prop_keys: Col<'a, u32>,
-        prop_writers: Col<'a, u32>,
-        prop_values: Col<'a, u32>,
+        persons: Persons<'a>,
         /// Distinct ids whose text was erased (empty in `ids`), sorted.
         ids_erased: Col<'a, u32>,
         group_types: Strs<'a>,
@@ -280,24 +647,7 @@ dto! {
         group_versions: Col<'a, u64>,
         /// One object per group holding its properties.
         values: Values<'a>,
-        /// Links, in the order they were made.
-        link_target: Col<'a, u32>,
-        link_source: Col<'a, u32>,
-        link_kind: Col<'a, u8>,
-        link_effect: Col<'a, u8>,
-        /// 1 when a merge record follows for the link.
-        link_record: Col<'a, u8>,
-        link_ordinal: Col<'a, u64>,
-        link_time: Col<'a, i64>,
-        /// 16 bytes per link; the nil uuid means none.
-        link_uuids: Col<'a, u8>,
-        /// Merge records in link order, two sides each (target, then source): `created_at`
-        /// and property counts per side, then the properties as for persons.
-        record_created_at: Col<'a, i64>,
-        record_prop_counts: Col<'a, u32>,
-        record_prop_keys: Col<'a, u32>,
-        record_prop_writers: Col<'a, u32>,
-        record_prop_values: Col<'a, u32>,
+        links: Links<'a>,
         /// Refused merges, in the order they were refused.
         refusal_target: Col<'a, u32>,
         refusal_source: Col<'a, u32>,
@@ -310,9 +660,8 @@ dto! {
 }
 
 dto! {
-    /// The whole body of a version 1 snapshot. A later version appends sections after
-    /// these fields (the links of each project, say) and still decodes this one.
-    struct BodyV1 {
+    /// The whole body of a version 2 snapshot.
+    struct BodyV2 {
         position: Col<'a, u8>,
         lift_properties: bool,
         filter_churn: bool,
@@ -326,7 +675,7 @@ dto! {
         /// The value store's slots in order (free slots hold null), and its free list.
         values: Values<'a>,
         value_free: Col<'a, u32>,
-        projects: Seq<ProjectV1<'a>>,
+        projects: Seq<ProjectV2<'a>>,
     }
 }
 
@@ -345,7 +694,7 @@ impl Writer for Measure {
 }
 
 /// The length and checksum of the encoded body.
-pub(super) fn measure(body: &BodyV1<'_>) -> Result<(u64, crc32fast::Hasher), EncodeError> {
+pub(super) fn measure(body: &BodyV2<'_>) -> Result<(u64, crc32fast::Hasher), EncodeError> {
     let mut measure = Measure {
         len: 0,
         crc: crc32fast::Hasher::new(),
@@ -356,7 +705,7 @@ pub(super) fn measure(body: &BodyV1<'_>) -> Result<(u64, crc32fast::Hasher), Enc
 
 /// Encodes the body into `writer`.
 pub(super) fn write<W: std::io::Write>(
-    body: &BodyV1<'_>,
+    body: &BodyV2<'_>,
     writer: &mut W,
 ) -> Result<(), std::io::Error> {
     match bincode::encode_into_std_write(body, writer, config()) {
@@ -367,7 +716,7 @@ pub(super) fn write<W: std::io::Write>(
 }
 
 /// Decodes a body that must fill `bytes` exactly.
-pub(super) fn read(bytes: &[u8]) -> Result<BodyV1<'static>, ReadError> {
+pub(super) fn read(bytes: &[u8]) -> Result<BodyV2<'static>, ReadError> {
     let (body, used) = bincode::decode_from_slice(bytes, config()).map_err(ReadError::Codec)?;
     if used == bytes.len() {
         Ok(body)

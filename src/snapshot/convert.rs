@@ -5,13 +5,16 @@
 use hashbrown::HashMap;
 use uuid::Uuid;
 
-use super::codec::{Arena, BodyV1, Col, ProjectV1, Seq, Strs, Values};
+use super::codec::{
+    Arena, BodyV2, Col, IDENTIFIED, LinkHead, LinkRow, Links, PersonHead, PersonRow, Persons,
+    ProjectV2, Seq, Strs, Values, uuid_bytes,
+};
 use crate::engine::{Config, Counters, Engine, NO_PERSON, Person, ProjectGraph};
 use crate::error::SnapshotError;
 use crate::event::{Project, Timestamp};
 use crate::graph::Forest;
 use crate::groups::{Group, Groups, MAX_GROUP_TYPES};
-use crate::id::{IdKey, Interner, PropKey, ValueId};
+use crate::id::{IdKey, Interner};
 use crate::links::{
     EventRef, Link, LinkEffect, LinkKind, LinkStore, MergeRecord, Refusal, RefusalReason,
 };
@@ -37,8 +40,6 @@ const TAG_OBJECT: u8 = 8;
 const PROJECT_DEFAULT: u8 = 0;
 const PROJECT_TEAM: u8 = 1;
 const PROJECT_TOKEN: u8 = 2;
-
-const IDENTIFIED: u8 = 1;
 
 fn invalid(reason: impl Into<String>) -> SnapshotError {
     SnapshotError::invalid(reason)
@@ -151,7 +152,7 @@ fn arena(interner: &Interner) -> Arena<'_> {
     clippy::too_many_lines,
     reason = "one line per column of the format, in its order"
 )]
-fn project_out(graph: &ProjectGraph) -> Result<ProjectV1<'_>, SnapshotError> {
+fn project_out(graph: &ProjectGraph) -> Result<ProjectV2<'_>, SnapshotError> {
     let (kind, team, token) = match &graph.project {
         Project::Default => (PROJECT_DEFAULT, 0, &[][..]),
         Project::Team(team) => (PROJECT_TEAM, *team, &[][..]),
@@ -169,38 +170,7 @@ fn project_out(graph: &ProjectGraph) -> Result<ProjectV1<'_>, SnapshotError> {
         personless[i / 8] |= 1 << (i % 8);
     }
 
-    let live = graph.persons.len() - graph.free_persons.len();
-    let mut uuids = Vec::with_capacity(live * 16);
-    let mut created_at = Vec::with_capacity(live);
-    let mut versions = Vec::with_capacity(live);
-    let mut flags = Vec::with_capacity(live);
-    let mut anchors = Vec::with_capacity(live);
-    let mut person_ids = Vec::with_capacity(live);
-    let mut props = PropCols::default();
     let mut values = ValuesOut::default();
-    for person in graph.persons.iter().flatten() {
-        uuids.extend_from_slice(person.uuid.as_bytes());
-        created_at.push(person.created_at.unix_micros());
-        versions.push(person.version);
-        flags.push(if person.is_identified { IDENTIFIED } else { 0 });
-        anchors.push(person.anchor.raw());
-        person_ids.push(person.ids);
-        props.push(&person.props)?;
-    }
-
-    let links = &graph.links.links;
-    let mut link_events = EventCols::default();
-    let mut records = PropCols::default();
-    let mut record_created_at = Vec::new();
-    for link in links {
-        link_events.push(&link.event);
-        if let Some(record) = link.merge.as_deref() {
-            record_created_at.push(record.target_created_at.unix_micros());
-            record_created_at.push(record.source_created_at.unix_micros());
-            records.push(&record.target_props)?;
-            records.push(&record.source_props)?;
-        }
-    }
     let refusals = &graph.links.refusals;
     let mut refusal_events = EventCols::default();
     for refusal in refusals {
@@ -221,7 +191,7 @@ fn project_out(graph: &ProjectGraph) -> Result<ProjectV1<'_>, SnapshotError> {
         values.object(&group.props, 0)?;
     }
 
-    Ok(ProjectV1 {
+    Ok(ProjectV2 {
         kind,
         team,
         token: Col::borrowed(token),
@@ -233,16 +203,10 @@ fn project_out(graph: &ProjectGraph) -> Result<ProjectV1<'_>, SnapshotError> {
         personless: Col::owned(personless),
         person_slots: graph.persons.len() as u64,
         free_persons: Col::borrowed(&graph.free_persons),
-        uuids: Col::owned(uuids),
-        created_at: Col::owned(created_at),
-        versions: Col::owned(versions),
-        person_flags: Col::owned(flags),
-        anchors: Col::owned(anchors),
-        person_ids: Col::owned(person_ids),
-        prop_counts: Col::owned(props.counts),
-        prop_keys: Col::owned(props.keys),
-        prop_writers: Col::owned(props.writers),
-        prop_values: Col::owned(props.values),
+        persons: Persons::Out {
+            slots: &graph.persons,
+            live: graph.persons.len() - graph.free_persons.len(),
+        },
         ids_erased: Col::borrowed(graph.ids.erased()),
         group_types: strs(graph.groups.types.iter().map(|t| &**t))?,
         group_type_index: Col::owned(group_type_index),
@@ -250,19 +214,7 @@ fn project_out(graph: &ProjectGraph) -> Result<ProjectV1<'_>, SnapshotError> {
         group_created_at: Col::owned(group_created_at),
         group_versions: Col::owned(group_versions),
         values: values.into_dto(),
-        link_target: Col::owned(links.iter().map(|l| l.target.raw()).collect()),
-        link_source: Col::owned(links.iter().map(|l| l.source.raw()).collect()),
-        link_kind: Col::owned(links.iter().map(|l| link_kind_code(l.kind)).collect()),
-        link_effect: Col::owned(links.iter().map(|l| effect_code(l.effect)).collect()),
-        link_record: Col::owned(links.iter().map(|l| u8::from(l.merge.is_some())).collect()),
-        link_ordinal: Col::owned(link_events.ordinals),
-        link_time: Col::owned(link_events.times),
-        link_uuids: Col::owned(link_events.uuids),
-        record_created_at: Col::owned(record_created_at),
-        record_prop_counts: Col::owned(records.counts),
-        record_prop_keys: Col::owned(records.keys),
-        record_prop_writers: Col::owned(records.writers),
-        record_prop_values: Col::owned(records.values),
+        links: Links::Out(&graph.links.links, link_head),
         refusal_target: Col::owned(refusals.iter().map(|r| r.target.raw()).collect()),
         refusal_source: Col::owned(refusals.iter().map(|r| r.source.raw()).collect()),
         refusal_kind: Col::owned(refusals.iter().map(|r| link_kind_code(r.kind)).collect()),
@@ -271,28 +223,6 @@ fn project_out(graph: &ProjectGraph) -> Result<ProjectV1<'_>, SnapshotError> {
         refusal_time: Col::owned(refusal_events.times),
         refusal_uuids: Col::owned(refusal_events.uuids),
     })
-}
-
-/// Properties flattened into columns: a count per owner, then key, writer, value slot.
-#[derive(Default)]
-struct PropCols {
-    counts: Vec<u32>,
-    keys: Vec<u32>,
-    writers: Vec<u32>,
-    values: Vec<u32>,
-}
-
-impl PropCols {
-    fn push(&mut self, props: &Props) -> Result<(), SnapshotError> {
-        self.counts
-            .push(len_u32(props.len(), "a person's properties")?);
-        for prop in props.entries() {
-            self.keys.push(prop.key.raw());
-            self.writers.push(prop.writer.raw());
-            self.values.push(prop.value.raw());
-        }
-        Ok(())
-    }
 }
 
 /// Event references flattened into columns.
@@ -307,8 +237,7 @@ impl EventCols {
     fn push(&mut self, event: &EventRef) {
         self.ordinals.push(event.ordinal);
         self.times.push(event.timestamp.unix_micros());
-        self.uuids
-            .extend_from_slice(event.uuid.unwrap_or(Uuid::nil()).as_bytes());
+        self.uuids.extend_from_slice(&uuid_bytes(event.uuid));
     }
 }
 
@@ -350,12 +279,25 @@ fn reason_code(reason: RefusalReason) -> u8 {
     code_of(&REASONS, &reason)
 }
 
+/// A link's fixed fields as stored.
+fn link_head(link: &Link) -> LinkHead {
+    LinkHead {
+        target: link.target.raw(),
+        source: link.source.raw(),
+        kind: link_kind_code(link.kind),
+        effect: effect_code(link.effect),
+        ordinal: link.event.ordinal,
+        time: link.event.timestamp.unix_micros(),
+        uuid: uuid_bytes(link.event.uuid),
+    }
+}
+
 /// The body of `engine`'s snapshot, borrowing its arrays.
 pub(super) fn body<'e>(
     engine: &'e Engine,
     position: &'e [u8],
-) -> Result<BodyV1<'e>, SnapshotError> {
-    Ok(BodyV1 {
+) -> Result<BodyV2<'e>, SnapshotError> {
+    Ok(BodyV2 {
         position: Col::borrowed(position),
         lift_properties: engine.config.lift_properties,
         filter_churn: engine.config.filter_churn,
@@ -398,92 +340,33 @@ fn interner(
     })
 }
 
-/// Reads properties back from [`PropCols`]-shaped columns, checking every key, writer and
-/// value against what exists.
-struct PropsIn<'c> {
-    counts: &'c [u32],
-    keys: &'c [u32],
-    writers: &'c [u32],
-    values: &'c [u32],
-    owner: usize,
-    at: usize,
+/// What a property read back may refer to.
+struct PropLimits<'l> {
     key_count: usize,
     id_count: usize,
-    live_values: &'c [bool],
+    live_values: &'l [bool],
 }
 
-impl<'c> PropsIn<'c> {
-    #[allow(clippy::too_many_arguments, reason = "four columns and three limits")]
-    fn new(
-        counts: &'c [u32],
-        keys: &'c [u32],
-        writers: &'c [u32],
-        values: &'c [u32],
-        key_count: usize,
-        id_count: usize,
-        live_values: &'c [bool],
-    ) -> Result<PropsIn<'c>, SnapshotError> {
-        if writers.len() != keys.len() || values.len() != keys.len() {
-            return Err(invalid("property columns of different lengths"));
-        }
-        Ok(PropsIn {
-            counts,
-            keys,
-            writers,
-            values,
-            owner: 0,
-            at: 0,
-            key_count,
-            id_count,
-            live_values,
-        })
-    }
-
-    fn next(&mut self) -> Result<Props, SnapshotError> {
-        let count = *self
-            .counts
-            .get(self.owner)
-            .ok_or_else(|| invalid("fewer property counts than owners"))?
-            as usize;
-        self.owner += 1;
-        let end = self
-            .at
-            .checked_add(count)
-            .filter(|&end| end <= self.keys.len())
-            .ok_or_else(|| invalid("fewer properties than counted"))?;
-        let mut props = Vec::with_capacity(count);
-        for i in self.at..end {
-            let (key, writer, value) = (self.keys[i], self.writers[i], self.values[i]);
-            if key as usize >= self.key_count {
+impl PropLimits<'_> {
+    /// A person's properties, checked: every key, writer and value exists, keys in order.
+    fn props(&self, entries: Vec<Prop>) -> Result<Props, SnapshotError> {
+        for prop in &entries {
+            if prop.key.index() >= self.key_count {
                 return Err(invalid("a property key out of range"));
             }
-            if writer as usize >= self.id_count {
+            if prop.writer.index() >= self.id_count {
                 return Err(invalid("a property writer is not a distinct id"));
             }
             if !self
                 .live_values
-                .get(value as usize)
+                .get(prop.value.index())
                 .copied()
                 .unwrap_or(false)
             {
                 return Err(invalid("a property value slot that holds no value"));
             }
-            props.push(Prop {
-                key: PropKey::from_raw(key),
-                writer: IdKey::from_raw(writer),
-                value: ValueId::from_raw(value),
-            });
         }
-        self.at = end;
-        Props::from_sorted(props).ok_or_else(|| invalid("property keys out of order or repeated"))
-    }
-
-    fn finish(&self, what: &str) -> Result<(), SnapshotError> {
-        if self.owner == self.counts.len() && self.at == self.keys.len() {
-            Ok(())
-        } else {
-            Err(invalid(format!("{what}: properties left over")))
-        }
+        Props::from_sorted(entries).ok_or_else(|| invalid("property keys out of order or repeated"))
     }
 }
 
@@ -647,7 +530,7 @@ impl<'v> ValuesIn<'v> {
     }
 }
 
-fn project_in(dto: &ProjectV1<'static>) -> Result<Project, SnapshotError> {
+fn project_in(dto: &ProjectV2<'static>) -> Result<Project, SnapshotError> {
     let team_or_token_set = dto.team != 0 || !dto.token.is_empty();
     match dto.kind {
         PROJECT_DEFAULT if !team_or_token_set => Ok(Project::Default),
@@ -661,22 +544,12 @@ fn project_in(dto: &ProjectV1<'static>) -> Result<Project, SnapshotError> {
 
 /// The persons of a project, checked against its forest and `person_at`.
 fn persons_in(
-    dto: &ProjectV1<'static>,
+    dto: &ProjectV2<'static>,
+    rows: Vec<PersonRow>,
     forest: &Forest,
-    person_at: &[u32],
-    prop_key_count: usize,
-    live_values: &[bool],
+    limits: &PropLimits<'_>,
 ) -> Result<Vec<Option<Person>>, SnapshotError> {
-    let live = dto.anchors.len();
-    if dto.uuids.len() != live * 16
-        || dto.created_at.len() != live
-        || dto.versions.len() != live
-        || dto.person_flags.len() != live
-        || dto.person_ids.len() != live
-        || dto.prop_counts.len() != live
-    {
-        return Err(invalid("person columns of different lengths"));
-    }
+    let live = rows.len();
     let slots = usize::try_from(dto.person_slots)
         .ok()
         .filter(|&s| s == live + dto.free_persons.len() && s < u32::MAX as usize)
@@ -692,52 +565,41 @@ fn persons_in(
             None => return Err(invalid("a free person slot out of range")),
         }
     }
-
-    let mut props_in = PropsIn::new(
-        &dto.prop_counts,
-        &dto.prop_keys,
-        &dto.prop_writers,
-        &dto.prop_values,
-        prop_key_count,
-        forest.len(),
-        live_values,
-    )?;
-    let mut columns = 0..live;
-    for (slot, slot_is_free) in free.iter().enumerate() {
-        if *slot_is_free {
-            continue;
-        }
-        let Some(i) = columns.next() else {
-            return Err(invalid("more live person slots than persons"));
-        };
-        let anchor = dto.anchors[i];
+    let live_slots = free
+        .iter()
+        .enumerate()
+        .filter_map(|(slot, is_free)| (!is_free).then_some(slot));
+    for (slot, PersonRow { head, props }) in live_slots.zip(rows) {
+        let PersonHead {
+            uuid,
+            created_at,
+            version,
+            flags,
+            anchor,
+            ids,
+        } = head;
         if anchor as usize >= forest.len() {
             return Err(invalid("a person's anchor is not a distinct id"));
         }
         let root = forest.find(IdKey::from_raw(anchor));
-        if person_at[root.index()] as usize != slot {
+        if dto.person_at[root.index()] as usize != slot {
             return Err(invalid(
                 "a person's anchor is in a set that holds another person",
             ));
         }
-        let flags = dto.person_flags[i];
         if flags & !IDENTIFIED != 0 {
             return Err(invalid("unknown person flags"));
         }
-        let props = props_in.next()?;
-        let mut uuid = [0u8; 16];
-        uuid.copy_from_slice(&dto.uuids[i * 16..i * 16 + 16]);
         persons[slot] = Some(Person {
             uuid: Uuid::from_bytes(uuid),
-            created_at: Timestamp::from_unix_micros(dto.created_at[i]),
-            version: dto.versions[i],
+            created_at: Timestamp::from_unix_micros(created_at),
+            version,
             is_identified: flags & IDENTIFIED != 0,
-            props,
+            props: limits.props(props)?,
             anchor: IdKey::from_raw(anchor),
-            ids: dto.person_ids[i],
+            ids,
         });
     }
-    props_in.finish("persons")?;
     Ok(persons)
 }
 
@@ -783,7 +645,7 @@ fn check_person_at(
     Ok(())
 }
 
-fn groups_in(dto: &ProjectV1<'static>, values: &mut ValuesIn<'_>) -> Result<Groups, SnapshotError> {
+fn groups_in(dto: &ProjectV2<'static>, values: &mut ValuesIn<'_>) -> Result<Groups, SnapshotError> {
     let mut types: Vec<Box<str>> = Vec::new();
     let mut type_names = StrsIn::new(&dto.group_types, "group types")?;
     while type_names.remaining() > 0 {
@@ -843,40 +705,11 @@ fn decode<T: Copy>(table: &[T], code: u8, what: &str) -> Result<T, SnapshotError
 
 /// The links and refusals of a project: every link inside one person, every id in range.
 fn links_in(
-    dto: &ProjectV1<'static>,
+    dto: &ProjectV2<'static>,
+    rows: Vec<LinkRow>,
     forest: &Forest,
-    person_at: &[u32],
-    prop_key_count: usize,
-    live_values: &[bool],
+    limits: &PropLimits<'_>,
 ) -> Result<LinkStore, SnapshotError> {
-    let n = dto.link_target.len();
-    if [
-        dto.link_source.len(),
-        dto.link_kind.len(),
-        dto.link_effect.len(),
-        dto.link_record.len(),
-        dto.link_ordinal.len(),
-        dto.link_time.len(),
-    ]
-    .iter()
-    .any(|&len| len != n)
-        || dto.link_uuids.len() != n * 16
-    {
-        return Err(invalid("link columns of different lengths"));
-    }
-    let records: usize = dto.link_record.iter().map(|&r| usize::from(r == 1)).sum();
-    if dto.link_record.iter().any(|&r| r > 1) || dto.record_created_at.len() != 2 * records {
-        return Err(invalid("merge records do not match their links"));
-    }
-    let mut record_props = PropsIn::new(
-        &dto.record_prop_counts,
-        &dto.record_prop_keys,
-        &dto.record_prop_writers,
-        &dto.record_prop_values,
-        prop_key_count,
-        forest.len(),
-        live_values,
-    )?;
     let key = |raw: u32| -> Result<IdKey, SnapshotError> {
         if (raw as usize) < forest.len() {
             Ok(IdKey::from_raw(raw))
@@ -884,39 +717,39 @@ fn links_in(
             Err(invalid("a link names an id out of range"))
         }
     };
-    let mut links = Vec::with_capacity(n);
-    let mut record = 0;
-    for i in 0..n {
-        let (target, source) = (key(dto.link_target[i])?, key(dto.link_source[i])?);
+    let mut links = Vec::with_capacity(rows.len());
+    for LinkRow { head, record } in rows {
+        let (target, source) = (key(head.target)?, key(head.source)?);
         let root = forest.find(target);
-        if target == source || forest.find(source) != root || person_at[root.index()] == NO_PERSON {
+        if target == source
+            || forest.find(source) != root
+            || dto.person_at[root.index()] == NO_PERSON
+        {
             return Err(invalid("a link joins ids that are not one person"));
         }
-        let merge = if dto.link_record[i] == 1 {
-            let created = (
-                dto.record_created_at[2 * record],
-                dto.record_created_at[2 * record + 1],
-            );
-            record += 1;
-            Some(Box::new(MergeRecord {
-                target_props: record_props.next()?,
-                source_props: record_props.next()?,
-                target_created_at: Timestamp::from_unix_micros(created.0),
-                source_created_at: Timestamp::from_unix_micros(created.1),
-            }))
-        } else {
-            None
+        let merge = match record {
+            Some(record) => Some(Box::new(MergeRecord {
+                target_props: limits.props(record.target_props)?,
+                source_props: limits.props(record.source_props)?,
+                target_created_at: Timestamp::from_unix_micros(record.target_created_at),
+                source_created_at: Timestamp::from_unix_micros(record.source_created_at),
+            })),
+            None => None,
         };
+        let uuid = Uuid::from_bytes(head.uuid);
         links.push(Link {
             target,
             source,
-            kind: decode(&LINK_KINDS, dto.link_kind[i], "link kind")?,
-            effect: decode(&EFFECTS, dto.link_effect[i], "link effect")?,
-            event: event_ref(&dto.link_ordinal, &dto.link_time, &dto.link_uuids, i),
+            kind: decode(&LINK_KINDS, head.kind, "link kind")?,
+            effect: decode(&EFFECTS, head.effect, "link effect")?,
+            event: EventRef {
+                ordinal: head.ordinal,
+                timestamp: Timestamp::from_unix_micros(head.time),
+                uuid: (!uuid.is_nil()).then_some(uuid),
+            },
             merge,
         });
     }
-    record_props.finish("merge records")?;
 
     let m = dto.refusal_target.len();
     if [
@@ -956,7 +789,7 @@ fn take<T: super::codec::Elem>(col: &mut Col<'static, T>) -> Vec<T> {
 }
 
 fn graph_in(
-    mut dto: ProjectV1<'static>,
+    mut dto: ProjectV2<'static>,
     prop_key_count: usize,
     live_values: &[bool],
 ) -> Result<ProjectGraph, SnapshotError> {
@@ -977,15 +810,28 @@ fn graph_in(
         take(&mut dto.next),
     )
     .ok_or_else(|| invalid("the union-find forest is not a forest of its member lists"))?;
-    let persons = persons_in(&dto, &forest, &dto.person_at, prop_key_count, live_values)?;
+    let limits = PropLimits {
+        key_count: prop_key_count,
+        id_count: n,
+        live_values,
+    };
+    let rows = match std::mem::replace(&mut dto.persons, Persons::In(Vec::new())) {
+        Persons::In(rows) => rows,
+        Persons::Out { .. } => Vec::new(),
+    };
+    let persons = persons_in(&dto, rows, &forest, &limits)?;
     check_person_at(&forest, &dto.person_at, &persons)?;
-    let links = links_in(&dto, &forest, &dto.person_at, prop_key_count, live_values)?;
+    let rows = match std::mem::replace(&mut dto.links, Links::In(Vec::new())) {
+        Links::In(rows) => rows,
+        Links::Out(..) => Vec::new(),
+    };
+    let links = links_in(&dto, rows, &forest, &limits)?;
     let groups = groups_in(&dto, &mut values)?;
     values.finish()?;
     let personless = (0..n)
         .map(|i| dto.personless[i / 8] & (1 << (i % 8)) != 0)
         .collect();
-    let ProjectV1 {
+    let ProjectV2 {
         ids,
         ids_erased,
         person_at,
@@ -1018,7 +864,7 @@ fn values_in(dto: &Values<'static>, free: Vec<u32>) -> Result<ValueStore, Snapsh
 }
 
 /// The engine and position of a decoded body, once every invariant holds.
-pub(super) fn engine(body: BodyV1<'static>) -> Result<(Engine, Vec<u8>), SnapshotError> {
+pub(super) fn engine(body: BodyV2<'static>) -> Result<(Engine, Vec<u8>), SnapshotError> {
     let warnings: [u64; WarningKind::ALL.len()] = body
         .warnings
         .as_ref()

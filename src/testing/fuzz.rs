@@ -4,7 +4,7 @@
 
 use crate::{Engine, Event, Project};
 
-/// The header of a format version 1 snapshot (see `src/snapshot.rs`): magic, version,
+/// The header of a format version 2 snapshot (see `src/snapshot.rs`): magic, version,
 /// flags, body length, then the CRC-32 of the flags, the length and the body.
 pub(crate) fn with_header(body: &[u8]) -> Vec<u8> {
     let mut flags_and_len = [0u8; 12];
@@ -14,7 +14,7 @@ pub(crate) fn with_header(body: &[u8]) -> Vec<u8> {
     crc.update(body);
     let mut bytes = Vec::with_capacity(28 + body.len());
     bytes.extend_from_slice(b"IDGRAPH\0");
-    bytes.extend_from_slice(&1u32.to_le_bytes());
+    bytes.extend_from_slice(&2u32.to_le_bytes());
     bytes.extend_from_slice(&flags_and_len);
     bytes.extend_from_slice(&crc.finalize().to_le_bytes());
     bytes.extend_from_slice(body);
@@ -29,7 +29,7 @@ fn state(engine: &Engine) -> String {
 }
 
 /// The `snapshot_load` check: `data`'s first byte picks how the rest is read (even: a whole
-/// file; odd: a body under a valid version 1 header). Loading never panics and gives an
+/// file; odd: a body under a valid version 2 header). Loading never panics and gives an
 /// error or an engine that dumps, round-trips through save and load to the same state, and
 /// keeps working (merge, set, explain, unlink) on the ids it holds.
 ///
