@@ -13,7 +13,8 @@ use crate::engine::{Engine, NO_PERSON, Person, ProjectGraph};
 use crate::event::{Project, Timestamp};
 use crate::id::{IdKey, PersonKey};
 use crate::links::{Link, LinkEffect, LinkKind, MergeRecord, RefusalReason};
-use crate::props::Props;
+use crate::prop_arena::PropRange;
+use crate::props::{Prop, Props};
 
 /// Why a graph edit could not be made. A failed edit changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -117,7 +118,7 @@ impl Engine {
         let record = removed
             .iter()
             .rev()
-            .find_map(|l| l.merge.as_deref().map(|m| (l.target, m)));
+            .find_map(|l| l.merge.map(|m| (l.target, m)));
         // Without a record, the leaving part is as old as the link that joined it.
         let joined_at = removed
             .iter()
@@ -195,7 +196,7 @@ impl Engine {
                     created_at: now,
                     version: old.version.saturating_add(101),
                     is_identified: false,
-                    props: Props::default(),
+                    props: PropRange::default(),
                     anchor: key,
                     ids: 1,
                 };
@@ -237,7 +238,7 @@ impl Engine {
             graph.personless[key.index()] = false;
         }
         let uuid = graph.person(person).uuid;
-        graph.persons[person.index()] = None;
+        graph.remove_person(person);
         graph.free_persons.push(person.raw());
         Ok(uuid)
     }
@@ -266,7 +267,7 @@ impl Engine {
             bridge_over(graph, key, &staying);
             if staying.is_empty() {
                 rebuild(graph, &members, &[]);
-                graph.persons[person.index()] = None;
+                graph.remove_person(person);
                 graph.free_persons.push(person.raw());
             } else {
                 rebuild(graph, &members, &[(&staying, Some(person))]);
@@ -281,17 +282,18 @@ impl Engine {
         // What the id wrote may sit in other persons too: a split leaves the values its
         // events wrote with the person it left, and merge records keep copies.
         for person in graph.persons.iter_mut().flatten() {
-            person.props.retain(|p| p.writer != key);
+            graph.props.retain(&mut person.props, |p| p.writer != key);
         }
-        for record in graph
-            .links
-            .links
-            .iter_mut()
-            .filter_map(|l| l.merge.as_deref_mut())
-        {
-            record.target_props.retain(|p| p.writer != key);
-            record.source_props.retain(|p| p.writer != key);
+        let links = &mut graph.links;
+        for record in links.links.iter_mut().filter_map(|l| l.merge.as_mut()) {
+            links
+                .records
+                .retain(&mut record.target_props, |p| p.writer != key);
+            links
+                .records
+                .retain(&mut record.source_props, |p| p.writer != key);
         }
+        links.compact_records();
         graph
             .links
             .refusals
@@ -380,46 +382,51 @@ fn split_component(
     person: PersonKey,
     staying: &[IdKey],
     departing: &[IdKey],
-    record: Option<(IdKey, &MergeRecord)>,
+    record: Option<(IdKey, MergeRecord)>,
     joined_at: Timestamp,
 ) -> Uuid {
     let departing_set: HashSet<IdKey> = departing.iter().copied().collect();
     // Which side of the merge record each part is: the record's target id tells.
     let (departing_snapshot, staying_snapshot) = match record {
         Some((target, m)) if departing_set.contains(&target) => (
-            Some((&m.target_props, m.target_created_at)),
-            Some((&m.source_props, m.source_created_at)),
+            Some((m.target_props, m.target_created_at)),
+            Some((m.source_props, m.source_created_at)),
         ),
         Some((_, m)) => (
-            Some((&m.source_props, m.source_created_at)),
-            Some((&m.target_props, m.target_created_at)),
+            Some((m.source_props, m.source_created_at)),
+            Some((m.target_props, m.target_created_at)),
         ),
         None => (None, None),
     };
     let old = graph.person(person).clone();
+    let old_props: Vec<Prop> = graph.props_of(&old).to_vec();
+    let recorded = |run| Props::from_sorted(graph.links.records.get(run).to_vec());
 
-    let mut departing_props = departing_snapshot.map_or_else(Props::default, |(p, _)| p.clone());
-    let written_by_departing: Vec<_> = old
-        .props
-        .entries()
+    let mut departing_props = departing_snapshot
+        .and_then(|(p, _)| recorded(p))
+        .unwrap_or_default();
+    let written_by_departing: Vec<_> = old_props
         .iter()
         .filter(|p| departing_set.contains(&p.writer))
         .copied()
         .collect();
     departing_props = Props::overlay(
-        departing_props,
-        Props::from_sorted(written_by_departing).unwrap_or_default(),
+        departing_props.entries(),
+        Props::from_sorted(written_by_departing)
+            .unwrap_or_default()
+            .entries(),
     );
 
-    let mut staying_props = old.props.clone();
+    let mut staying_props = Props::from_sorted(old_props.clone()).unwrap_or_default();
     let restored: Vec<_> = staying_snapshot
         .map(|(snapshot, _)| {
-            snapshot
-                .entries()
+            graph
+                .links
+                .records
+                .get(snapshot)
                 .iter()
                 .filter(|p| {
-                    old.props
-                        .entries()
+                    old_props
                         .iter()
                         .any(|q| q.key == p.key && departing_set.contains(&q.writer))
                 })
@@ -429,8 +436,8 @@ fn split_component(
         .unwrap_or_default();
     staying_props.retain(|p| !departing_set.contains(&p.writer));
     staying_props = Props::overlay(
-        staying_props,
-        Props::from_sorted(restored).unwrap_or_default(),
+        staying_props.entries(),
+        Props::from_sorted(restored).unwrap_or_default().entries(),
     );
 
     let identified = |part: &HashSet<IdKey>| {
@@ -457,8 +464,8 @@ fn split_component(
         &members,
         &[(staying, Some(person)), (departing, None)],
     );
-    let state = graph.person_mut(person);
-    state.props = staying_props;
+    let (state, arena) = graph.person_and_props(person);
+    arena.set(&mut state.props, staying_props.entries());
     state.is_identified = staying_identified;
     state.ids = u32::try_from(staying.len()).unwrap_or(u32::MAX);
     state.version = state.version.saturating_add(1);
@@ -468,16 +475,20 @@ fn split_component(
 
     let oldest = departing.iter().copied().min().unwrap_or(departing[0]);
     let uuid = graph.person_uuid(graph.ids.get(oldest.raw()));
+    let mut props = PropRange::default();
+    graph.props.set(&mut props, departing_props.entries());
     let fresh = Person {
         uuid,
         created_at: departing_snapshot.map_or(joined_at, |(_, t)| t),
         version: old.version.saturating_add(101),
         is_identified: departing_identified,
-        props: departing_props,
+        props,
         anchor: oldest,
         ids: u32::try_from(departing.len()).unwrap_or(u32::MAX),
     };
     // A person slot can only run out past u32::MAX - 1 persons; the ids then stay personless.
-    let _ = graph.add_person(oldest, fresh);
+    if graph.add_person(oldest, fresh).is_err() {
+        graph.props.clear(&mut props);
+    }
     uuid
 }

@@ -10,7 +10,8 @@ use crate::groups::Groups;
 use crate::id::{IdKey, Interner, PersonKey, PropKey, reserve_gently};
 use crate::links::LinkStore;
 use crate::outcome::WarningKind;
-use crate::props::Props;
+use crate::prop_arena::{PropArena, PropRange};
+use crate::props::Prop;
 use crate::value::Value;
 use crate::values::ValueStore;
 
@@ -98,7 +99,8 @@ pub(crate) struct Person {
     pub(crate) created_at: Timestamp,
     pub(crate) version: u64,
     pub(crate) is_identified: bool,
-    pub(crate) props: Props,
+    /// The person's properties, in the project's [`ProjectGraph::props`].
+    pub(crate) props: PropRange,
     /// The id the person was born on; listing the person's ids starts here, and undoing a
     /// link keeps the uuid with the part that holds it.
     pub(crate) anchor: IdKey,
@@ -118,6 +120,8 @@ pub(crate) struct ProjectGraph {
     pub(crate) personless: Vec<bool>,
     pub(crate) persons: Vec<Option<Person>>,
     pub(crate) free_persons: Vec<u32>,
+    /// Every person's properties.
+    pub(crate) props: PropArena,
     pub(crate) groups: Groups,
     pub(crate) links: LinkStore,
 }
@@ -232,6 +236,35 @@ impl ProjectGraph {
         let state = self.person_mut(target);
         state.ids = state.ids.saturating_add(merged.ids);
         merged
+    }
+
+    /// The properties of `person`, sorted by key.
+    pub(crate) fn props_of(&self, person: &Person) -> &[Prop] {
+        self.props.get(person.props)
+    }
+
+    /// The person at `key` and its properties, to change both.
+    pub(crate) fn person_and_props(&mut self, key: PersonKey) -> (&mut Person, &mut PropArena) {
+        match &mut self.persons[key.index()] {
+            Some(person) => (person, &mut self.props),
+            None => unreachable!("person keys in the graph always name live persons"),
+        }
+    }
+
+    /// Empties the slot of `key` and gives its properties' block back; the caller frees
+    /// the slot or reuses it.
+    pub(crate) fn remove_person(&mut self, key: PersonKey) {
+        if let Some(mut person) = self.persons[key.index()].take() {
+            self.props.clear(&mut person.props);
+        }
+    }
+
+    /// Packs the property arena when it is mostly free blocks.
+    pub(crate) fn compact_props_if_sparse(&mut self) {
+        if self.props.is_sparse() {
+            self.props
+                .compact(self.persons.iter_mut().flatten().map(|p| &mut p.props));
+        }
     }
 
     pub(crate) fn distinct_ids(&self, person: PersonKey) -> impl Iterator<Item = &str> {
@@ -413,16 +446,18 @@ impl Engine {
     /// Frees stored values that no person and no merge record refers to any more.
     pub(crate) fn collect_values(&mut self) {
         let mut reachable = vec![false; self.values.slots()];
-        let mut mark = |props: &Props| {
-            for prop in props.entries() {
+        let mut mark = |props: &[Prop]| {
+            for prop in props {
                 reachable[prop.value.index()] = true;
             }
         };
         for graph in &self.projects {
-            graph.persons.iter().flatten().for_each(|p| mark(&p.props));
-            for record in graph.links.links.iter().filter_map(|l| l.merge.as_deref()) {
-                mark(&record.target_props);
-                mark(&record.source_props);
+            for person in graph.persons.iter().flatten() {
+                mark(graph.props_of(person));
+            }
+            for record in graph.links.links.iter().filter_map(|l| l.merge.as_ref()) {
+                mark(graph.links.records.get(record.target_props));
+                mark(graph.links.records.get(record.source_props));
             }
         }
         self.values.collect(&reachable);
@@ -523,19 +558,19 @@ impl<'e> PersonRef<'e> {
     /// The person's properties, in no particular order.
     pub fn properties(&self) -> impl ExactSizeIterator<Item = (&'e str, &'e Value)> + use<'e> {
         let (keys, values) = (&self.engine.prop_keys, &self.engine.values);
-        self.person()
-            .props
+        self.graph
+            .props_of(self.person())
             .iter()
-            .map(move |(k, v)| (keys.get(k.raw()), values.get(v)))
+            .map(move |p| (keys.get(p.key.raw()), values.get(p.value)))
     }
 
     /// One property.
     #[must_use]
     pub fn property(&self, key: &str) -> Option<&'e Value> {
         let key = PropKey::from_raw(self.engine.prop_keys.lookup(key)?);
-        self.person()
+        self.graph
             .props
-            .get(key)
+            .value(self.person().props, key)
             .map(|v| self.engine.values.get(v))
     }
 }

@@ -52,7 +52,7 @@ macro_rules! dense_key {
             }
 
             /// A key from its raw number, as read back from compact storage.
-            pub(crate) fn from_raw(raw: u32) -> Self {
+            pub(crate) const fn from_raw(raw: u32) -> Self {
                 $name(raw)
             }
         }

@@ -10,6 +10,7 @@ use crate::event::{Event, EventKind, Project, Timestamp};
 use crate::id::{IdKey, PersonKey};
 use crate::links::{EventRef, Link, LinkEffect, LinkKind, MergeRecord, Refusal, RefusalReason};
 use crate::outcome::{Change, Outcome, Warning, WarningKind};
+use crate::prop_arena::{InArena, PropRange};
 use crate::props::{KeyTable, Ops, PropertyChanges, Props, resolve_fixed_keys};
 use crate::rules::{MAX_ID_CHARS, is_too_long, is_unmergeable_id};
 use crate::value::Value;
@@ -47,6 +48,9 @@ impl Engine {
         // saturate rather than overflow.
         self.counters.events = self.counters.events.saturating_add(1);
         let result = self.apply_checked(event, outcome);
+        if let Some(slot) = self.project_slot(event.project()) {
+            self.projects[slot].compact_props_if_sparse();
+        }
         if self.values.wants_collection() {
             self.collect_values();
         }
@@ -369,7 +373,16 @@ impl Step<'_, '_> {
         distinct_id: &str,
         identified: bool,
     ) -> Result<PersonKey, EngineError> {
-        let props = self.ops.creation_props(&mut self.keys, self.values, key)?;
+        let mut props = PropRange::default();
+        let created = self.ops.create(
+            &mut InArena {
+                arena: &mut self.graph.props,
+                at: &mut props,
+            },
+            &mut self.keys,
+            self.values,
+            key,
+        );
         let uuid = self.graph.person_uuid(distinct_id);
         let person = Person {
             uuid,
@@ -380,7 +393,13 @@ impl Step<'_, '_> {
             anchor: key,
             ids: 1,
         };
-        let slot = self.graph.add_person(key, person)?;
+        let slot = match created.and_then(|()| self.graph.add_person(key, person)) {
+            Ok(slot) => slot,
+            Err(error) => {
+                self.graph.props.clear(&mut props);
+                return Err(error);
+            }
+        };
         self.outcome.person = Some(uuid);
         if self.record {
             self.outcome.changes.push(Change::PersonCreated {
@@ -407,9 +426,12 @@ impl Step<'_, '_> {
         let mut log = self.record.then(PropertyChanges::default);
         let record = self.record;
         let filter_churn = self.filter_churn;
-        let state = self.graph.person_mut(person);
+        let (state, arena) = self.graph.person_and_props(person);
         let changed = self.ops.apply(
-            &mut state.props,
+            &mut InArena {
+                arena,
+                at: &mut state.props,
+            },
             &mut self.keys,
             self.values,
             writer,
@@ -503,7 +525,7 @@ impl Step<'_, '_> {
         target: IdKey,
         source: IdKey,
         effect: LinkEffect,
-        merge: Option<Box<MergeRecord>>,
+        merge: Option<MergeRecord>,
     ) {
         let kind = link_kind(event.kind());
         crate::id::reserve_gently(&mut self.graph.links.links);
@@ -626,16 +648,26 @@ impl Step<'_, '_> {
         source_person: PersonKey,
     ) -> Result<(), EngineError> {
         let (target_key, source_key) = (self.graph.intern(target)?, self.graph.intern(source)?);
-        let merged = self.graph.absorb(target_person, source_person);
-        let survivor = self.graph.person_mut(target_person);
+        let mut merged = self.graph.absorb(target_person, source_person);
+        let graph = &mut *self.graph;
+        let survivor_props = graph.person(target_person).props;
+        let (target_run, source_run) = (
+            graph.links.records.push(graph.props.get(survivor_props)),
+            graph.links.records.push(graph.props.get(merged.props)),
+        );
+        let props = Props::overlay(
+            graph.props.get(merged.props),
+            graph.props.get(survivor_props),
+        );
+        graph.props.clear(&mut merged.props);
+        let (survivor, arena) = graph.person_and_props(target_person);
+        arena.set(&mut survivor.props, props.entries());
         let record = MergeRecord {
-            target_props: survivor.props.clone(),
-            source_props: merged.props.clone(),
+            target_props: target_run,
+            source_props: source_run,
             target_created_at: survivor.created_at,
             source_created_at: merged.created_at,
         };
-        let props = Props::overlay(merged.props, std::mem::take(&mut survivor.props));
-        survivor.props = props;
         survivor.created_at = survivor.created_at.min(merged.created_at);
         survivor.version = survivor.version.max(merged.version).saturating_add(1);
         let newly_identified = !survivor.is_identified;
@@ -643,7 +675,10 @@ impl Step<'_, '_> {
         let uuid = survivor.uuid;
         let mut log = self.record.then(PropertyChanges::default);
         self.ops.apply(
-            &mut survivor.props,
+            &mut InArena {
+                arena,
+                at: &mut survivor.props,
+            },
             &mut self.keys,
             self.values,
             target_key,
@@ -655,7 +690,7 @@ impl Step<'_, '_> {
             target_key,
             source_key,
             LinkEffect::Merged,
-            Some(Box::new(record)),
+            Some(record),
         );
         self.outcome.person = Some(uuid);
         if self.record {

@@ -41,6 +41,7 @@ mod id;
 mod ingest;
 mod links;
 mod outcome;
+mod prop_arena;
 mod props;
 #[cfg(feature = "workload")]
 mod rng;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::event::{Event, Timestamp};
 use crate::id::IdKey;
-use crate::props::Props;
+use crate::prop_arena::{PropRuns, RunAt};
 
 /// The event that made a link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -122,11 +122,12 @@ impl EventRef {
     }
 }
 
-/// What both sides of a two-person merge held when it happened.
-#[derive(Clone, Debug, PartialEq)]
+/// What both sides of a two-person merge held when it happened. The properties are runs
+/// of the store's [`LinkStore::records`].
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct MergeRecord {
-    pub(crate) target_props: Props,
-    pub(crate) source_props: Props,
+    pub(crate) target_props: RunAt,
+    pub(crate) source_props: RunAt,
     pub(crate) target_created_at: Timestamp,
     pub(crate) source_created_at: Timestamp,
 }
@@ -142,7 +143,7 @@ pub(crate) struct Link {
     pub(crate) effect: LinkEffect,
     pub(crate) event: EventRef,
     /// For [`LinkEffect::Merged`]: what the two persons held.
-    pub(crate) merge: Option<Box<MergeRecord>>,
+    pub(crate) merge: Option<MergeRecord>,
 }
 
 impl Link {
@@ -166,4 +167,27 @@ pub(crate) struct Refusal {
 pub(crate) struct LinkStore {
     pub(crate) links: Vec<Link>,
     pub(crate) refusals: Vec<Refusal>,
+    /// The properties of the merge records.
+    pub(crate) records: PropRuns,
+}
+
+impl LinkStore {
+    /// Drops the record properties that no link refers to any more (left by removed links
+    /// and by erasing), once they are most of the store.
+    pub(crate) fn compact_records(&mut self) {
+        let live: usize = self
+            .links
+            .iter()
+            .filter_map(|l| l.merge.as_ref())
+            .map(|m| m.target_props.len() + m.source_props.len())
+            .sum();
+        if self.records.len() > 2 * live + 4096 {
+            self.records.compact(
+                self.links
+                    .iter_mut()
+                    .filter_map(|l| l.merge.as_mut())
+                    .flat_map(|m| [&mut m.target_props, &mut m.source_props]),
+            );
+        }
+    }
 }

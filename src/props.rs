@@ -21,9 +21,35 @@ pub(crate) struct Prop {
     pub(crate) value: ValueId,
 }
 
-/// The properties of one person, sorted by key.
+/// Properties sorted by key, on their own: what splitting and merging persons compute
+/// before storing the result in the project's arena (`prop_arena`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Props(Box<[Prop]>);
+
+/// Where [`Ops`] reads and writes a person's properties: the project's arena, or a
+/// [`Props`] of its own.
+pub(crate) trait PropStore {
+    /// The value of `key`.
+    fn value(&self, key: PropKey) -> Option<ValueId>;
+    /// Sets `key` to `value`, written by `writer`.
+    fn put(&mut self, key: PropKey, writer: IdKey, value: ValueId);
+    /// Removes `key`; whether it was there.
+    fn take(&mut self, key: PropKey) -> bool;
+}
+
+impl PropStore for Props {
+    fn value(&self, key: PropKey) -> Option<ValueId> {
+        self.get(key)
+    }
+
+    fn put(&mut self, key: PropKey, writer: IdKey, value: ValueId) {
+        self.insert(key, writer, value);
+    }
+
+    fn take(&mut self, key: PropKey) -> bool {
+        self.remove(key)
+    }
+}
 
 impl Props {
     pub(crate) fn get(&self, key: PropKey) -> Option<ValueId> {
@@ -61,10 +87,6 @@ impl Props {
         }
     }
 
-    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = (PropKey, ValueId)> {
-        self.0.iter().map(|p| (p.key, p.value))
-    }
-
     /// Every property with its writer.
     pub(crate) fn entries(&self) -> &[Prop] {
         &self.0
@@ -87,13 +109,10 @@ impl Props {
 
     /// The properties of a merge: `source` overlaid by `target`, the target winning on every
     /// shared key.
-    pub(crate) fn overlay(source: Props, target: Props) -> Props {
-        if source.0.is_empty() {
-            return target;
-        }
-        let mut merged = Vec::with_capacity(source.0.len() + target.0.len());
-        let mut s = source.0.into_iter().peekable();
-        for entry in target.0 {
+    pub(crate) fn overlay(source: &[Prop], target: &[Prop]) -> Props {
+        let mut merged = Vec::with_capacity(source.len() + target.len());
+        let mut s = source.iter().copied().peekable();
+        for &entry in target {
             while let Some(earlier) = s.next_if(|e| e.key < entry.key) {
                 merged.push(earlier);
             }
@@ -302,20 +321,20 @@ impl<'e> Ops<'e> {
             .chain(object.iter().map(|(k, _)| &**k))
     }
 
-    /// The properties of a person created by this event: `$set_once`, then `$set` over it;
-    /// `$unset` is ignored.
-    pub(crate) fn creation_props(
+    /// Writes the properties of a person created by this event into its empty `props`:
+    /// `$set_once`, then `$set` over it; `$unset` is ignored.
+    pub(crate) fn create(
         &self,
+        props: &mut impl PropStore,
         keys: &mut KeyTable<'_>,
         values: &mut ValueStore,
         writer: IdKey,
-    ) -> Result<Props, EngineError> {
-        let mut props = Props::default();
+    ) -> Result<(), EngineError> {
         for (key, value) in self.set_once().chain(self.set()) {
             let key = keys.intern(key)?;
-            props.insert(key, writer, values.intern(value)?);
+            props.put(key, writer, values.intern(value)?);
         }
-        Ok(props)
+        Ok(())
     }
 
     /// Applies the operations to existing properties, on behalf of `writer`'s event. Returns
@@ -325,7 +344,7 @@ impl<'e> Ops<'e> {
     /// written (SEMANTICS.md 7.4): they are written only together with a change that counts.
     pub(crate) fn apply(
         &self,
-        props: &mut Props,
+        props: &mut impl PropStore,
         keys: &mut KeyTable<'_>,
         values: &mut ValueStore,
         writer: IdKey,
@@ -358,7 +377,7 @@ impl<'e> Ops<'e> {
         let mut removed: Vec<PropKey> = Vec::new();
         for key in self.unset() {
             if let Some(k) = keys.names.lookup(key).map(PropKey::from_raw)
-                && props.get(k).is_some()
+                && props.value(k).is_some()
                 && !removed.contains(&k)
             {
                 removed.push(k);
@@ -372,7 +391,7 @@ impl<'e> Ops<'e> {
         for (key, value) in self.set_once() {
             if current(props, keys, key).is_none() {
                 let k = keys.intern(key)?;
-                props.insert(k, writer, values.intern(value)?);
+                props.put(k, writer, values.intern(value)?);
                 if let Some(log) = log.as_deref_mut() {
                     log.set.push((key.text.into(), value.clone()));
                 }
@@ -381,14 +400,14 @@ impl<'e> Ops<'e> {
         for (key, value) in self.set() {
             if current(props, keys, key).is_none_or(|old| values.get(old) != value) {
                 let k = keys.intern(key)?;
-                props.insert(k, writer, values.intern(value)?);
+                props.put(k, writer, values.intern(value)?);
                 if let Some(log) = log.as_deref_mut() {
                     log.set.push((key.text.into(), value.clone()));
                 }
             }
         }
         for k in removed {
-            props.remove(k);
+            props.take(k);
             if let Some(log) = log.as_deref_mut() {
                 log.unset.push(keys.names.get(k.raw()).into());
             }
@@ -398,8 +417,8 @@ impl<'e> Ops<'e> {
 }
 
 /// The current value of a property named by text.
-fn current(props: &Props, keys: &KeyTable<'_>, key: OpKey<'_>) -> Option<ValueId> {
-    keys.lookup(key).and_then(|k| props.get(k))
+fn current(props: &impl PropStore, keys: &KeyTable<'_>, key: OpKey<'_>) -> Option<ValueId> {
+    keys.lookup(key).and_then(|k| props.value(k))
 }
 
 /// What an update wrote, for the change feed.

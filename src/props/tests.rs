@@ -22,8 +22,9 @@ fn apply(props: &[(&str, Value)], event: &Event, filter_churn: bool) -> (Value, 
     };
     let mut values = ValueStore::default();
     let setup = Event::new("$set", "u").with_property("$set", obj(props));
-    let mut state = Ops::of_event(&setup, false)
-        .creation_props(&mut keys, &mut values, IdKey::from_raw(0))
+    let mut state = Props::default();
+    Ops::of_event(&setup, false)
+        .create(&mut state, &mut keys, &mut values, IdKey::from_raw(0))
         .unwrap();
     let changed = Ops::of_event(event, true)
         .apply(
@@ -37,8 +38,9 @@ fn apply(props: &[(&str, Value)], event: &Event, filter_churn: bool) -> (Value, 
         .unwrap();
     let result = Value::object(
         state
+            .entries()
             .iter()
-            .map(|(k, v)| (keys.names.get(k.raw()), values.get(v).clone())),
+            .map(|p| (keys.names.get(p.key.raw()), values.get(p.value).clone())),
     );
     (result, changed)
 }
@@ -180,16 +182,19 @@ fn overlay_keeps_target_values_on_shared_keys() {
                 .map(|(k, v)| (*k, Value::from(*v)))
                 .collect::<Vec<_>>()),
         );
+        let mut created = Props::default();
         Ops::of_event(&event, false)
-            .creation_props(keys, &mut values, IdKey::from_raw(0))
-            .unwrap()
+            .create(&mut created, keys, &mut values, IdKey::from_raw(0))
+            .unwrap();
+        created
     };
     let source = props(&[("a", 1), ("b", 2)], &mut keys);
     let target = props(&[("b", 3), ("c", 4), ("d", 5)], &mut keys);
-    let merged = Props::overlay(source, target);
+    let merged = Props::overlay(source.entries(), target.entries());
     let merged: Vec<(&str, Value)> = merged
+        .entries()
         .iter()
-        .map(|(k, v)| (keys.names.get(k.raw()), values.get(v).clone()))
+        .map(|p| (keys.names.get(p.key.raw()), values.get(p.value).clone()))
         .collect();
     assert_eq!(
         merged,

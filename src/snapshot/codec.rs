@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 use crate::engine::Person;
 use crate::id::{IdKey, PropKey, ValueId};
-use crate::links::Link;
+use crate::links::{Link, MergeRecord};
+use crate::prop_arena::{PropArena, PropRuns};
 use crate::props::Prop;
 
 /// The format's only bincode configuration: little-endian fixed-width integers, lengths as
@@ -191,6 +192,11 @@ impl<'w, W: Writer> Chunks<'w, W> {
     /// A vector of `items`: its length as `u64`, then the items.
     pub(super) fn elems<T: Elem>(&mut self, items: &[T]) -> Result<(), EncodeError> {
         self.u64(items.len() as u64)?;
+        self.items(items)
+    }
+
+    /// `items`, without their length.
+    fn items<T: Elem>(&mut self, items: &[T]) -> Result<(), EncodeError> {
         let mut rest = items;
         while !rest.is_empty() {
             let room = (CHUNK - self.used) / T::SIZE;
@@ -301,29 +307,32 @@ fn initial_rows(len: usize) -> usize {
 /// Bit 0 of a person's flags: identified.
 pub(super) const IDENTIFIED: u8 = 1;
 
-/// A person record's fixed fields: bincode's legacy encoding of
-/// `(uuid: [u8; 16], created_at: i64, version: u64, flags: u8, anchor: u32, ids: u32)`.
+/// A person record: bincode's legacy encoding of `(uuid: [u8; 16], created_at: i64,
+/// version: u64, flags: u8, anchor: u32, ids: u32, props: u32)`, `props` being how many of
+/// the project's property rows are the person's.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct PersonHead {
+pub(super) struct PersonRow {
     pub(super) uuid: [u8; 16],
     pub(super) created_at: i64,
     pub(super) version: u64,
     pub(super) flags: u8,
     pub(super) anchor: u32,
     pub(super) ids: u32,
+    pub(super) props: u32,
 }
 
-impl PersonHead {
-    const SIZE: usize = 41;
+impl PersonRow {
+    const SIZE: usize = 45;
 
-    pub(super) fn of(person: &Person) -> PersonHead {
-        PersonHead {
+    fn of(person: &Person) -> PersonRow {
+        PersonRow {
             uuid: *person.uuid.as_bytes(),
             created_at: person.created_at.unix_micros(),
             version: person.version,
             flags: if person.is_identified { IDENTIFIED } else { 0 },
             anchor: person.anchor.raw(),
             ids: person.ids,
+            props: u32::try_from(person.props.len()).unwrap_or(u32::MAX),
         }
     }
 
@@ -333,19 +342,21 @@ impl PersonHead {
         out[24..32].copy_from_slice(&self.version.to_le_bytes());
         out[32] = self.flags;
         out[33..37].copy_from_slice(&self.anchor.to_le_bytes());
-        out[37..].copy_from_slice(&self.ids.to_le_bytes());
+        out[37..41].copy_from_slice(&self.ids.to_le_bytes());
+        out[41..].copy_from_slice(&self.props.to_le_bytes());
     }
 
-    fn get(b: &[u8; Self::SIZE]) -> PersonHead {
+    fn get(b: &[u8; Self::SIZE]) -> PersonRow {
         let mut uuid = [0u8; 16];
         uuid.copy_from_slice(&b[..16]);
-        PersonHead {
+        PersonRow {
             uuid,
             created_at: i64::from_le_bytes(take8(&b[16..24])),
             version: u64::from_le_bytes(take8(&b[24..32])),
             flags: b[32],
             anchor: u32::from_le_bytes([b[33], b[34], b[35], b[36]]),
             ids: u32::from_le_bytes([b[37], b[38], b[39], b[40]]),
+            props: u32::from_le_bytes([b[41], b[42], b[43], b[44]]),
         }
     }
 }
@@ -357,15 +368,7 @@ fn take8(b: &[u8]) -> [u8; 8] {
     out
 }
 
-/// A person read back: its fixed fields and its properties in key order.
-#[derive(Debug)]
-pub(super) struct PersonRow {
-    pub(super) head: PersonHead,
-    pub(super) props: Vec<Prop>,
-}
-
-/// The live persons of a project in slot order: bincode's legacy encoding of a
-/// `Vec<(PersonHead's fields…, props: Vec<(key: u32, writer: u32, value: u32)>)>`.
+/// The live persons of a project in slot order, as a `Vec` of [`PersonRow`]s.
 pub(super) enum Persons<'a> {
     /// Saving: the project's person slots, and how many of them are live.
     Out {
@@ -384,8 +387,7 @@ impl Encode for Persons<'_> {
                 chunks.u64(*live as u64)?;
                 let mut written = 0;
                 for person in slots.iter().flatten() {
-                    PersonHead::of(person).put(chunks.next()?);
-                    chunks.elems(person.props.entries())?;
+                    PersonRow::of(person).put(chunks.next()?);
                     written += 1;
                 }
                 if written != *live {
@@ -395,8 +397,7 @@ impl Encode for Persons<'_> {
             Persons::In(rows) => {
                 chunks.u64(rows.len() as u64)?;
                 for row in rows {
-                    row.head.put(chunks.next()?);
-                    chunks.elems(&row.props)?;
+                    row.put(chunks.next()?);
                 }
             }
         }
@@ -409,9 +410,7 @@ impl<Ctx> Decode<Ctx> for Persons<'static> {
         let len = decode_len(decoder)?;
         let mut rows = Vec::with_capacity(initial_rows(len));
         for _ in 0..len {
-            let head = PersonHead::get(&decode_array(decoder)?);
-            let props = decode_elems(decoder)?;
-            rows.push(PersonRow { head, props });
+            rows.push(PersonRow::get(&decode_array(decoder)?));
         }
         Ok(Persons::In(rows))
     }
@@ -460,21 +459,64 @@ impl LinkHead {
 }
 
 /// What the two persons of a merge held: bincode's legacy encoding of
-/// `(target_created_at: i64, source_created_at: i64, target_props: Vec<(u32, u32, u32)>,
-/// source_props: Vec<(u32, u32, u32)>)`.
-#[derive(Debug)]
+/// `(target_created_at: i64, source_created_at: i64, target_props: u32, source_props:
+/// u32)`, the last two being how many of the project's record property rows are each
+/// side's.
+#[derive(Clone, Copy, Debug)]
 pub(super) struct RecordRow {
     pub(super) target_created_at: i64,
     pub(super) source_created_at: i64,
-    pub(super) target_props: Vec<Prop>,
-    pub(super) source_props: Vec<Prop>,
+    pub(super) target_props: u32,
+    pub(super) source_props: u32,
+}
+
+impl RecordRow {
+    /// With the `Some` tag in front.
+    const SIZE: usize = 25;
+
+    fn of(record: &MergeRecord) -> RecordRow {
+        RecordRow {
+            target_created_at: record.target_created_at.unix_micros(),
+            source_created_at: record.source_created_at.unix_micros(),
+            target_props: u32::try_from(record.target_props.len()).unwrap_or(u32::MAX),
+            source_props: u32::try_from(record.source_props.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn put(&self, out: &mut [u8; Self::SIZE]) {
+        out[0] = 1;
+        out[1..9].copy_from_slice(&self.target_created_at.to_le_bytes());
+        out[9..17].copy_from_slice(&self.source_created_at.to_le_bytes());
+        out[17..21].copy_from_slice(&self.target_props.to_le_bytes());
+        out[21..].copy_from_slice(&self.source_props.to_le_bytes());
+    }
+
+    fn get(b: &[u8; Self::SIZE - 1]) -> RecordRow {
+        RecordRow {
+            target_created_at: i64::from_le_bytes(take8(&b[..8])),
+            source_created_at: i64::from_le_bytes(take8(&b[8..16])),
+            target_props: u32::from_le_bytes([b[16], b[17], b[18], b[19]]),
+            source_props: u32::from_le_bytes([b[20], b[21], b[22], b[23]]),
+        }
+    }
 }
 
 /// A link read back.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct LinkRow {
     pub(super) head: LinkHead,
     pub(super) record: Option<RecordRow>,
+}
+
+impl LinkRow {
+    fn put<W: Writer>(&self, chunks: &mut Chunks<'_, W>) -> Result<(), EncodeError> {
+        self.head.put(chunks.next()?);
+        match &self.record {
+            Some(record) => record.put(chunks.next()?),
+            None => chunks.next::<1>()?[0] = 0,
+        }
+        Ok(())
+    }
 }
 
 /// A project's links in the order they were made: bincode's legacy encoding of a
@@ -486,20 +528,6 @@ pub(super) enum Links<'a> {
     In(Vec<LinkRow>),
 }
 
-fn put_record<W: Writer>(
-    chunks: &mut Chunks<'_, W>,
-    created_at: (i64, i64),
-    target_props: &[Prop],
-    source_props: &[Prop],
-) -> Result<(), EncodeError> {
-    let out = chunks.next::<17>()?;
-    out[0] = 1;
-    out[1..9].copy_from_slice(&created_at.0.to_le_bytes());
-    out[9..].copy_from_slice(&created_at.1.to_le_bytes());
-    chunks.elems(target_props)?;
-    chunks.elems(source_props)
-}
-
 impl Encode for Links<'_> {
     fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
         let mut chunks = Chunks::new(encoder.writer());
@@ -507,34 +535,17 @@ impl Encode for Links<'_> {
             Links::Out(links, head) => {
                 chunks.u64(links.len() as u64)?;
                 for link in *links {
-                    head(link).put(chunks.next()?);
-                    match link.merge.as_deref() {
-                        Some(record) => put_record(
-                            &mut chunks,
-                            (
-                                record.target_created_at.unix_micros(),
-                                record.source_created_at.unix_micros(),
-                            ),
-                            record.target_props.entries(),
-                            record.source_props.entries(),
-                        )?,
-                        None => chunks.next::<1>()?[0] = 0,
-                    }
+                    let row = LinkRow {
+                        head: head(link),
+                        record: link.merge.as_ref().map(RecordRow::of),
+                    };
+                    row.put(&mut chunks)?;
                 }
             }
             Links::In(rows) => {
                 chunks.u64(rows.len() as u64)?;
                 for row in rows {
-                    row.head.put(chunks.next()?);
-                    match &row.record {
-                        Some(record) => put_record(
-                            &mut chunks,
-                            (record.target_created_at, record.source_created_at),
-                            &record.target_props,
-                            &record.source_props,
-                        )?,
-                        None => chunks.next::<1>()?[0] = 0,
-                    }
+                    row.put(&mut chunks)?;
                 }
             }
         }
@@ -550,17 +561,68 @@ impl<Ctx> Decode<Ctx> for Links<'static> {
             let head = LinkHead::get(&decode_array(decoder)?);
             let record = match u8::decode(decoder)? {
                 0 => None,
-                1 => Some(RecordRow {
-                    target_created_at: i64::decode(decoder)?,
-                    source_created_at: i64::decode(decoder)?,
-                    target_props: decode_elems(decoder)?,
-                    source_props: decode_elems(decoder)?,
-                }),
+                1 => Some(RecordRow::get(&decode_array(decoder)?)),
                 _ => return Err(DecodeError::Other("an option tag other than 0 or 1")),
             };
             rows.push(LinkRow { head, record });
         }
         Ok(Links::In(rows))
+    }
+}
+
+/// Property rows `(key, writer, value)`, one run per owner in the order of the owners'
+/// records: a `Vec<(u32, u32, u32)>`.
+pub(super) enum PropRows<'a> {
+    /// Saving: every live person's properties, in slot order.
+    Persons(&'a PropArena, &'a [Option<Person>]),
+    /// Saving: the target's then the source's properties of every merge record, in link
+    /// order.
+    Records(&'a PropRuns, &'a [Link]),
+    /// Loading, and tests that rewrite a body.
+    In(Vec<Prop>),
+}
+
+impl PropRows<'_> {
+    /// Calls `each` with every run, in order.
+    fn for_each_run<'s>(
+        &'s self,
+        mut each: impl FnMut(&'s [Prop]) -> Result<(), EncodeError>,
+    ) -> Result<(), EncodeError> {
+        match self {
+            PropRows::Persons(arena, slots) => {
+                for person in slots.iter().flatten() {
+                    each(arena.get(person.props))?;
+                }
+            }
+            PropRows::Records(runs, links) => {
+                for record in links.iter().filter_map(|l| l.merge.as_ref()) {
+                    each(runs.get(record.target_props))?;
+                    each(runs.get(record.source_props))?;
+                }
+            }
+            PropRows::In(props) => each(props)?,
+        }
+        Ok(())
+    }
+}
+
+impl Encode for PropRows<'_> {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        let mut len = 0;
+        self.for_each_run(|run| {
+            len += run.len();
+            Ok(())
+        })?;
+        let mut chunks = Chunks::new(encoder.writer());
+        chunks.u64(len as u64)?;
+        self.for_each_run(|run| chunks.items(run))?;
+        chunks.finish()
+    }
+}
+
+impl<Ctx> Decode<Ctx> for PropRows<'static> {
+    fn decode<D: Decoder<Context = Ctx>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        decode_elems(decoder).map(PropRows::In)
     }
 }
 
@@ -638,6 +700,8 @@ dto! {
         /// The free slots, in the order they will be reused.
         free_persons: Col<'a, u32>,
         persons: Persons<'a>,
+        /// Each live person's properties, in slot order.
+        person_props: PropRows<'a>,
         /// Distinct ids whose text was erased (empty in `ids`), sorted.
         ids_erased: Col<'a, u32>,
         group_types: Strs<'a>,
@@ -648,6 +712,8 @@ dto! {
         /// One object per group holding its properties.
         values: Values<'a>,
         links: Links<'a>,
+        /// The properties of each merge record, target's then source's, in link order.
+        record_props: PropRows<'a>,
         /// Refused merges, in the order they were refused.
         refusal_target: Col<'a, u32>,
         refusal_source: Col<'a, u32>,
@@ -703,16 +769,55 @@ pub(super) fn measure(body: &BodyV2<'_>) -> Result<(u64, crc32fast::Hasher), Enc
     Ok((measure.len, measure.crc))
 }
 
+/// A writer that passes everything on and keeps its length and checksum.
+struct Tee<'w, W: std::io::Write> {
+    writer: &'w mut W,
+    measure: Measure,
+}
+
+impl<W: std::io::Write> Writer for Tee<'_, W> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        self.writer
+            .write_all(bytes)
+            .map_err(|inner| EncodeError::Io {
+                inner,
+                index: usize::try_from(self.measure.len).unwrap_or(usize::MAX),
+            })?;
+        self.measure.write(bytes)
+    }
+}
+
+/// Encodes the body into `writer` and returns its length and checksum, in one pass.
+pub(super) fn write_measured<W: std::io::Write>(
+    body: &BodyV2<'_>,
+    writer: &mut W,
+) -> Result<(u64, crc32fast::Hasher), std::io::Error> {
+    let mut tee = Tee {
+        writer,
+        measure: Measure {
+            len: 0,
+            crc: crc32fast::Hasher::new(),
+        },
+    };
+    bincode::encode_into_writer(body, &mut tee, config()).map_err(io_error)?;
+    Ok((tee.measure.len, tee.measure.crc))
+}
+
+fn io_error(error: EncodeError) -> std::io::Error {
+    match error {
+        EncodeError::Io { inner, .. } => inner,
+        other => std::io::Error::other(other),
+    }
+}
+
 /// Encodes the body into `writer`.
 pub(super) fn write<W: std::io::Write>(
     body: &BodyV2<'_>,
     writer: &mut W,
 ) -> Result<(), std::io::Error> {
-    match bincode::encode_into_std_write(body, writer, config()) {
-        Ok(_) => Ok(()),
-        Err(EncodeError::Io { inner, .. }) => Err(inner),
-        Err(other) => Err(std::io::Error::other(other)),
-    }
+    bincode::encode_into_std_write(body, writer, config())
+        .map(drop)
+        .map_err(io_error)
 }
 
 /// Decodes a body that must fill `bytes` exactly.

@@ -6,8 +6,8 @@ use hashbrown::HashMap;
 use uuid::Uuid;
 
 use super::codec::{
-    Arena, BodyV2, Col, IDENTIFIED, LinkHead, LinkRow, Links, PersonHead, PersonRow, Persons,
-    ProjectV2, Seq, Strs, Values, uuid_bytes,
+    Arena, BodyV2, Col, IDENTIFIED, LinkHead, LinkRow, Links, PersonRow, Persons, ProjectV2,
+    PropRows, Seq, Strs, Values, uuid_bytes,
 };
 use crate::engine::{Config, Counters, Engine, NO_PERSON, Person, ProjectGraph};
 use crate::error::SnapshotError;
@@ -19,7 +19,8 @@ use crate::links::{
     EventRef, Link, LinkEffect, LinkKind, LinkStore, MergeRecord, Refusal, RefusalReason,
 };
 use crate::outcome::WarningKind;
-use crate::props::{Prop, Props};
+use crate::prop_arena::{PropArena, PropRuns};
+use crate::props::Prop;
 use crate::value::{Number, Value};
 use crate::values::ValueStore;
 
@@ -207,6 +208,7 @@ fn project_out(graph: &ProjectGraph) -> Result<ProjectV2<'_>, SnapshotError> {
             slots: &graph.persons,
             live: graph.persons.len() - graph.free_persons.len(),
         },
+        person_props: PropRows::Persons(&graph.props, &graph.persons),
         ids_erased: Col::borrowed(graph.ids.erased()),
         group_types: strs(graph.groups.types.iter().map(|t| &**t))?,
         group_type_index: Col::owned(group_type_index),
@@ -215,6 +217,7 @@ fn project_out(graph: &ProjectGraph) -> Result<ProjectV2<'_>, SnapshotError> {
         group_versions: Col::owned(group_versions),
         values: values.into_dto(),
         links: Links::Out(&graph.links.links, link_head),
+        record_props: PropRows::Records(&graph.links.records, &graph.links.links),
         refusal_target: Col::owned(refusals.iter().map(|r| r.target.raw()).collect()),
         refusal_source: Col::owned(refusals.iter().map(|r| r.source.raw()).collect()),
         refusal_kind: Col::owned(refusals.iter().map(|r| link_kind_code(r.kind)).collect()),
@@ -348,9 +351,10 @@ struct PropLimits<'l> {
 }
 
 impl PropLimits<'_> {
-    /// A person's properties, checked: every key, writer and value exists, keys in order.
-    fn props(&self, entries: Vec<Prop>) -> Result<Props, SnapshotError> {
-        for prop in &entries {
+    /// Checks one owner's properties: every key, writer and value exists, keys in order.
+    fn check(&self, props: &[Prop]) -> Result<(), SnapshotError> {
+        let mut last = None;
+        for prop in props {
             if prop.key.index() >= self.key_count {
                 return Err(invalid("a property key out of range"));
             }
@@ -365,8 +369,12 @@ impl PropLimits<'_> {
             {
                 return Err(invalid("a property value slot that holds no value"));
             }
+            if last.is_some_and(|last| last >= prop.key) {
+                return Err(invalid("property keys out of order or repeated"));
+            }
+            last = Some(prop.key);
         }
-        Props::from_sorted(entries).ok_or_else(|| invalid("property keys out of order or repeated"))
+        Ok(())
     }
 }
 
@@ -542,18 +550,23 @@ fn project_in(dto: &ProjectV2<'static>) -> Result<Project, SnapshotError> {
     }
 }
 
-/// The persons of a project, checked against its forest and `person_at`.
+/// The persons of a project and their properties, checked against its forest and
+/// `person_at`.
 fn persons_in(
     dto: &ProjectV2<'static>,
-    rows: Vec<PersonRow>,
+    rows: &[PersonRow],
+    props: Vec<Prop>,
     forest: &Forest,
     limits: &PropLimits<'_>,
-) -> Result<Vec<Option<Person>>, SnapshotError> {
+) -> Result<(Vec<Option<Person>>, PropArena), SnapshotError> {
     let live = rows.len();
     let slots = usize::try_from(dto.person_slots)
         .ok()
         .filter(|&s| s == live + dto.free_persons.len() && s < u32::MAX as usize)
         .ok_or_else(|| invalid("person slots are not the live persons plus the free ones"))?;
+    let lens: Vec<u32> = rows.iter().map(|row| row.props).collect();
+    let (arena, ranges) = PropArena::from_runs(props, &lens)
+        .ok_or_else(|| invalid("the persons' property counts do not add up to their rows"))?;
     let mut persons: Vec<Option<Person>> = Vec::with_capacity(slots);
     persons.resize_with(slots, || None);
     // Mark free slots; every other slot is live, filled in slot order below.
@@ -569,38 +582,31 @@ fn persons_in(
         .iter()
         .enumerate()
         .filter_map(|(slot, is_free)| (!is_free).then_some(slot));
-    for (slot, PersonRow { head, props }) in live_slots.zip(rows) {
-        let PersonHead {
-            uuid,
-            created_at,
-            version,
-            flags,
-            anchor,
-            ids,
-        } = head;
-        if anchor as usize >= forest.len() {
+    for ((slot, row), at) in live_slots.zip(rows).zip(ranges) {
+        if row.anchor as usize >= forest.len() {
             return Err(invalid("a person's anchor is not a distinct id"));
         }
-        let root = forest.find(IdKey::from_raw(anchor));
+        let root = forest.find(IdKey::from_raw(row.anchor));
         if dto.person_at[root.index()] as usize != slot {
             return Err(invalid(
                 "a person's anchor is in a set that holds another person",
             ));
         }
-        if flags & !IDENTIFIED != 0 {
+        if row.flags & !IDENTIFIED != 0 {
             return Err(invalid("unknown person flags"));
         }
+        limits.check(arena.get(at))?;
         persons[slot] = Some(Person {
-            uuid: Uuid::from_bytes(uuid),
-            created_at: Timestamp::from_unix_micros(created_at),
-            version,
-            is_identified: flags & IDENTIFIED != 0,
-            props: limits.props(props)?,
-            anchor: IdKey::from_raw(anchor),
-            ids,
+            uuid: Uuid::from_bytes(row.uuid),
+            created_at: Timestamp::from_unix_micros(row.created_at),
+            version: row.version,
+            is_identified: row.flags & IDENTIFIED != 0,
+            props: at,
+            anchor: IdKey::from_raw(row.anchor),
+            ids: row.ids,
         });
     }
-    Ok(persons)
+    Ok((persons, arena))
 }
 
 /// Checks that `person_at` names a live person only at roots, each live person exactly
@@ -706,10 +712,19 @@ fn decode<T: Copy>(table: &[T], code: u8, what: &str) -> Result<T, SnapshotError
 /// The links and refusals of a project: every link inside one person, every id in range.
 fn links_in(
     dto: &ProjectV2<'static>,
-    rows: Vec<LinkRow>,
+    rows: &[LinkRow],
+    record_props: Vec<Prop>,
     forest: &Forest,
     limits: &PropLimits<'_>,
 ) -> Result<LinkStore, SnapshotError> {
+    let lens: Vec<u32> = rows
+        .iter()
+        .filter_map(|row| row.record)
+        .flat_map(|record| [record.target_props, record.source_props])
+        .collect();
+    let (records, runs) = PropRuns::from_runs(record_props, &lens)
+        .ok_or_else(|| invalid("the merge records' property counts do not add up to their rows"))?;
+    let mut runs = runs.into_iter();
     let key = |raw: u32| -> Result<IdKey, SnapshotError> {
         if (raw as usize) < forest.len() {
             Ok(IdKey::from_raw(raw))
@@ -718,7 +733,7 @@ fn links_in(
         }
     };
     let mut links = Vec::with_capacity(rows.len());
-    for LinkRow { head, record } in rows {
+    for &LinkRow { head, record } in rows {
         let (target, source) = (key(head.target)?, key(head.source)?);
         let root = forest.find(target);
         if target == source
@@ -728,12 +743,19 @@ fn links_in(
             return Err(invalid("a link joins ids that are not one person"));
         }
         let merge = match record {
-            Some(record) => Some(Box::new(MergeRecord {
-                target_props: limits.props(record.target_props)?,
-                source_props: limits.props(record.source_props)?,
-                target_created_at: Timestamp::from_unix_micros(record.target_created_at),
-                source_created_at: Timestamp::from_unix_micros(record.source_created_at),
-            })),
+            Some(record) => {
+                let (Some(target_props), Some(source_props)) = (runs.next(), runs.next()) else {
+                    return Err(invalid("fewer record properties than records"));
+                };
+                limits.check(records.get(target_props))?;
+                limits.check(records.get(source_props))?;
+                Some(MergeRecord {
+                    target_props,
+                    source_props,
+                    target_created_at: Timestamp::from_unix_micros(record.target_created_at),
+                    source_created_at: Timestamp::from_unix_micros(record.source_created_at),
+                })
+            }
             None => None,
         };
         let uuid = Uuid::from_bytes(head.uuid);
@@ -780,7 +802,19 @@ fn links_in(
             ),
         });
     }
-    Ok(LinkStore { links, refusals })
+    Ok(LinkStore {
+        links,
+        refusals,
+        records,
+    })
+}
+
+/// Moves property rows out of a transfer object.
+fn take_rows(rows: &mut PropRows<'static>) -> Vec<Prop> {
+    match std::mem::replace(rows, PropRows::In(Vec::new())) {
+        PropRows::In(props) => props,
+        PropRows::Persons(..) | PropRows::Records(..) => Vec::new(),
+    }
 }
 
 /// Moves a column out of a transfer object.
@@ -819,13 +853,15 @@ fn graph_in(
         Persons::In(rows) => rows,
         Persons::Out { .. } => Vec::new(),
     };
-    let persons = persons_in(&dto, rows, &forest, &limits)?;
+    let person_props = take_rows(&mut dto.person_props);
+    let (persons, props) = persons_in(&dto, &rows, person_props, &forest, &limits)?;
     check_person_at(&forest, &dto.person_at, &persons)?;
     let rows = match std::mem::replace(&mut dto.links, Links::In(Vec::new())) {
         Links::In(rows) => rows,
         Links::Out(..) => Vec::new(),
     };
-    let links = links_in(&dto, rows, &forest, &limits)?;
+    let record_props = take_rows(&mut dto.record_props);
+    let links = links_in(&dto, &rows, record_props, &forest, &limits)?;
     let groups = groups_in(&dto, &mut values)?;
     values.finish()?;
     let personless = (0..n)
@@ -846,6 +882,7 @@ fn graph_in(
         personless,
         persons,
         free_persons: free_persons.into_vec(),
+        props,
         groups,
         links,
     })
