@@ -10,8 +10,10 @@
 //!   for `save`, which writes into such a vector;
 //! - `memcpy_into_new`: the same into a new vector, page faults included, the baseline for
 //!   `load`, which builds an engine in new memory;
-//! - `save`, `load` (through `io::Read`, one more copy of the body) and `load_from_bytes`;
-//!   the loads do not count dropping the engine they built.
+//! - `save` (into the reserved vector, through `io::Write`: two passes over the engine),
+//!   `save_to_vec` (into a new vector, one pass), `load` (through `io::Read`, decoding as
+//!   the bytes stream in) and `load_from_bytes`; the loads do not count dropping the
+//!   engine they built.
 //!
 //! Measured figures are in BENCHMARKS.md.
 
@@ -80,6 +82,9 @@ fn snapshot(c: &mut Criterion) {
             copy.extend_from_slice(black_box(&file));
             copy
         });
+    });
+    group.bench_function("save_to_vec", |b| {
+        b.iter(|| engine.save_to_vec(&[]).expect("saves"));
     });
     group.bench_function("load", |b| {
         b.iter_with_large_drop(|| Engine::load(black_box(&file[..])).expect("loads"));

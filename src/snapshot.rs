@@ -324,30 +324,47 @@ fn read_full<R: Read>(reader: &mut R, buf: &mut [u8]) -> Result<usize, SnapshotE
 fn load<R: Read>(mut reader: R, size_hint: Option<u64>) -> Result<Snapshot, SnapshotError> {
     let header = read_header(&mut reader)?;
     let len = header.body_len();
-    let mut body = Vec::new();
-    // Reserve what the header promises, but no more than the input can hold (or 64 MiB
-    // for a stream of unknown size), so a corrupt length cannot allocate the machine away.
-    let promised = size_hint.map_or(len.min(64 << 20), |size| len.min(size));
-    body.try_reserve_exact(usize::try_from(promised).unwrap_or(0))
-        .map_err(io::Error::other)?;
-    reader.take(len).read_to_end(&mut body)?;
-    if (body.len() as u64) < len {
+    if size_hint.is_some_and(|size| size.saturating_sub(HEADER_LEN as u64) < len) {
         return Err(SnapshotError::Truncated);
     }
-    decode(header.flags_and_len(), header.crc(), &body)
+    // The body is decoded as it streams in, and trusted only once the whole of it has
+    // passed the checksum.
+    // A column reserves ahead no more than the file holds, or a bounded amount when the
+    // size is unknown, so a corrupt length cannot allocate the machine away.
+    let reserve = size_hint.map_or(codec::STREAM_RESERVE, |size| {
+        usize::try_from(size).unwrap_or(usize::MAX)
+    });
+    let (body, end) = codec::read_stream(reader, len, codec::Limit { reserve })?;
+    if end.read < len {
+        return Err(SnapshotError::Truncated);
+    }
+    verify(header.flags_and_len(), header.crc(), &end.crc)?;
+    // A failing reader fails the drain in `read_stream` too, so an I/O error from the
+    // decoder here is a body that ends before its contents do.
+    let body = body.map_err(read_error)?;
+    let (engine, position) = convert::engine(body)?;
+    Ok(Snapshot { engine, position })
 }
 
-fn decode(flags_and_len: &[u8], stored: u32, body: &[u8]) -> Result<Snapshot, SnapshotError> {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(body);
-    let computed = checksum(flags_and_len, &hasher);
+/// Checks the checksum over the header's flags and length and a body whose own CRC state
+/// is `body`, then the flags.
+fn verify(
+    flags_and_len: &[u8],
+    stored: u32,
+    body: &crc32fast::Hasher,
+) -> Result<(), SnapshotError> {
+    let computed = checksum(flags_and_len, body);
     if computed != stored {
         return Err(SnapshotError::ChecksumMismatch { stored, computed });
     }
     if flags_and_len[..4] != [0; 4] {
         return Err(SnapshotError::invalid("unknown flags"));
     }
-    let body = codec::read(body).map_err(|e| match e {
+    Ok(())
+}
+
+fn read_error(error: codec::ReadError) -> SnapshotError {
+    match error {
         codec::ReadError::Codec(source) => SnapshotError::Invalid {
             reason: "the body does not decode".to_owned(),
             source: Some(Box::new(source)),
@@ -355,7 +372,14 @@ fn decode(flags_and_len: &[u8], stored: u32, body: &[u8]) -> Result<Snapshot, Sn
         codec::ReadError::Trailing(n) => {
             SnapshotError::invalid(format!("{n} bytes after the end of the body"))
         }
-    })?;
+    }
+}
+
+fn decode(flags_and_len: &[u8], stored: u32, body: &[u8]) -> Result<Snapshot, SnapshotError> {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(body);
+    verify(flags_and_len, stored, &hasher)?;
+    let body = codec::read(body).map_err(read_error)?;
     let (engine, position) = convert::engine(body)?;
     Ok(Snapshot { engine, position })
 }

@@ -224,14 +224,29 @@ fn decode_len<D: Decoder>(decoder: &mut D) -> Result<usize, DecodeError> {
     usize::try_from(len).map_err(|_| DecodeError::OutsideUsizeRange(len))
 }
 
-impl<Ctx, T: Elem> Decode<Ctx> for Col<'static, T> {
-    fn decode<D: Decoder<Context = Ctx>>(decoder: &mut D) -> Result<Self, DecodeError> {
+impl<T: Elem> Decode<Limit> for Col<'static, T> {
+    fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
         decode_elems(decoder).map(|items| Col(Cow::Owned(items)))
     }
 }
 
+/// What decoding may allocate before the bytes that fill it have arrived.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Limit {
+    /// Bytes one column may reserve ahead: what the input holds when its size is known,
+    /// [`STREAM_RESERVE`] otherwise.
+    pub(super) reserve: usize,
+}
+
+/// How much a column of a stream of unknown size reserves ahead; it grows past that as
+/// its bytes arrive.
+pub(super) const STREAM_RESERVE: usize = 64 << 20;
+
 /// A vector of fixed-width items: its length as `u64`, then the items.
-fn decode_elems<T: Elem, D: Decoder>(decoder: &mut D) -> Result<Vec<T>, DecodeError> {
+fn decode_elems<T: Elem, D: Decoder<Context = Limit>>(
+    decoder: &mut D,
+) -> Result<Vec<T>, DecodeError> {
+    let ahead = decoder.context().reserve;
     let len = decode_len(decoder)?;
     let bytes = len
         .checked_mul(T::SIZE)
@@ -252,15 +267,23 @@ fn decode_elems<T: Elem, D: Decoder>(decoder: &mut D) -> Result<Vec<T>, DecodeEr
     if peeked {
         reader.consume(bytes);
     } else {
-        // A streaming reader, or too few bytes: grow chunk by chunk so that a corrupt
-        // length fails at the end of the input instead of allocating it up front.
+        // A streaming reader, or too few bytes: reserve no more than the input can hold,
+        // so that a corrupt length fails at the end of the input instead of allocating
+        // it up front, and take the bytes a chunk at a time, from the reader's own buffer
+        // when it has them.
+        out.reserve_exact(len.min(ahead / T::SIZE));
         let mut buf = [0u8; CHUNK];
         let step = CHUNK - CHUNK % T::SIZE;
         let mut left = bytes;
         while left > 0 {
             let n = left.min(step);
-            reader.read(&mut buf[..n])?;
-            T::get(&buf[..n], &mut out);
+            if let Some(src) = reader.peek_read(n) {
+                T::get(src, &mut out);
+                reader.consume(n);
+            } else {
+                reader.read(&mut buf[..n])?;
+                T::get(&buf[..n], &mut out);
+            }
             left -= n;
         }
     }
@@ -277,8 +300,8 @@ impl<T: Encode> Encode for Seq<T> {
     }
 }
 
-impl<Ctx, T: Decode<Ctx>> Decode<Ctx> for Seq<T> {
-    fn decode<D: Decoder<Context = Ctx>>(decoder: &mut D) -> Result<Self, DecodeError> {
+impl<T: Decode<Limit>> Decode<Limit> for Seq<T> {
+    fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let len = decode_len(decoder)?;
         // Records are at least a few bytes each, so a corrupt length runs out of input
         // long before this vector grows large.
@@ -405,8 +428,8 @@ impl Encode for Persons<'_> {
     }
 }
 
-impl<Ctx> Decode<Ctx> for Persons<'static> {
-    fn decode<D: Decoder<Context = Ctx>>(decoder: &mut D) -> Result<Self, DecodeError> {
+impl Decode<Limit> for Persons<'static> {
+    fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let len = decode_len(decoder)?;
         let mut rows = Vec::with_capacity(initial_rows(len));
         for _ in 0..len {
@@ -553,8 +576,8 @@ impl Encode for Links<'_> {
     }
 }
 
-impl<Ctx> Decode<Ctx> for Links<'static> {
-    fn decode<D: Decoder<Context = Ctx>>(decoder: &mut D) -> Result<Self, DecodeError> {
+impl Decode<Limit> for Links<'static> {
+    fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let len = decode_len(decoder)?;
         let mut rows = Vec::with_capacity(initial_rows(len));
         for _ in 0..len {
@@ -620,8 +643,8 @@ impl Encode for PropRows<'_> {
     }
 }
 
-impl<Ctx> Decode<Ctx> for PropRows<'static> {
-    fn decode<D: Decoder<Context = Ctx>>(decoder: &mut D) -> Result<Self, DecodeError> {
+impl Decode<Limit> for PropRows<'static> {
+    fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
         decode_elems(decoder).map(PropRows::In)
     }
 }
@@ -647,8 +670,8 @@ macro_rules! dto {
             }
         }
 
-        impl<Ctx> Decode<Ctx> for $name<'static> {
-            fn decode<D: Decoder<Context = Ctx>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        impl Decode<Limit> for $name<'static> {
+            fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
                 Ok($name { $($field: Decode::decode(decoder)?,)* })
             }
         }
@@ -822,12 +845,79 @@ pub(super) fn write<W: std::io::Write>(
 
 /// Decodes a body that must fill `bytes` exactly.
 pub(super) fn read(bytes: &[u8]) -> Result<BodyV2<'static>, ReadError> {
-    let (body, used) = bincode::decode_from_slice(bytes, config()).map_err(ReadError::Codec)?;
+    let limit = Limit {
+        reserve: bytes.len(),
+    };
+    let (body, used) =
+        bincode::decode_from_slice_with_context(bytes, config(), limit).map_err(ReadError::Codec)?;
     if used == bytes.len() {
         Ok(body)
     } else {
         Err(ReadError::Trailing(bytes.len() - used))
     }
+}
+
+/// A reader that counts and checksums what passes through it.
+struct Tally<R> {
+    inner: R,
+    read: u64,
+    crc: crc32fast::Hasher,
+}
+
+impl<R: std::io::Read> std::io::Read for Tally<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.crc.update(&buf[..n]);
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// What a stream held besides the body: how many bytes it gave of the `len` asked for, and
+/// their checksum.
+pub(super) struct StreamEnd {
+    pub(super) read: u64,
+    pub(super) crc: crc32fast::Hasher,
+}
+
+/// Decodes a body straight from a stream of `len` bytes, without holding the bytes, and
+/// reads the stream to the end of the body whatever happens, so that the caller can tell a
+/// damaged body (checksum) from a short one (length) before it trusts the decoding.
+pub(super) fn read_stream<R: std::io::Read>(
+    reader: R,
+    len: u64,
+    limit: Limit,
+) -> Result<(Result<BodyV2<'static>, ReadError>, StreamEnd), std::io::Error> {
+    use std::io::BufRead;
+    let tally = Tally {
+        inner: reader.take(len),
+        read: 0,
+        crc: crc32fast::Hasher::new(),
+    };
+    let mut buffered = std::io::BufReader::with_capacity(1 << 16, tally);
+    let mut decoder = bincode::de::DecoderImpl::new(&mut buffered, config(), limit);
+    let body = BodyV2::decode(&mut decoder).map_err(ReadError::Codec);
+    let mut trailing = 0;
+    loop {
+        let n = buffered.fill_buf()?.len();
+        if n == 0 {
+            break;
+        }
+        BufRead::consume(&mut buffered, n);
+        trailing += n;
+    }
+    let body = match body {
+        Ok(_) if trailing > 0 => Err(ReadError::Trailing(trailing)),
+        other => other,
+    };
+    let tally = buffered.into_inner();
+    Ok((
+        body,
+        StreamEnd {
+            read: tally.read,
+            crc: tally.crc,
+        },
+    ))
 }
 
 /// Why a body that passed its checksum does not decode.
