@@ -95,8 +95,13 @@ impl Forest {
     }
 
     /// Rebuilds a forest from its arrays, checking that every parent chain reaches a root
-    /// and that the member lists are exactly the sets. Returns `None` otherwise.
-    pub(crate) fn from_parts(parent: Vec<u32>, rank: Vec<u8>, next: Vec<u32>) -> Option<Forest> {
+    /// and that the member lists are exactly the sets, and returns it with the size of
+    /// each root's set (0 for the other ids). Returns `None` when a check fails.
+    pub(crate) fn from_parts(
+        parent: Vec<u32>,
+        rank: Vec<u8>,
+        next: Vec<u32>,
+    ) -> Option<(Forest, Vec<u32>)> {
         let n = parent.len();
         if rank.len() != n
             || next.len() != n
@@ -147,7 +152,7 @@ impl Forest {
                 return None;
             }
         }
-        Some(forest)
+        Some((forest, size))
     }
 }
 
@@ -209,8 +214,10 @@ mod tests {
         }
         assert_eq!(f.members(IdKey::from_raw(7)).count(), n as usize);
         let (parent, rank, next) = f.parts();
-        let rebuilt = Forest::from_parts(parent.to_vec(), rank.to_vec(), next.to_vec());
-        assert!(rebuilt.is_some());
+        let (_, sizes) = Forest::from_parts(parent.to_vec(), rank.to_vec(), next.to_vec()).unwrap();
+        let root = f.find(IdKey::from_raw(0));
+        assert_eq!(sizes[root.index()], n);
+        assert_eq!(sizes.iter().sum::<u32>(), n);
         assert!(rank.iter().all(|&r| r <= 12));
     }
 

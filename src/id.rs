@@ -257,12 +257,16 @@ impl Interner {
                 }
                 continue;
             }
-            let hash = hasher.hash_one(s);
-            if table.find(hash, |&k| text_of(k as usize) == s).is_some() {
-                return None;
+            match table.entry(
+                hasher.hash_one(s),
+                |&k| text_of(k as usize) == s,
+                |&k| hasher.hash_one(text_of(k as usize)),
+            ) {
+                hashbrown::hash_table::Entry::Occupied(_) => return None,
+                hashbrown::hash_table::Entry::Vacant(vacant) => {
+                    vacant.insert(u32::try_from(i).ok()?);
+                }
             }
-            let index = u32::try_from(i).ok()?;
-            table.insert_unique(hash, index, |&k| hasher.hash_one(text_of(k as usize)));
         }
         Some(interner)
     }

@@ -9,6 +9,7 @@
 
 use std::hash::{BuildHasher, Hash, Hasher};
 
+use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::error::EngineError;
@@ -212,27 +213,30 @@ impl ValueStore {
             hasher: DefaultHashBuilder::default(),
             live_after_collect: 0,
         };
+        let ValueStore {
+            values,
+            table,
+            hasher,
+            ..
+        } = &mut store;
+        let hash = |value: &Value| {
+            let mut h = hasher.build_hasher();
+            hash_value(value, &mut h);
+            h.finish()
+        };
+        table.reserve(values.len(), |&s| hash(&values[s as usize]));
         for (slot, _) in is_free.iter().enumerate().filter(|(_, free)| !**free) {
-            let value = &store.values[slot];
-            let hash = store.hash(value);
-            if store
-                .table
-                .find(hash, |&s| same(&store.values[s as usize], value))
-                .is_some()
-            {
-                return None;
+            let value = &values[slot];
+            match table.entry(
+                hash(value),
+                |&s| same(&values[s as usize], value),
+                |&s| hash(&values[s as usize]),
+            ) {
+                Entry::Occupied(_) => return None,
+                Entry::Vacant(vacant) => {
+                    vacant.insert(u32::try_from(slot).ok()?);
+                }
             }
-            let ValueStore {
-                values,
-                table,
-                hasher,
-                ..
-            } = &mut store;
-            table.insert_unique(hash, u32::try_from(slot).ok()?, |&s| {
-                let mut h = hasher.build_hasher();
-                hash_value(&values[s as usize], &mut h);
-                h.finish()
-            });
         }
         store.live_after_collect = store.live();
         Some(store)

@@ -848,8 +848,8 @@ pub(super) fn read(bytes: &[u8]) -> Result<BodyV2<'static>, ReadError> {
     let limit = Limit {
         reserve: bytes.len(),
     };
-    let (body, used) =
-        bincode::decode_from_slice_with_context(bytes, config(), limit).map_err(ReadError::Codec)?;
+    let (body, used) = bincode::decode_from_slice_with_context(bytes, config(), limit)
+        .map_err(ReadError::Codec)?;
     if used == bytes.len() {
         Ok(body)
     } else {

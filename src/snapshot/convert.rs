@@ -610,33 +610,29 @@ fn persons_in(
 }
 
 /// Checks that `person_at` names a live person only at roots, each live person exactly
-/// once.
+/// once, with the id count of its set; `sizes` are the sets' sizes by root.
 fn check_person_at(
-    forest: &Forest,
+    sizes: &[u32],
     person_at: &[u32],
     persons: &[Option<Person>],
 ) -> Result<(), SnapshotError> {
     let mut owned = vec![false; persons.len()];
-    for (i, &at) in person_at.iter().enumerate() {
+    for (&at, &size) in person_at.iter().zip(sizes) {
         if at == NO_PERSON {
             continue;
         }
-        let key = IdKey::from_raw(len_u32(i, "ids")?);
-        if forest.find(key) != key {
+        if size == 0 {
             return Err(invalid("a person is recorded at an id that is not a root"));
         }
         match (persons.get(at as usize), owned.get_mut(at as usize)) {
-            (Some(Some(_)), Some(seen @ false)) => *seen = true,
+            (Some(Some(person)), Some(seen @ false)) => {
+                *seen = true;
+                if person.ids != size {
+                    return Err(invalid("a person's id count differs from its set"));
+                }
+            }
             (Some(Some(_)), _) => return Err(invalid("a person is held by two sets")),
             _ => return Err(invalid("a set holds a person slot that is not live")),
-        }
-    }
-    for (i, &at) in person_at.iter().enumerate() {
-        if let Some(Some(person)) = persons.get(at as usize) {
-            let members = forest.members(IdKey::from_raw(len_u32(i, "ids")?)).count();
-            if members != person.ids as usize {
-                return Err(invalid("a person's id count differs from its set"));
-            }
         }
     }
     // Every live person's anchor was checked to lead to a root naming it, so every live
@@ -838,7 +834,7 @@ fn graph_in(
     {
         return Err(invalid("the personless bitmap does not match the ids"));
     }
-    let forest = Forest::from_parts(
+    let (forest, sizes) = Forest::from_parts(
         take(&mut dto.parent),
         take(&mut dto.rank),
         take(&mut dto.next),
@@ -855,7 +851,7 @@ fn graph_in(
     };
     let person_props = take_rows(&mut dto.person_props);
     let (persons, props) = persons_in(&dto, &rows, person_props, &forest, &limits)?;
-    check_person_at(&forest, &dto.person_at, &persons)?;
+    check_person_at(&sizes, &dto.person_at, &persons)?;
     let rows = match std::mem::replace(&mut dto.links, Links::In(Vec::new())) {
         Links::In(rows) => rows,
         Links::Out(..) => Vec::new(),
