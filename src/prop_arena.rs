@@ -28,6 +28,16 @@ pub(crate) struct PropRange {
 }
 
 impl PropRange {
+    /// The range of `len` entries from `start` in a block of exactly that size: where a
+    /// snapshot puts each person's properties, back to back.
+    pub(crate) fn exact(start: usize, len: u32) -> PropRange {
+        PropRange {
+            start,
+            len,
+            cap: len,
+        }
+    }
+
     pub(crate) fn len(self) -> usize {
         self.len as usize
     }
@@ -246,29 +256,23 @@ impl PropArena {
         *self = packed;
     }
 
-    /// An arena holding runs of the given lengths back to back, each in a block of exactly
-    /// its length: what a snapshot loads. Returns the ranges in order, or `None` when the
-    /// lengths do not add up to the slots.
-    pub(crate) fn from_runs(slots: Vec<Prop>, lens: &[u32]) -> Option<(PropArena, Vec<PropRange>)> {
-        let mut ranges = Vec::with_capacity(lens.len());
-        let mut start = 0usize;
-        for &len in lens {
-            ranges.push(PropRange {
-                start,
-                len,
-                cap: len,
-            });
-            start = start.checked_add(len as usize)?;
+    /// An arena holding the blocks of `ranges`, made with [`PropArena::exact`] back to back
+    /// from 0: what a snapshot loads. `None` when they do not cover `slots` exactly.
+    pub(crate) fn from_packed<'r>(
+        slots: Vec<Prop>,
+        ranges: impl Iterator<Item = &'r PropRange>,
+    ) -> Option<PropArena> {
+        let mut end = 0;
+        for at in ranges {
+            if at.start != end || at.cap != at.len {
+                return None;
+            }
+            end += at.len as usize;
         }
-        (start == slots.len()).then(|| {
-            (
-                PropArena {
-                    in_use: slots.len(),
-                    slots,
-                    free: Vec::new(),
-                },
-                ranges,
-            )
+        (end == slots.len()).then(|| PropArena {
+            in_use: slots.len(),
+            slots,
+            free: Vec::new(),
         })
     }
 

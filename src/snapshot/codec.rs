@@ -20,9 +20,10 @@ use bincode::{Decode, Encode};
 use uuid::Uuid;
 
 use crate::engine::Person;
+use crate::event::Timestamp;
 use crate::id::{IdKey, PropKey, ValueId};
 use crate::links::{Link, MergeRecord};
-use crate::prop_arena::{PropArena, PropRuns};
+use crate::prop_arena::{PropArena, PropRange, PropRuns};
 use crate::props::Prop;
 
 /// The format's only bincode configuration: little-endian fixed-width integers, lengths as
@@ -333,55 +334,37 @@ pub(super) const IDENTIFIED: u8 = 1;
 /// A person record: bincode's legacy encoding of `(uuid: [u8; 16], created_at: i64,
 /// version: u64, flags: u8, anchor: u32, ids: u32, props: u32)`, `props` being how many of
 /// the project's property rows are the person's.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct PersonRow {
-    pub(super) uuid: [u8; 16],
-    pub(super) created_at: i64,
-    pub(super) version: u64,
-    pub(super) flags: u8,
-    pub(super) anchor: u32,
-    pub(super) ids: u32,
-    pub(super) props: u32,
+const PERSON_SIZE: usize = 45;
+
+fn put_person(person: &Person, out: &mut [u8; 1 + PERSON_SIZE]) {
+    out[0] = 1;
+    out[1..17].copy_from_slice(person.uuid.as_bytes());
+    out[17..25].copy_from_slice(&person.created_at.unix_micros().to_le_bytes());
+    out[25..33].copy_from_slice(&person.version.to_le_bytes());
+    out[33] = if person.is_identified { IDENTIFIED } else { 0 };
+    out[34..38].copy_from_slice(&person.anchor.raw().to_le_bytes());
+    out[38..42].copy_from_slice(&person.ids.to_le_bytes());
+    let props = u32::try_from(person.props.len()).unwrap_or(u32::MAX);
+    out[42..].copy_from_slice(&props.to_le_bytes());
 }
 
-impl PersonRow {
-    const SIZE: usize = 45;
-
-    fn of(person: &Person) -> PersonRow {
-        PersonRow {
-            uuid: *person.uuid.as_bytes(),
-            created_at: person.created_at.unix_micros(),
-            version: person.version,
-            flags: if person.is_identified { IDENTIFIED } else { 0 },
-            anchor: person.anchor.raw(),
-            ids: person.ids,
-            props: u32::try_from(person.props.len()).unwrap_or(u32::MAX),
-        }
+/// A person read back, its properties `start..` in the project's property rows.
+fn get_person(b: &[u8; PERSON_SIZE], start: usize) -> Result<Person, DecodeError> {
+    let mut uuid = [0u8; 16];
+    uuid.copy_from_slice(&b[..16]);
+    let flags = b[32];
+    if flags & !IDENTIFIED != 0 {
+        return Err(DecodeError::Other("unknown person flags"));
     }
-
-    fn put(&self, out: &mut [u8; Self::SIZE]) {
-        out[..16].copy_from_slice(&self.uuid);
-        out[16..24].copy_from_slice(&self.created_at.to_le_bytes());
-        out[24..32].copy_from_slice(&self.version.to_le_bytes());
-        out[32] = self.flags;
-        out[33..37].copy_from_slice(&self.anchor.to_le_bytes());
-        out[37..41].copy_from_slice(&self.ids.to_le_bytes());
-        out[41..].copy_from_slice(&self.props.to_le_bytes());
-    }
-
-    fn get(b: &[u8; Self::SIZE]) -> PersonRow {
-        let mut uuid = [0u8; 16];
-        uuid.copy_from_slice(&b[..16]);
-        PersonRow {
-            uuid,
-            created_at: i64::from_le_bytes(take8(&b[16..24])),
-            version: u64::from_le_bytes(take8(&b[24..32])),
-            flags: b[32],
-            anchor: u32::from_le_bytes([b[33], b[34], b[35], b[36]]),
-            ids: u32::from_le_bytes([b[37], b[38], b[39], b[40]]),
-            props: u32::from_le_bytes([b[41], b[42], b[43], b[44]]),
-        }
-    }
+    Ok(Person {
+        uuid: Uuid::from_bytes(uuid),
+        created_at: Timestamp::from_unix_micros(i64::from_le_bytes(take8(&b[16..24]))),
+        version: u64::from_le_bytes(take8(&b[24..32])),
+        is_identified: flags & IDENTIFIED != 0,
+        anchor: IdKey::from_raw(u32::from_le_bytes([b[33], b[34], b[35], b[36]])),
+        ids: u32::from_le_bytes([b[37], b[38], b[39], b[40]]),
+        props: PropRange::exact(start, u32::from_le_bytes([b[41], b[42], b[43], b[44]])),
+    })
 }
 
 /// Eight bytes of a slice known to hold them.
@@ -391,37 +374,28 @@ fn take8(b: &[u8]) -> [u8; 8] {
     out
 }
 
-/// The live persons of a project in slot order, as a `Vec` of [`PersonRow`]s.
+/// A project's person slots in order, free ones `None`: bincode's legacy encoding of a
+/// `Vec<Option<person record>>`. Read back straight into the engine's slot vector, each
+/// person's properties being the next run of the project's property rows.
 pub(super) enum Persons<'a> {
-    /// Saving: the project's person slots, and how many of them are live.
-    Out {
-        slots: &'a [Option<Person>],
-        live: usize,
-    },
+    /// Saving: the project's person slots.
+    Out(&'a [Option<Person>]),
     /// Loading, and tests that rewrite a body.
-    In(Vec<PersonRow>),
+    In(Vec<Option<Person>>),
 }
 
 impl Encode for Persons<'_> {
     fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        let slots = match self {
+            Persons::Out(slots) => slots,
+            Persons::In(slots) => &slots[..],
+        };
         let mut chunks = Chunks::new(encoder.writer());
-        match self {
-            Persons::Out { slots, live } => {
-                chunks.u64(*live as u64)?;
-                let mut written = 0;
-                for person in slots.iter().flatten() {
-                    PersonRow::of(person).put(chunks.next()?);
-                    written += 1;
-                }
-                if written != *live {
-                    return Err(EncodeError::Other("the live person count is off"));
-                }
-            }
-            Persons::In(rows) => {
-                chunks.u64(rows.len() as u64)?;
-                for row in rows {
-                    row.put(chunks.next()?);
-                }
+        chunks.u64(slots.len() as u64)?;
+        for slot in slots {
+            match slot {
+                Some(person) => put_person(person, chunks.next()?),
+                None => chunks.next::<1>()?[0] = 0,
             }
         }
         chunks.finish()
@@ -431,11 +405,21 @@ impl Encode for Persons<'_> {
 impl Decode<Limit> for Persons<'static> {
     fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let len = decode_len(decoder)?;
-        let mut rows = Vec::with_capacity(initial_rows(len));
+        let mut slots = Vec::with_capacity(initial_rows(len));
+        let mut props = 0usize;
         for _ in 0..len {
-            rows.push(PersonRow::get(&decode_array(decoder)?));
+            let slot = match u8::decode(decoder)? {
+                0 => None,
+                1 => {
+                    let person = get_person(&decode_array(decoder)?, props)?;
+                    props += person.props.len();
+                    Some(person)
+                }
+                _ => return Err(DecodeError::Other("an option tag other than 0 or 1")),
+            };
+            slots.push(slot);
         }
-        Ok(Persons::In(rows))
+        Ok(Persons::In(slots))
     }
 }
 
@@ -719,7 +703,6 @@ dto! {
         person_at: Col<'a, u32>,
         /// Bit `i % 8` of byte `i / 8` is whether id `i` was seen in personless mode.
         personless: Col<'a, u8>,
-        person_slots: u64,
         /// The free slots, in the order they will be reused.
         free_persons: Col<'a, u32>,
         persons: Persons<'a>,

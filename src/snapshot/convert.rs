@@ -6,8 +6,8 @@ use hashbrown::HashMap;
 use uuid::Uuid;
 
 use super::codec::{
-    Arena, BodyV2, Col, IDENTIFIED, LinkHead, LinkRow, Links, PersonRow, Persons, ProjectV2,
-    PropRows, Seq, Strs, Values, uuid_bytes,
+    Arena, BodyV2, Col, LinkHead, LinkRow, Links, Persons, ProjectV2, PropRows, Seq, Strs, Values,
+    uuid_bytes,
 };
 use crate::engine::{Config, Counters, Engine, NO_PERSON, Person, ProjectGraph};
 use crate::error::SnapshotError;
@@ -202,12 +202,8 @@ fn project_out(graph: &ProjectGraph) -> Result<ProjectV2<'_>, SnapshotError> {
         next: Col::borrowed(next),
         person_at: Col::borrowed(&graph.person_at),
         personless: Col::owned(personless),
-        person_slots: graph.persons.len() as u64,
         free_persons: Col::borrowed(&graph.free_persons),
-        persons: Persons::Out {
-            slots: &graph.persons,
-            live: graph.persons.len() - graph.free_persons.len(),
-        },
+        persons: Persons::Out(&graph.persons),
         person_props: PropRows::Persons(&graph.props, &graph.persons),
         ids_erased: Col::borrowed(graph.ids.erased()),
         group_types: strs(graph.groups.types.iter().map(|t| &**t))?,
@@ -554,59 +550,46 @@ fn project_in(dto: &ProjectV2<'static>) -> Result<Project, SnapshotError> {
 /// `person_at`.
 fn persons_in(
     dto: &ProjectV2<'static>,
-    rows: &[PersonRow],
+    persons: &[Option<Person>],
     props: Vec<Prop>,
     forest: &Forest,
     limits: &PropLimits<'_>,
-) -> Result<(Vec<Option<Person>>, PropArena), SnapshotError> {
-    let live = rows.len();
-    let slots = usize::try_from(dto.person_slots)
-        .ok()
-        .filter(|&s| s == live + dto.free_persons.len() && s < u32::MAX as usize)
-        .ok_or_else(|| invalid("person slots are not the live persons plus the free ones"))?;
-    let lens: Vec<u32> = rows.iter().map(|row| row.props).collect();
-    let (arena, ranges) = PropArena::from_runs(props, &lens)
+) -> Result<PropArena, SnapshotError> {
+    if persons.len() >= u32::MAX as usize {
+        return Err(invalid("more person slots than person keys"));
+    }
+    let arena = PropArena::from_packed(props, persons.iter().flatten().map(|p| &p.props))
         .ok_or_else(|| invalid("the persons' property counts do not add up to their rows"))?;
-    let mut persons: Vec<Option<Person>> = Vec::with_capacity(slots);
-    persons.resize_with(slots, || None);
-    // Mark free slots; every other slot is live, filled in slot order below.
-    let mut free = vec![false; slots];
+    // The free list names each empty slot once, and nothing else.
+    let mut listed = vec![false; persons.len()];
     for &slot in dto.free_persons.iter() {
-        match free.get_mut(slot as usize) {
-            Some(seen @ false) => *seen = true,
-            Some(true) => return Err(invalid("a free person slot listed twice")),
-            None => return Err(invalid("a free person slot out of range")),
+        match (listed.get_mut(slot as usize), persons.get(slot as usize)) {
+            (Some(seen @ false), Some(None)) => *seen = true,
+            (Some(true), _) => return Err(invalid("a free person slot listed twice")),
+            _ => return Err(invalid("a free person slot out of range or in use")),
         }
     }
-    let live_slots = free
+    if persons
         .iter()
-        .enumerate()
-        .filter_map(|(slot, is_free)| (!is_free).then_some(slot));
-    for ((slot, row), at) in live_slots.zip(rows).zip(ranges) {
-        if row.anchor as usize >= forest.len() {
+        .zip(&listed)
+        .any(|(p, listed)| p.is_none() && !listed)
+    {
+        return Err(invalid("an empty person slot missing from the free list"));
+    }
+    for (slot, person) in persons.iter().enumerate() {
+        let Some(person) = person else { continue };
+        if person.anchor.index() >= forest.len() {
             return Err(invalid("a person's anchor is not a distinct id"));
         }
-        let root = forest.find(IdKey::from_raw(row.anchor));
+        let root = forest.find(person.anchor);
         if dto.person_at[root.index()] as usize != slot {
             return Err(invalid(
                 "a person's anchor is in a set that holds another person",
             ));
         }
-        if row.flags & !IDENTIFIED != 0 {
-            return Err(invalid("unknown person flags"));
-        }
-        limits.check(arena.get(at))?;
-        persons[slot] = Some(Person {
-            uuid: Uuid::from_bytes(row.uuid),
-            created_at: Timestamp::from_unix_micros(row.created_at),
-            version: row.version,
-            is_identified: row.flags & IDENTIFIED != 0,
-            props: at,
-            anchor: IdKey::from_raw(row.anchor),
-            ids: row.ids,
-        });
+        limits.check(arena.get(person.props))?;
     }
-    Ok((persons, arena))
+    Ok(arena)
 }
 
 /// Checks that `person_at` names a live person only at roots, each live person exactly
@@ -845,12 +828,12 @@ fn graph_in(
         id_count: n,
         live_values,
     };
-    let rows = match std::mem::replace(&mut dto.persons, Persons::In(Vec::new())) {
-        Persons::In(rows) => rows,
-        Persons::Out { .. } => Vec::new(),
+    let persons = match std::mem::replace(&mut dto.persons, Persons::In(Vec::new())) {
+        Persons::In(persons) => persons,
+        Persons::Out(_) => Vec::new(),
     };
     let person_props = take_rows(&mut dto.person_props);
-    let (persons, props) = persons_in(&dto, &rows, person_props, &forest, &limits)?;
+    let props = persons_in(&dto, &persons, person_props, &forest, &limits)?;
     check_person_at(&sizes, &dto.person_at, &persons)?;
     let rows = match std::mem::replace(&mut dto.links, Links::In(Vec::new())) {
         Links::In(rows) => rows,

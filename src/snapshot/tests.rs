@@ -1,10 +1,12 @@
 use std::io::{self, Write};
 
-use super::codec::{self, BodyV2, Col, LinkRow, Links, PersonRow, Persons, PropRows};
+use super::codec::{self, BodyV2, Col, LinkRow, Links, Persons, PropRows};
 use super::*;
 use crate::engine::NO_PERSON;
+use crate::engine::Person;
 use crate::event::{Event, Project};
 use crate::id::{IdKey, PropKey, ValueId};
+use crate::prop_arena::PropRange;
 use crate::props::Prop;
 use crate::value::Value;
 
@@ -69,12 +71,17 @@ fn set<T: codec::Elem>(col: &mut Col<'static, T>, at: usize, value: T) {
     *col = Col::owned(items);
 }
 
-/// The person rows of the first project of a decoded body.
-fn persons<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<PersonRow> {
+/// The person slots of the first project of a decoded body.
+fn persons<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<Option<Person>> {
     match &mut b.projects.0[0].persons {
-        Persons::In(rows) => rows,
-        Persons::Out { .. } => panic!("a decoded body holds rows"),
+        Persons::In(slots) => slots,
+        Persons::Out(_) => panic!("a decoded body holds persons"),
     }
+}
+
+/// The first person of the first project of a decoded body.
+fn person<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Person {
+    persons(b).iter_mut().flatten().next().expect("a person")
 }
 
 /// The link rows of the first project of a decoded body.
@@ -112,16 +119,15 @@ fn an_unchanged_body_loads() {
 fn broken_invariants_are_refused() {
     check_refused(|b| set(&mut b.projects.0[0].parent, 0, 99), "forest");
     check_refused(|b| set(&mut b.projects.0[0].next, 0, 0), "forest");
-    check_refused(|b| persons(b)[0].anchor = 2, "anchor");
-    check_refused(|b| persons(b)[0].anchor = 50, "anchor");
+    check_refused(|b| person(b).anchor = IdKey::from_raw(2), "anchor");
+    check_refused(|b| person(b).anchor = IdKey::from_raw(50), "anchor");
     check_refused(
         |b| person_props(b)[0].key = PropKey::from_raw(9_999),
         "property key",
     );
-    check_refused(|b| persons(b)[0].flags = 4, "flags");
     check_refused(|b| set(&mut b.projects.0[0].free_persons, 0, 0), "person");
     check_refused(|b| set(&mut b.projects.0[0].free_persons, 0, 7), "slot");
-    check_refused(|b| b.projects.0[0].person_slots += 1, "slots");
+    check_refused(|b| persons(b).push(None), "missing from the free list");
     check_refused(|b| set(&mut b.values.tags, 0, 99), "tag");
     check_refused(
         |b| set(&mut b.projects.0[0].values.tags, 0, 99),
@@ -136,7 +142,13 @@ fn broken_invariants_are_refused() {
         "writer",
     );
     check_refused(|b| person_props(b).swap(0, 1), "out of order");
-    check_refused(|b| persons(b)[0].props += 1, "do not add up");
+    check_refused(
+        |b| {
+            let person = person(b);
+            person.props = PropRange::exact(0, person.props.len() as u32 + 1);
+        },
+        "do not add up",
+    );
     check_refused(
         |b| {
             let rows = person_props(b);
@@ -144,8 +156,14 @@ fn broken_invariants_are_refused() {
         },
         "do not add up",
     );
-    check_refused(|b| persons(b)[0].ids = 7, "id count");
-    check_refused(|b| persons(b).clear(), "slots");
+    check_refused(|b| person(b).ids = 7, "id count");
+    check_refused(
+        |b| {
+            persons(b).clear();
+            person_props(b).clear();
+        },
+        "slot out of range",
+    );
     check_refused(|b| links(b)[0].head.target = 2, "not one person");
     check_refused(|b| links(b)[0].head.target = 99, "out of range");
     check_refused(|b| links(b)[0].head.kind = 9, "link kind");
@@ -322,8 +340,8 @@ fn counters_and_versions_saturate_after_a_load() {
         b.events = u64::MAX;
         b.merges = u64::MAX;
         b.warnings = Col::owned(vec![u64::MAX; b.warnings.len()]);
-        for row in persons(b) {
-            row.version = u64::MAX;
+        for person in persons(b).iter_mut().flatten() {
+            person.version = u64::MAX;
         }
     })
     .expect("loads");
@@ -367,24 +385,29 @@ fn rows_and_columns_are_bincode_encodings_of_plain_types() {
     let body = convert::body(&engine, &[]).expect("converts");
     let project = &body.projects.0[0];
 
-    let persons: Vec<_> = graph.persons.iter().flatten().collect();
-    let plain: Vec<_> = persons
+    let plain: Vec<_> = graph
+        .persons
         .iter()
-        .map(|p| {
-            (
-                *p.uuid.as_bytes(),
-                p.created_at.unix_micros(),
-                p.version,
-                u8::from(p.is_identified),
-                p.anchor.raw(),
-                p.ids,
-                p.props.len() as u32,
-            )
+        .map(|slot| {
+            slot.as_ref().map(|p| {
+                (
+                    *p.uuid.as_bytes(),
+                    p.created_at.unix_micros(),
+                    p.version,
+                    u8::from(p.is_identified),
+                    p.anchor.raw(),
+                    p.ids,
+                    p.props.len() as u32,
+                )
+            })
         })
         .collect();
+    assert!(plain.iter().any(Option::is_none), "a free slot");
     assert_eq!(encode(&project.persons), encode(&plain));
-    let plain: Vec<PropTuple> = persons
+    let plain: Vec<PropTuple> = graph
+        .persons
         .iter()
+        .flatten()
         .flat_map(|p| prop_tuples(graph.props_of(p)))
         .collect();
     assert!(plain.len() > 1, "persons with properties");
@@ -444,11 +467,11 @@ fn the_fuzz_regression_inputs_are_in_the_current_format() {
         ("merge_counter_at_u64_max", |b| b.merges = u64::MAX),
         ("person_versions_at_u64_max", |b| {
             for project in &mut b.projects.0 {
-                let Persons::In(rows) = &mut project.persons else {
-                    panic!("a decoded body holds rows");
+                let Persons::In(slots) = &mut project.persons else {
+                    panic!("a decoded body holds persons");
                 };
-                for row in rows {
-                    row.version = u64::MAX;
+                for person in slots.iter_mut().flatten() {
+                    person.version = u64::MAX;
                 }
             }
         }),
@@ -469,4 +492,32 @@ fn the_fuzz_regression_inputs_are_in_the_current_format() {
         let committed = fs::read(&path).expect("the regression input is committed");
         assert!(committed == input, "{name} differs from the current format");
     }
+}
+
+/// A person record with a flag bit that no version defines does not decode.
+#[test]
+fn unknown_person_flags_do_not_decode() {
+    let record = |flags: u8| {
+        encode(vec![Some((
+            [7u8; 16], 1_i64, 0_u64, flags, 0_u32, 1_u32, 0_u32,
+        ))])
+    };
+    let decode = |bytes: &[u8]| {
+        bincode::decode_from_slice_with_context::<_, Persons<'static>, _>(
+            bytes,
+            codec::config(),
+            codec::Limit {
+                reserve: bytes.len(),
+            },
+        )
+        .map(|(persons, _)| persons)
+    };
+    let Ok(Persons::In(slots)) = decode(&record(1)) else {
+        panic!("an identified person decodes");
+    };
+    assert!(slots[0].as_ref().is_some_and(|p| p.is_identified));
+    assert!(matches!(
+        decode(&record(4)),
+        Err(bincode::error::DecodeError::Other(reason)) if reason.contains("flags")
+    ));
 }
