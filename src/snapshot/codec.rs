@@ -322,10 +322,12 @@ fn decode_array<const N: usize, D: Decoder>(decoder: &mut D) -> Result<[u8; N], 
     Ok(bytes)
 }
 
-/// How many rows to reserve before any is read: a corrupt count must run out of input
-/// before it allocates much.
-fn initial_rows(len: usize) -> usize {
-    len.min(1 << 16)
+/// How many of `len` rows to reserve before any is read: all of them when the input can
+/// hold them at a byte each (the shortest row, a free person slot), and never so many that
+/// a corrupt count reserves more than eight times the input's bytes (a row in memory is at
+/// most 64 bytes), so that it runs out of input before it allocates much.
+fn initial_rows(len: usize, limit: Limit) -> usize {
+    len.min(limit.reserve / 8)
 }
 
 /// Bit 0 of a person's flags: identified.
@@ -405,7 +407,7 @@ impl Encode for Persons<'_> {
 impl Decode<Limit> for Persons<'static> {
     fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let len = decode_len(decoder)?;
-        let mut slots = Vec::with_capacity(initial_rows(len));
+        let mut slots = Vec::with_capacity(initial_rows(len, *decoder.context()));
         let mut props = 0usize;
         for _ in 0..len {
             let slot = match u8::decode(decoder)? {
@@ -563,7 +565,7 @@ impl Encode for Links<'_> {
 impl Decode<Limit> for Links<'static> {
     fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let len = decode_len(decoder)?;
-        let mut rows = Vec::with_capacity(initial_rows(len));
+        let mut rows = Vec::with_capacity(initial_rows(len, *decoder.context()));
         for _ in 0..len {
             let head = LinkHead::get(&decode_array(decoder)?);
             let record = match u8::decode(decoder)? {
