@@ -87,8 +87,14 @@ dense_key!(
 /// capacity. Growing by an eighth bounds it to 12.5%, for about eight times the copying,
 /// which is amortized O(1) all the same and small next to applying an event.
 pub(crate) fn reserve_gently<T>(items: &mut Vec<T>) {
-    if items.len() == items.capacity() {
-        items.reserve_exact((items.len() / 8).max(64));
+    reserve_room(items, 1);
+}
+
+/// Makes room for `n` more items, growing by an eighth (at least `n`) when there is not,
+/// as [`reserve_gently`] does for one.
+pub(crate) fn reserve_room<T>(items: &mut Vec<T>, n: usize) {
+    if items.capacity() - items.len() < n {
+        items.reserve_exact((items.len() / 8).max(64).max(n));
     }
 }
 

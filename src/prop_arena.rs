@@ -12,7 +12,7 @@
 //! and is handed to the next person needing that class. When more than half of the vector
 //! is free, [`PropArena::compact`] packs the live blocks together again.
 
-use crate::id::{IdKey, PropKey, ValueId, reserve_gently};
+use crate::id::{IdKey, PropKey, ValueId, reserve_room};
 use crate::props::{Prop, PropStore};
 
 /// Where a person's properties sit in its project's [`PropArena`]: `len` entries sorted by
@@ -122,9 +122,7 @@ impl PropArena {
             return PropRange { start, len: 0, cap };
         }
         let start = self.slots.len();
-        if self.slots.capacity() - start < cap as usize {
-            reserve_gently(&mut self.slots);
-        }
+        reserve_room(&mut self.slots, cap as usize);
         self.slots.resize(start + cap as usize, EMPTY);
         PropRange { start, len: 0, cap }
     }
@@ -343,9 +341,7 @@ impl PropRuns {
     /// Appends `props`, a person's properties (so fewer than `u32::MAX`).
     pub(crate) fn push(&mut self, props: &[Prop]) -> RunAt {
         let start = self.entries.len();
-        if self.entries.capacity() - start < props.len() {
-            reserve_gently(&mut self.entries);
-        }
+        reserve_room(&mut self.entries, props.len());
         self.entries.extend_from_slice(props);
         RunAt {
             start,
