@@ -323,6 +323,11 @@ pub(crate) struct RunAt {
 }
 
 impl RunAt {
+    /// The run of `len` entries from `start`.
+    pub(crate) fn exact(start: usize, len: u32) -> RunAt {
+        RunAt { start, len }
+    }
+
     pub(crate) fn len(self) -> usize {
         self.len as usize
     }
@@ -372,16 +377,20 @@ impl PropRuns {
         self.entries = packed;
     }
 
-    /// Runs of the given lengths back to back, as a snapshot loads them; `None` when the
-    /// lengths do not add up to the entries.
-    pub(crate) fn from_runs(entries: Vec<Prop>, lens: &[u32]) -> Option<(PropRuns, Vec<RunAt>)> {
-        let mut runs = Vec::with_capacity(lens.len());
-        let mut start = 0usize;
-        for &len in lens {
-            runs.push(RunAt { start, len });
-            start = start.checked_add(len as usize)?;
+    /// The stored runs of `runs`, made with [`RunAt::exact`] back to back from 0: what a
+    /// snapshot loads. `None` when they do not cover `entries` exactly.
+    pub(crate) fn from_packed<'r>(
+        entries: Vec<Prop>,
+        runs: impl Iterator<Item = &'r RunAt>,
+    ) -> Option<PropRuns> {
+        let mut end = 0;
+        for at in runs {
+            if at.start != end {
+                return None;
+            }
+            end += at.len as usize;
         }
-        (start == entries.len()).then_some((PropRuns { entries }, runs))
+        (end == entries.len()).then_some(PropRuns { entries })
     }
 }
 

@@ -22,8 +22,8 @@ use uuid::Uuid;
 use crate::engine::Person;
 use crate::event::Timestamp;
 use crate::id::{IdKey, PropKey, ValueId};
-use crate::links::{Link, MergeRecord};
-use crate::prop_arena::{PropArena, PropRange, PropRuns};
+use crate::links::{EventRef, Link, LinkEffect, LinkKind, MergeRecord, RefusalReason};
+use crate::prop_arena::{PropArena, PropRange, PropRuns, RunAt};
 use crate::props::Prop;
 
 /// The format's only bincode configuration: little-endian fixed-width integers, lengths as
@@ -414,7 +414,7 @@ impl Decode<Limit> for Persons<'static> {
                 0 => None,
                 1 => {
                     let person = get_person(&decode_array(decoder)?, props)?;
-                    props += person.props.len();
+                    props = props.saturating_add(person.props.len());
                     Some(person)
                 }
                 _ => return Err(DecodeError::Other("an option tag other than 0 or 1")),
@@ -425,138 +425,141 @@ impl Decode<Limit> for Persons<'static> {
     }
 }
 
-/// A link's fixed fields: bincode's legacy encoding of `(target: u32, source: u32,
-/// kind: u8, effect: u8, ordinal: u64, time: i64, uuid: [u8; 16])`, the nil uuid for
-/// none.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct LinkHead {
-    pub(super) target: u32,
-    pub(super) source: u32,
-    pub(super) kind: u8,
-    pub(super) effect: u8,
-    pub(super) ordinal: u64,
-    pub(super) time: i64,
-    pub(super) uuid: [u8; 16],
+/// Link kinds by their code in the format.
+pub(super) const LINK_KINDS: [LinkKind; 4] = [
+    LinkKind::Identify,
+    LinkKind::Alias,
+    LinkKind::MergeDangerously,
+    LinkKind::Bridge,
+];
+/// Link effects by their code in the format.
+pub(super) const EFFECTS: [LinkEffect; 4] = [
+    LinkEffect::Created,
+    LinkEffect::AttachedSource,
+    LinkEffect::AttachedTarget,
+    LinkEffect::Merged,
+];
+/// Refusal reasons by their code in the format.
+pub(super) const REASONS: [RefusalReason; 3] = [
+    RefusalReason::IllegalId,
+    RefusalReason::AlreadyIdentified,
+    RefusalReason::MoveLimitExceeded,
+];
+
+fn code_of<T: PartialEq>(table: &[T], item: &T) -> u8 {
+    table
+        .iter()
+        .position(|t| t == item)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(u8::MAX)
 }
 
-impl LinkHead {
-    const SIZE: usize = 42;
-
-    fn put(&self, out: &mut [u8; Self::SIZE]) {
-        out[..4].copy_from_slice(&self.target.to_le_bytes());
-        out[4..8].copy_from_slice(&self.source.to_le_bytes());
-        out[8] = self.kind;
-        out[9] = self.effect;
-        out[10..18].copy_from_slice(&self.ordinal.to_le_bytes());
-        out[18..26].copy_from_slice(&self.time.to_le_bytes());
-        out[26..].copy_from_slice(&self.uuid);
-    }
-
-    fn get(b: &[u8; Self::SIZE]) -> LinkHead {
-        let mut uuid = [0u8; 16];
-        uuid.copy_from_slice(&b[26..]);
-        LinkHead {
-            target: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            source: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
-            kind: b[8],
-            effect: b[9],
-            ordinal: u64::from_le_bytes(take8(&b[10..18])),
-            time: i64::from_le_bytes(take8(&b[18..26])),
-            uuid,
-        }
-    }
+/// The entry of `table` with code `code`.
+pub(super) fn code_in<T: Copy>(table: &[T], code: u8) -> Option<T> {
+    table.get(usize::from(code)).copied()
 }
 
-/// What the two persons of a merge held: bincode's legacy encoding of
-/// `(target_created_at: i64, source_created_at: i64, target_props: u32, source_props:
-/// u32)`, the last two being how many of the project's record property rows are each
+pub(super) fn link_kind_code(kind: LinkKind) -> u8 {
+    code_of(&LINK_KINDS, &kind)
+}
+
+pub(super) fn reason_code(reason: RefusalReason) -> u8 {
+    code_of(&REASONS, &reason)
+}
+
+/// A link record: bincode's legacy encoding of `(target: u32, source: u32, kind: u8,
+/// effect: u8, ordinal: u64, time: i64, uuid: [u8; 16], record: Option<(target_created_at:
+/// i64, source_created_at: i64, target_props: u32, source_props: u32)>)`, the nil uuid for
+/// none and the last two being how many of the project's record property rows are each
 /// side's.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct RecordRow {
-    pub(super) target_created_at: i64,
-    pub(super) source_created_at: i64,
-    pub(super) target_props: u32,
-    pub(super) source_props: u32,
-}
+const LINK_SIZE: usize = 42;
+const RECORD_SIZE: usize = 24;
 
-impl RecordRow {
-    /// With the `Some` tag in front.
-    const SIZE: usize = 25;
-
-    fn of(record: &MergeRecord) -> RecordRow {
-        RecordRow {
-            target_created_at: record.target_created_at.unix_micros(),
-            source_created_at: record.source_created_at.unix_micros(),
-            target_props: u32::try_from(record.target_props.len()).unwrap_or(u32::MAX),
-            source_props: u32::try_from(record.source_props.len()).unwrap_or(u32::MAX),
+fn put_link<W: Writer>(link: &Link, chunks: &mut Chunks<'_, W>) -> Result<(), EncodeError> {
+    let out = chunks.next::<LINK_SIZE>()?;
+    out[..4].copy_from_slice(&link.target.raw().to_le_bytes());
+    out[4..8].copy_from_slice(&link.source.raw().to_le_bytes());
+    out[8] = link_kind_code(link.kind);
+    out[9] = code_of(&EFFECTS, &link.effect);
+    out[10..18].copy_from_slice(&link.event.ordinal.to_le_bytes());
+    out[18..26].copy_from_slice(&link.event.timestamp.unix_micros().to_le_bytes());
+    out[26..].copy_from_slice(&uuid_bytes(link.event.uuid));
+    match &link.merge {
+        Some(record) => {
+            let out = chunks.next::<{ 1 + RECORD_SIZE }>()?;
+            out[0] = 1;
+            out[1..9].copy_from_slice(&record.target_created_at.unix_micros().to_le_bytes());
+            out[9..17].copy_from_slice(&record.source_created_at.unix_micros().to_le_bytes());
+            let len = |run: RunAt| u32::try_from(run.len()).unwrap_or(u32::MAX);
+            out[17..21].copy_from_slice(&len(record.target_props).to_le_bytes());
+            out[21..].copy_from_slice(&len(record.source_props).to_le_bytes());
         }
+        None => chunks.next::<1>()?[0] = 0,
     }
+    Ok(())
+}
 
-    fn put(&self, out: &mut [u8; Self::SIZE]) {
-        out[0] = 1;
-        out[1..9].copy_from_slice(&self.target_created_at.to_le_bytes());
-        out[9..17].copy_from_slice(&self.source_created_at.to_le_bytes());
-        out[17..21].copy_from_slice(&self.target_props.to_le_bytes());
-        out[21..].copy_from_slice(&self.source_props.to_le_bytes());
-    }
-
-    fn get(b: &[u8; Self::SIZE - 1]) -> RecordRow {
-        RecordRow {
-            target_created_at: i64::from_le_bytes(take8(&b[..8])),
-            source_created_at: i64::from_le_bytes(take8(&b[8..16])),
-            target_props: u32::from_le_bytes([b[16], b[17], b[18], b[19]]),
-            source_props: u32::from_le_bytes([b[20], b[21], b[22], b[23]]),
+/// A link read back, the properties of its record from `start` in the project's record
+/// property rows; returns it with where the next record's properties start.
+fn get_link<D: Decoder>(decoder: &mut D, start: usize) -> Result<(Link, usize), DecodeError> {
+    let b: [u8; LINK_SIZE] = decode_array(decoder)?;
+    let mut uuid = [0u8; 16];
+    uuid.copy_from_slice(&b[26..]);
+    let uuid = Uuid::from_bytes(uuid);
+    let (merge, next) = match u8::decode(decoder)? {
+        0 => (None, start),
+        1 => {
+            let r: [u8; RECORD_SIZE] = decode_array(decoder)?;
+            let target = u32::from_le_bytes([r[16], r[17], r[18], r[19]]);
+            let source = u32::from_le_bytes([r[20], r[21], r[22], r[23]]);
+            let source_start = start.saturating_add(target as usize);
+            let record = MergeRecord {
+                target_props: RunAt::exact(start, target),
+                source_props: RunAt::exact(source_start, source),
+                target_created_at: Timestamp::from_unix_micros(i64::from_le_bytes(take8(&r[..8]))),
+                source_created_at: Timestamp::from_unix_micros(i64::from_le_bytes(take8(
+                    &r[8..16],
+                ))),
+            };
+            (Some(record), source_start.saturating_add(source as usize))
         }
-    }
+        _ => return Err(DecodeError::Other("an option tag other than 0 or 1")),
+    };
+    let link = Link {
+        target: IdKey::from_raw(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        source: IdKey::from_raw(u32::from_le_bytes([b[4], b[5], b[6], b[7]])),
+        kind: code_in(&LINK_KINDS, b[8]).ok_or(DecodeError::Other("unknown link kind code"))?,
+        effect: code_in(&EFFECTS, b[9]).ok_or(DecodeError::Other("unknown link effect code"))?,
+        event: EventRef {
+            ordinal: u64::from_le_bytes(take8(&b[10..18])),
+            timestamp: Timestamp::from_unix_micros(i64::from_le_bytes(take8(&b[18..26]))),
+            uuid: (!uuid.is_nil()).then_some(uuid),
+        },
+        merge,
+    };
+    Ok((link, next))
 }
 
-/// A link read back.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct LinkRow {
-    pub(super) head: LinkHead,
-    pub(super) record: Option<RecordRow>,
-}
-
-impl LinkRow {
-    fn put<W: Writer>(&self, chunks: &mut Chunks<'_, W>) -> Result<(), EncodeError> {
-        self.head.put(chunks.next()?);
-        match &self.record {
-            Some(record) => record.put(chunks.next()?),
-            None => chunks.next::<1>()?[0] = 0,
-        }
-        Ok(())
-    }
-}
-
-/// A project's links in the order they were made: bincode's legacy encoding of a
-/// `Vec<(LinkHead's fields…, record: Option<RecordRow's fields…>)>`.
+/// A project's links in the order they were made, as a `Vec` of link records. Read back
+/// straight into the engine's link vector, each record's properties being the next runs of
+/// the project's record property rows.
 pub(super) enum Links<'a> {
-    /// Saving: the links, and how to code a link's fixed fields.
-    Out(&'a [Link], fn(&Link) -> LinkHead),
+    /// Saving: the project's links.
+    Out(&'a [Link]),
     /// Loading, and tests that rewrite a body.
-    In(Vec<LinkRow>),
+    In(Vec<Link>),
 }
 
 impl Encode for Links<'_> {
     fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        let links = match self {
+            Links::Out(links) => links,
+            Links::In(links) => &links[..],
+        };
         let mut chunks = Chunks::new(encoder.writer());
-        match self {
-            Links::Out(links, head) => {
-                chunks.u64(links.len() as u64)?;
-                for link in *links {
-                    let row = LinkRow {
-                        head: head(link),
-                        record: link.merge.as_ref().map(RecordRow::of),
-                    };
-                    row.put(&mut chunks)?;
-                }
-            }
-            Links::In(rows) => {
-                chunks.u64(rows.len() as u64)?;
-                for row in rows {
-                    row.put(&mut chunks)?;
-                }
-            }
+        chunks.u64(links.len() as u64)?;
+        for link in links {
+            put_link(link, &mut chunks)?;
         }
         chunks.finish()
     }
@@ -565,17 +568,14 @@ impl Encode for Links<'_> {
 impl Decode<Limit> for Links<'static> {
     fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let len = decode_len(decoder)?;
-        let mut rows = Vec::with_capacity(initial_rows(len, *decoder.context()));
+        let mut links = Vec::with_capacity(initial_rows(len, *decoder.context()));
+        let mut props = 0;
         for _ in 0..len {
-            let head = LinkHead::get(&decode_array(decoder)?);
-            let record = match u8::decode(decoder)? {
-                0 => None,
-                1 => Some(RecordRow::get(&decode_array(decoder)?)),
-                _ => return Err(DecodeError::Other("an option tag other than 0 or 1")),
-            };
-            rows.push(LinkRow { head, record });
+            let (link, next) = get_link(decoder, props)?;
+            props = next;
+            links.push(link);
         }
-        Ok(Links::In(rows))
+        Ok(Links::In(links))
     }
 }
 

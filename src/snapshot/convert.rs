@@ -6,8 +6,8 @@ use hashbrown::HashMap;
 use uuid::Uuid;
 
 use super::codec::{
-    Arena, BodyV2, Col, LinkHead, LinkRow, Links, Persons, ProjectV2, PropRows, Seq, Strs, Values,
-    uuid_bytes,
+    Arena, BodyV2, Col, LINK_KINDS, Links, Persons, ProjectV2, PropRows, REASONS, Seq, Strs,
+    Values, code_in, link_kind_code, reason_code, uuid_bytes,
 };
 use crate::engine::{Config, Counters, Engine, NO_PERSON, Person, ProjectGraph};
 use crate::error::SnapshotError;
@@ -15,9 +15,7 @@ use crate::event::{Project, Timestamp};
 use crate::graph::Forest;
 use crate::groups::{Group, Groups, MAX_GROUP_TYPES};
 use crate::id::{IdKey, Interner};
-use crate::links::{
-    EventRef, Link, LinkEffect, LinkKind, LinkStore, MergeRecord, Refusal, RefusalReason,
-};
+use crate::links::{EventRef, Link, LinkStore, Refusal};
 use crate::outcome::WarningKind;
 use crate::prop_arena::{PropArena, PropRuns};
 use crate::props::Prop;
@@ -212,7 +210,7 @@ fn project_out(graph: &ProjectGraph) -> Result<ProjectV2<'_>, SnapshotError> {
         group_created_at: Col::owned(group_created_at),
         group_versions: Col::owned(group_versions),
         values: values.into_dto(),
-        links: Links::Out(&graph.links.links, link_head),
+        links: Links::Out(&graph.links.links),
         record_props: PropRows::Records(&graph.links.records, &graph.links.links),
         refusal_target: Col::owned(refusals.iter().map(|r| r.target.raw()).collect()),
         refusal_source: Col::owned(refusals.iter().map(|r| r.source.raw()).collect()),
@@ -237,57 +235,6 @@ impl EventCols {
         self.ordinals.push(event.ordinal);
         self.times.push(event.timestamp.unix_micros());
         self.uuids.extend_from_slice(&uuid_bytes(event.uuid));
-    }
-}
-
-const LINK_KINDS: [LinkKind; 4] = [
-    LinkKind::Identify,
-    LinkKind::Alias,
-    LinkKind::MergeDangerously,
-    LinkKind::Bridge,
-];
-const EFFECTS: [LinkEffect; 4] = [
-    LinkEffect::Created,
-    LinkEffect::AttachedSource,
-    LinkEffect::AttachedTarget,
-    LinkEffect::Merged,
-];
-const REASONS: [RefusalReason; 3] = [
-    RefusalReason::IllegalId,
-    RefusalReason::AlreadyIdentified,
-    RefusalReason::MoveLimitExceeded,
-];
-
-fn code_of<T: PartialEq>(table: &[T], item: &T) -> u8 {
-    table
-        .iter()
-        .position(|t| t == item)
-        .and_then(|i| u8::try_from(i).ok())
-        .unwrap_or(u8::MAX)
-}
-
-fn link_kind_code(kind: LinkKind) -> u8 {
-    code_of(&LINK_KINDS, &kind)
-}
-
-fn effect_code(effect: LinkEffect) -> u8 {
-    code_of(&EFFECTS, &effect)
-}
-
-fn reason_code(reason: RefusalReason) -> u8 {
-    code_of(&REASONS, &reason)
-}
-
-/// A link's fixed fields as stored.
-fn link_head(link: &Link) -> LinkHead {
-    LinkHead {
-        target: link.target.raw(),
-        source: link.source.raw(),
-        kind: link_kind_code(link.kind),
-        effect: effect_code(link.effect),
-        ordinal: link.event.ordinal,
-        time: link.event.timestamp.unix_micros(),
-        uuid: uuid_bytes(link.event.uuid),
     }
 }
 
@@ -682,38 +629,30 @@ fn event_ref(ordinals: &[u64], times: &[i64], uuids: &[u8], i: usize) -> EventRe
 }
 
 fn decode<T: Copy>(table: &[T], code: u8, what: &str) -> Result<T, SnapshotError> {
-    table
-        .get(usize::from(code))
-        .copied()
-        .ok_or_else(|| invalid(format!("unknown {what} code {code}")))
+    code_in(table, code).ok_or_else(|| invalid(format!("unknown {what} code {code}")))
 }
 
 /// The links and refusals of a project: every link inside one person, every id in range.
 fn links_in(
     dto: &ProjectV2<'static>,
-    rows: &[LinkRow],
+    links: Vec<Link>,
     record_props: Vec<Prop>,
     forest: &Forest,
     limits: &PropLimits<'_>,
 ) -> Result<LinkStore, SnapshotError> {
-    let lens: Vec<u32> = rows
-        .iter()
-        .filter_map(|row| row.record)
-        .flat_map(|record| [record.target_props, record.source_props])
-        .collect();
-    let (records, runs) = PropRuns::from_runs(record_props, &lens)
-        .ok_or_else(|| invalid("the merge records' property counts do not add up to their rows"))?;
-    let mut runs = runs.into_iter();
-    let key = |raw: u32| -> Result<IdKey, SnapshotError> {
-        if (raw as usize) < forest.len() {
-            Ok(IdKey::from_raw(raw))
-        } else {
-            Err(invalid("a link names an id out of range"))
+    let records = PropRuns::from_packed(
+        record_props,
+        links
+            .iter()
+            .filter_map(|l| l.merge.as_ref())
+            .flat_map(|m| [&m.target_props, &m.source_props]),
+    )
+    .ok_or_else(|| invalid("the merge records' property counts do not add up to their rows"))?;
+    for link in &links {
+        let (target, source) = (link.target, link.source);
+        if target.index() >= forest.len() || source.index() >= forest.len() {
+            return Err(invalid("a link names an id out of range"));
         }
-    };
-    let mut links = Vec::with_capacity(rows.len());
-    for &LinkRow { head, record } in rows {
-        let (target, source) = (key(head.target)?, key(head.source)?);
         let root = forest.find(target);
         if target == source
             || forest.find(source) != root
@@ -721,36 +660,18 @@ fn links_in(
         {
             return Err(invalid("a link joins ids that are not one person"));
         }
-        let merge = match record {
-            Some(record) => {
-                let (Some(target_props), Some(source_props)) = (runs.next(), runs.next()) else {
-                    return Err(invalid("fewer record properties than records"));
-                };
-                limits.check(records.get(target_props))?;
-                limits.check(records.get(source_props))?;
-                Some(MergeRecord {
-                    target_props,
-                    source_props,
-                    target_created_at: Timestamp::from_unix_micros(record.target_created_at),
-                    source_created_at: Timestamp::from_unix_micros(record.source_created_at),
-                })
-            }
-            None => None,
-        };
-        let uuid = Uuid::from_bytes(head.uuid);
-        links.push(Link {
-            target,
-            source,
-            kind: decode(&LINK_KINDS, head.kind, "link kind")?,
-            effect: decode(&EFFECTS, head.effect, "link effect")?,
-            event: EventRef {
-                ordinal: head.ordinal,
-                timestamp: Timestamp::from_unix_micros(head.time),
-                uuid: (!uuid.is_nil()).then_some(uuid),
-            },
-            merge,
-        });
+        if let Some(record) = &link.merge {
+            limits.check(records.get(record.target_props))?;
+            limits.check(records.get(record.source_props))?;
+        }
     }
+    let key = |raw: u32| -> Result<IdKey, SnapshotError> {
+        if (raw as usize) < forest.len() {
+            Ok(IdKey::from_raw(raw))
+        } else {
+            Err(invalid("a link names an id out of range"))
+        }
+    };
 
     let m = dto.refusal_target.len();
     if [
@@ -835,12 +756,12 @@ fn graph_in(
     let person_props = take_rows(&mut dto.person_props);
     let props = persons_in(&dto, &persons, person_props, &forest, &limits)?;
     check_person_at(&sizes, &dto.person_at, &persons)?;
-    let rows = match std::mem::replace(&mut dto.links, Links::In(Vec::new())) {
-        Links::In(rows) => rows,
-        Links::Out(..) => Vec::new(),
+    let links = match std::mem::replace(&mut dto.links, Links::In(Vec::new())) {
+        Links::In(links) => links,
+        Links::Out(_) => Vec::new(),
     };
     let record_props = take_rows(&mut dto.record_props);
-    let links = links_in(&dto, &rows, record_props, &forest, &limits)?;
+    let links = links_in(&dto, links, record_props, &forest, &limits)?;
     let groups = groups_in(&dto, &mut values)?;
     values.finish()?;
     let personless = (0..n)

@@ -1,11 +1,12 @@
 use std::io::{self, Write};
 
-use super::codec::{self, BodyV2, Col, LinkRow, Links, Persons, PropRows};
+use super::codec::{self, BodyV2, Col, Links, Persons, PropRows};
 use super::*;
 use crate::engine::NO_PERSON;
 use crate::engine::Person;
 use crate::event::{Event, Project};
 use crate::id::{IdKey, PropKey, ValueId};
+use crate::links::{Link, LinkEffect, LinkKind};
 use crate::prop_arena::PropRange;
 use crate::props::Prop;
 use crate::value::Value;
@@ -85,10 +86,10 @@ fn person<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Person {
 }
 
 /// The link rows of the first project of a decoded body.
-fn links<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<LinkRow> {
+fn links<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<Link> {
     match &mut b.projects.0[0].links {
-        Links::In(rows) => rows,
-        Links::Out(..) => panic!("a decoded body holds rows"),
+        Links::In(links) => links,
+        Links::Out(_) => panic!("a decoded body holds links"),
     }
 }
 
@@ -164,10 +165,25 @@ fn broken_invariants_are_refused() {
         },
         "slot out of range",
     );
-    check_refused(|b| links(b)[0].head.target = 2, "not one person");
-    check_refused(|b| links(b)[0].head.target = 99, "out of range");
-    check_refused(|b| links(b)[0].head.kind = 9, "link kind");
-    check_refused(|b| links(b)[0].head.effect = 9, "link effect");
+}
+
+#[test]
+fn broken_link_and_record_invariants_are_refused() {
+    check_refused(
+        |b| links(b)[0].target = IdKey::from_raw(2),
+        "not one person",
+    );
+    check_refused(|b| links(b)[0].target = IdKey::from_raw(99), "out of range");
+    check_refused(
+        |b| {
+            let link = links(b)
+                .iter_mut()
+                .find(|l| l.merge.is_some())
+                .expect("a merge");
+            link.merge = None;
+        },
+        "do not add up",
+    );
     check_refused(
         |b| record_props(b)[0].key = PropKey::from_raw(9_999),
         "property key",
@@ -413,16 +429,26 @@ fn rows_and_columns_are_bincode_encodings_of_plain_types() {
     assert!(plain.len() > 1, "persons with properties");
     assert_eq!(encode(&project.person_props), encode(&plain));
 
-    let Links::Out(links, head) = &project.links else {
+    let Links::Out(links) = &project.links else {
         panic!("a saved body borrows the links");
     };
+    let code = |kind: LinkKind| codec::LINK_KINDS.iter().position(|k| *k == kind);
     let plain: Vec<_> = links
         .iter()
         .map(|link| {
-            let h = head(link);
             (
-                (h.target, h.source, h.kind, h.effect, h.ordinal, h.time),
-                h.uuid,
+                (
+                    link.target.raw(),
+                    link.source.raw(),
+                    code(link.kind).expect("a known kind") as u8,
+                    codec::EFFECTS
+                        .iter()
+                        .position(|e| *e == link.effect)
+                        .expect("known") as u8,
+                    link.event.ordinal,
+                    link.event.timestamp.unix_micros(),
+                ),
+                *link.event.uuid.unwrap_or_default().as_bytes(),
                 link.merge.as_ref().map(|r| {
                     (
                         r.target_created_at.unix_micros(),
@@ -520,4 +546,39 @@ fn unknown_person_flags_do_not_decode() {
         decode(&record(4)),
         Err(bincode::error::DecodeError::Other(reason)) if reason.contains("flags")
     ));
+}
+
+/// A link record with a kind or an effect code that no version defines does not decode.
+#[test]
+fn unknown_link_codes_do_not_decode() {
+    let record = |kind: u8, effect: u8| {
+        encode(vec![(
+            (0_u32, 1_u32, kind, effect, 1_u64, 0_i64),
+            [0u8; 16],
+            None::<(i64, i64, u32, u32)>,
+        )])
+    };
+    let decode = |bytes: &[u8]| {
+        bincode::decode_from_slice_with_context::<_, Links<'static>, _>(
+            bytes,
+            codec::config(),
+            codec::Limit {
+                reserve: bytes.len(),
+            },
+        )
+        .map(|(links, _)| links)
+    };
+    let Ok(Links::In(links)) = decode(&record(1, 3)) else {
+        panic!("a known link decodes");
+    };
+    assert_eq!(
+        (links[0].kind, links[0].effect),
+        (LinkKind::Alias, LinkEffect::Merged)
+    );
+    for (kind, effect, what) in [(9, 0, "kind"), (0, 9, "effect")] {
+        assert!(matches!(
+            decode(&record(kind, effect)),
+            Err(bincode::error::DecodeError::Other(reason)) if reason.contains(what)
+        ));
+    }
 }
