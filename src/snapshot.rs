@@ -376,10 +376,10 @@ fn read_error(error: codec::ReadError) -> SnapshotError {
 }
 
 fn decode(flags_and_len: &[u8], stored: u32, body: &[u8]) -> Result<Snapshot, SnapshotError> {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(body);
-    verify(flags_and_len, stored, &hasher)?;
-    let body = codec::read(body).map_err(read_error)?;
+    // Decoded and checksummed in one pass; trusted only once the checksum matched.
+    let (body, crc) = codec::read_checked(body);
+    verify(flags_and_len, stored, &crc)?;
+    let body = body.map_err(read_error)?;
     let (engine, position) = convert::engine(body)?;
     Ok(Snapshot { engine, position })
 }
