@@ -13,7 +13,9 @@
 //! - `save` (into the reserved vector, through `io::Write`: two passes over the engine),
 //!   `save_to_vec` (into a new vector, one pass), `load` (through `io::Read`, decoding as
 //!   the bytes stream in) and `load_from_bytes`; the loads do not count dropping the
-//!   engine they built.
+//!   engine they built;
+//! - `snapshot_restore/*`: the copy into new memory and the two loads again, after the
+//!   graph that was saved has been dropped, as in a service restoring its graph at start.
 //!
 //! Measured figures are in BENCHMARKS.md.
 
@@ -85,6 +87,28 @@ fn snapshot(c: &mut Criterion) {
     });
     group.bench_function("save_to_vec", |b| {
         b.iter(|| engine.save_to_vec(&[]).expect("saves"));
+    });
+    group.bench_function("load", |b| {
+        b.iter_with_large_drop(|| Engine::load(black_box(&file[..])).expect("loads"));
+    });
+    group.bench_function("load_from_bytes", |b| {
+        b.iter_with_large_drop(|| Engine::load_from_bytes(black_box(&file)).expect("loads"));
+    });
+    group.finish();
+
+    // A service restoring its graph holds the file, not a second graph: the same copy and
+    // loads again once the graph that was saved (and the heap it fragmented) is gone.
+    drop(engine);
+    drop(target);
+    let mut group = c.benchmark_group("snapshot_restore");
+    group.throughput(Throughput::Bytes(file.len() as u64));
+    group.sample_size(20);
+    group.bench_function("memcpy_into_new", |b| {
+        b.iter(|| {
+            let mut copy = Vec::with_capacity(file.len());
+            copy.extend_from_slice(black_box(&file));
+            copy
+        });
     });
     group.bench_function("load", |b| {
         b.iter_with_large_drop(|| Engine::load(black_box(&file[..])).expect("loads"));

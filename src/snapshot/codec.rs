@@ -410,15 +410,36 @@ impl Decode<Limit> for Persons<'static> {
         let mut slots = Vec::with_capacity(initial_rows(len, *decoder.context()));
         let mut props = 0usize;
         for _ in 0..len {
-            let slot = match u8::decode(decoder)? {
-                0 => None,
-                1 => {
-                    let person = get_person(&decode_array(decoder)?, props)?;
-                    props = props.saturating_add(person.props.len());
-                    Some(person)
+            // One look at the reader's buffer per slot when it holds a whole record, three
+            // reads otherwise.
+            let reader = decoder.reader();
+            let peeked = reader.peek_read(1 + PERSON_SIZE).map(|b| {
+                let mut record = [0u8; 1 + PERSON_SIZE];
+                record.copy_from_slice(b);
+                record
+            });
+            let slot = match peeked {
+                Some([0, ..]) => {
+                    decoder.claim_bytes_read(1)?;
+                    decoder.reader().consume(1);
+                    None
                 }
-                _ => return Err(DecodeError::Other("an option tag other than 0 or 1")),
+                Some(record) if record[0] == 1 => {
+                    decoder.claim_bytes_read(1 + PERSON_SIZE)?;
+                    decoder.reader().consume(1 + PERSON_SIZE);
+                    let mut row = [0u8; PERSON_SIZE];
+                    row.copy_from_slice(&record[1..]);
+                    Some(get_person(&row, props)?)
+                }
+                _ => match u8::decode(decoder)? {
+                    0 => None,
+                    1 => Some(get_person(&decode_array(decoder)?, props)?),
+                    _ => return Err(DecodeError::Other("an option tag other than 0 or 1")),
+                },
             };
+            if let Some(person) = &slot {
+                props = props.saturating_add(person.props.len());
+            }
             slots.push(slot);
         }
         Ok(Persons::In(slots))
