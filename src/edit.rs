@@ -104,6 +104,7 @@ impl Engine {
         let members: Vec<IdKey> = graph.forest.members(ka).collect();
         let part_a = reachable(graph, &members, ka);
         if part_a.contains(&kb) {
+            graph.links.compact_records();
             return Ok(Unlinked {
                 links_removed: removed.len(),
                 kept,
@@ -126,6 +127,7 @@ impl Engine {
             .max()
             .unwrap_or(Timestamp::EPOCH);
         let split_off = split_component(graph, person, &staying, &departing, record, joined_at);
+        graph.links.compact_records();
         Ok(Unlinked {
             links_removed: removed.len(),
             kept,
@@ -204,6 +206,7 @@ impl Engine {
                     created.push(uuid);
                 }
             }
+            graph.links.compact_records();
         }
         Ok(created)
     }
@@ -240,6 +243,7 @@ impl Engine {
         let uuid = graph.person(person).uuid;
         graph.remove_person(person);
         graph.free_persons.push(person.raw());
+        graph.links.compact_records();
         Ok(uuid)
     }
 

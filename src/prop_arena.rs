@@ -527,6 +527,35 @@ mod tests {
     }
 
     #[test]
+    fn record_runs_survive_retain_and_compaction() {
+        let prop = |k: u32| Prop {
+            key: key(k),
+            writer: IdKey::from_raw(k % 3),
+            value: ValueId::from_raw(k),
+        };
+        let mut runs = PropRuns::default();
+        let mut kept: Vec<RunAt> = (0..10)
+            .map(|i| runs.push(&(0..i).map(prop).collect::<Vec<_>>()))
+            .collect();
+        runs.retain(&mut kept[9], |p| p.writer != IdKey::from_raw(0));
+        let expected: Vec<Vec<Prop>> = kept.iter().map(|&at| runs.get(at).to_vec()).collect();
+        assert_eq!(expected[9].len(), 6);
+        // Drop every other run, as removing their links does, and pack the rest.
+        let mut live: Vec<RunAt> = kept.iter().copied().skip(1).step_by(2).collect();
+        runs.compact(live.iter_mut());
+        assert_eq!(runs.len(), live.iter().map(|at| at.len()).sum::<usize>());
+        for (at, want) in live.iter().zip(expected.iter().skip(1).step_by(2)) {
+            assert_eq!(runs.get(*at), &want[..]);
+        }
+        let rebuilt = PropRuns::from_packed(runs.entries.clone(), live.iter());
+        assert_eq!(rebuilt, Some(runs.clone()));
+        assert_eq!(
+            PropRuns::from_packed(runs.entries.clone(), live.iter().skip(1)),
+            None
+        );
+    }
+
+    #[test]
     fn a_set_past_the_block_moves_and_an_empty_set_frees() {
         let mut arena = PropArena::default();
         let mut at = PropRange::default();
