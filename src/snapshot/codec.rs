@@ -331,7 +331,7 @@ fn initial_rows(len: usize, limit: Limit) -> usize {
 }
 
 /// Bit 0 of a person's flags: identified.
-pub(super) const IDENTIFIED: u8 = 1;
+const IDENTIFIED: u8 = 1;
 
 /// A person record: bincode's legacy encoding of `(uuid: [u8; 16], created_at: i64,
 /// version: u64, flags: u8, anchor: u32, ids: u32, props: u32)`, `props` being how many of
