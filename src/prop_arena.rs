@@ -254,7 +254,7 @@ impl PropArena {
         *self = packed;
     }
 
-    /// An arena holding the blocks of `ranges`, made with [`PropArena::exact`] back to back
+    /// An arena holding the blocks of `ranges`, made with [`PropRange::exact`] back to back
     /// from 0: what a snapshot loads. `None` when they do not cover `slots` exactly.
     pub(crate) fn from_packed<'r>(
         slots: Vec<Prop>,
@@ -307,9 +307,9 @@ impl PropStore for InArena<'_> {
     }
 }
 
-/// Properties sorted by key without repeats, stored back to back and never changed in
-/// place: what merge records keep. Removing records leaves their entries behind until
-/// [`PropRuns::compact`].
+/// Properties sorted by key without repeats, stored back to back: what merge records keep.
+/// Runs are appended and only ever shrink in place (erasing an id); removing records
+/// leaves their entries behind until [`PropRuns::compact`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct PropRuns {
     entries: Vec<Prop>,
