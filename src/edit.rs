@@ -409,19 +409,21 @@ fn split_component(
     let mut departing_props = departing_snapshot
         .and_then(|(p, _)| recorded(p))
         .unwrap_or_default();
-    let written_by_departing: Vec<_> = old_props
-        .iter()
-        .filter(|p| departing_set.contains(&p.writer))
-        .copied()
-        .collect();
+    // The old properties written by ids of the departing part (`true`) or not (`false`).
+    let written_by_departing = |departing: bool| -> Vec<Prop> {
+        old_props
+            .iter()
+            .filter(|p| departing_set.contains(&p.writer) == departing)
+            .copied()
+            .collect()
+    };
     departing_props = Props::overlay(
         departing_props.entries(),
-        Props::from_sorted(written_by_departing)
+        Props::from_sorted(written_by_departing(true))
             .unwrap_or_default()
             .entries(),
     );
 
-    let mut staying_props = Props::from_sorted(old_props.clone()).unwrap_or_default();
     let restored: Vec<_> = staying_snapshot
         .map(|(snapshot, _)| {
             graph
@@ -438,9 +440,8 @@ fn split_component(
                 .collect()
         })
         .unwrap_or_default();
-    staying_props.retain(|p| !departing_set.contains(&p.writer));
-    staying_props = Props::overlay(
-        staying_props.entries(),
+    let staying_props = Props::overlay(
+        &written_by_departing(false),
         Props::from_sorted(restored).unwrap_or_default().entries(),
     );
 

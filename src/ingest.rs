@@ -48,9 +48,6 @@ impl Engine {
         // saturate rather than overflow.
         self.counters.events = self.counters.events.saturating_add(1);
         let result = self.apply_checked(event, outcome);
-        if let Some(slot) = self.project_slot(event.project()) {
-            self.projects[slot].compact_props_if_sparse();
-        }
         if self.values.wants_collection() {
             self.collect_values();
         }
@@ -208,6 +205,8 @@ impl Engine {
                 });
             }
         }
+        // Only this project's persons changed, so only its arena can have become sparse.
+        self.projects[index].compact_props_if_sparse();
         Ok(())
     }
 

@@ -100,13 +100,6 @@ impl Props {
             .then_some(Props(entries.into_boxed_slice()))
     }
 
-    /// Keeps the properties for which `keep` holds.
-    pub(crate) fn retain(&mut self, keep: impl FnMut(&Prop) -> bool) {
-        let mut props = std::mem::take(&mut self.0).into_vec();
-        props.retain(keep);
-        self.0 = props.into_boxed_slice();
-    }
-
     /// The properties of a merge: `source` overlaid by `target`, the target winning on every
     /// shared key.
     pub(crate) fn overlay(source: &[Prop], target: &[Prop]) -> Props {

@@ -524,9 +524,6 @@ fn put_link<W: Writer>(link: &Link, chunks: &mut Chunks<'_, W>) -> Result<(), En
 /// property rows; returns it with where the next record's properties start.
 fn get_link<D: Decoder>(decoder: &mut D, start: usize) -> Result<(Link, usize), DecodeError> {
     let b: [u8; LINK_SIZE] = decode_array(decoder)?;
-    let mut uuid = [0u8; 16];
-    uuid.copy_from_slice(&b[26..]);
-    let uuid = Uuid::from_bytes(uuid);
     let (merge, next) = match u8::decode(decoder)? {
         0 => (None, start),
         1 => {
@@ -554,7 +551,7 @@ fn get_link<D: Decoder>(decoder: &mut D, start: usize) -> Result<(Link, usize), 
         event: EventRef {
             ordinal: u64::from_le_bytes(take8(&b[10..18])),
             timestamp: Timestamp::from_unix_micros(i64::from_le_bytes(take8(&b[18..26]))),
-            uuid: (!uuid.is_nil()).then_some(uuid),
+            uuid: uuid_of(&b[26..]),
         },
         merge,
     };
@@ -654,6 +651,12 @@ impl Decode<Limit> for PropRows<'static> {
     fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
         decode_elems(decoder).map(PropRows::In)
     }
+}
+
+/// The optional uuid of stored bytes: the nil uuid means none ([`uuid_bytes`] inverted).
+pub(super) fn uuid_of(bytes: &[u8]) -> Option<Uuid> {
+    let uuid = Uuid::from_slice(bytes).unwrap_or(Uuid::nil());
+    (!uuid.is_nil()).then_some(uuid)
 }
 
 /// The uuid bytes of an optional uuid, nil for none.

@@ -3,11 +3,10 @@
 //! a loaded engine is one that `apply` could have built.
 
 use hashbrown::HashMap;
-use uuid::Uuid;
 
 use super::codec::{
     Arena, BodyV2, Col, LINK_KINDS, Links, Persons, ProjectV2, PropRows, REASONS, Seq, Strs,
-    Values, code_in, link_kind_code, reason_code, uuid_bytes,
+    Values, code_in, link_kind_code, reason_code, uuid_bytes, uuid_of,
 };
 use crate::engine::{Config, Counters, Engine, NO_PERSON, Person, ProjectGraph};
 use crate::error::SnapshotError;
@@ -618,13 +617,10 @@ fn groups_in(dto: &ProjectV2<'static>, values: &mut ValuesIn<'_>) -> Result<Grou
 }
 
 fn event_ref(ordinals: &[u64], times: &[i64], uuids: &[u8], i: usize) -> EventRef {
-    let mut uuid = [0u8; 16];
-    uuid.copy_from_slice(&uuids[i * 16..i * 16 + 16]);
-    let uuid = Uuid::from_bytes(uuid);
     EventRef {
         ordinal: ordinals[i],
         timestamp: Timestamp::from_unix_micros(times[i]),
-        uuid: (!uuid.is_nil()).then_some(uuid),
+        uuid: uuid_of(&uuids[i * 16..i * 16 + 16]),
     }
 }
 
