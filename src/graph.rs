@@ -95,65 +95,72 @@ impl Forest {
     }
 
     /// Rebuilds a forest from its arrays, checking that every parent chain reaches a root
-    /// and that the member lists are exactly the sets, and returns it with the size of
-    /// each root's set (0 for the other ids). Returns `None` when a check fails.
+    /// and that the member lists are exactly the sets. Returns it with the root and size
+    /// of every set ([`Sets`]), or `None` when a check fails.
     pub(crate) fn from_parts(
         parent: Vec<u32>,
         rank: Vec<u8>,
         next: Vec<u32>,
-    ) -> Option<(Forest, Vec<u32>)> {
+    ) -> Option<(Forest, Sets)> {
+        const UNSET: u32 = u32::MAX;
         let n = parent.len();
         if rank.len() != n
             || next.len() != n
-            || parent.iter().chain(&next).any(|&p| p as usize >= n)
+            || parent.iter().chain(&next).any(|&k| k as usize >= n)
         {
             return None;
         }
-        let forest = Forest { parent, rank, next };
-        // Ranks strictly increase towards the root, so any chain longer than 256 steps is
-        // a cycle.
-        let mut root_of = vec![0u32; n];
-        for (x, slot) in root_of.iter_mut().enumerate() {
-            let mut at = u32::try_from(x).ok()?;
-            let mut steps = 0;
-            while forest.parent[at as usize] != at {
-                let up = forest.parent[at as usize];
-                if forest.rank[up as usize] <= forest.rank[at as usize] {
-                    return None;
-                }
-                at = up;
-                steps += 1;
-                if steps > 256 {
-                    return None;
-                }
-            }
-            *slot = at;
+        // Ranks strictly increase towards the root, so no parent chain can cycle. Each
+        // check is a single look, not a walk up the chain.
+        let mut wrong = false;
+        for (x, (&p, &r)) in parent.iter().zip(&rank).enumerate() {
+            wrong |= p as usize != x && rank[p as usize] <= r;
         }
-        // Each list must stay inside one set and visit every member of it once.
+        if wrong {
+            return None;
+        }
+        // Label each root's list with the root: every key must be on exactly one.
+        let mut root = vec![UNSET; n];
         let mut size = vec![0u32; n];
-        for &r in &root_of {
-            size[r as usize] += 1;
-        }
-        let mut visited = vec![false; n];
-        for x in 0..n {
-            if root_of[x] as usize != x {
+        let mut labelled = 0usize;
+        for (r, &p) in parent.iter().enumerate() {
+            if p as usize != r {
                 continue;
             }
+            let mut at = r;
             let mut count = 0u32;
-            for member in forest.members(IdKey::from_raw(u32::try_from(x).ok()?)) {
-                let m = member.index();
-                if visited[m] || root_of[m] as usize != x {
+            loop {
+                if root[at] != UNSET {
                     return None;
                 }
-                visited[m] = true;
+                root[at] = p;
                 count += 1;
+                at = next[at] as usize;
+                if at == r {
+                    break;
+                }
             }
-            if count != size[x] {
-                return None;
-            }
+            size[r] = count;
+            labelled += count as usize;
         }
-        Some((forest, size))
+        // A key whose parent is on another list would make its list miss part of its set;
+        // with every parent on the key's own list, each list is exactly its root's set.
+        for (x, &p) in parent.iter().enumerate() {
+            wrong |= root[p as usize] != root[x];
+        }
+        if wrong || labelled != n {
+            return None;
+        }
+        Some((Forest { parent, rank, next }, Sets { root, size }))
     }
+}
+
+/// What [`Forest::from_parts`] learns of the sets on its way.
+pub(crate) struct Sets {
+    /// The root of every key.
+    pub(crate) root: Vec<u32>,
+    /// The number of keys in each root's set; 0 for the other keys.
+    pub(crate) size: Vec<u32>,
 }
 
 /// The keys of one set, in list order.
@@ -214,10 +221,11 @@ mod tests {
         }
         assert_eq!(f.members(IdKey::from_raw(7)).count(), n as usize);
         let (parent, rank, next) = f.parts();
-        let (_, sizes) = Forest::from_parts(parent.to_vec(), rank.to_vec(), next.to_vec()).unwrap();
+        let (_, sets) = Forest::from_parts(parent.to_vec(), rank.to_vec(), next.to_vec()).unwrap();
         let root = f.find(IdKey::from_raw(0));
-        assert_eq!(sizes[root.index()], n);
-        assert_eq!(sizes.iter().sum::<u32>(), n);
+        assert_eq!(sets.size[root.index()], n);
+        assert_eq!(sets.size.iter().sum::<u32>(), n);
+        assert!(sets.root.iter().all(|&r| r == root.raw()));
         assert!(rank.iter().all(|&r| r <= 12));
     }
 
@@ -227,5 +235,10 @@ mod tests {
         assert!(Forest::from_parts(vec![0, 0], vec![1, 0], vec![0, 1]).is_none());
         assert!(Forest::from_parts(vec![0, 5], vec![0, 0], vec![0, 1]).is_none());
         assert!(Forest::from_parts(vec![0, 0], vec![1, 0], vec![1, 0]).is_some());
+        // Two roots on one list, and a list that runs into another set's loop.
+        assert!(Forest::from_parts(vec![0, 1], vec![0, 0], vec![1, 0]).is_none());
+        assert!(Forest::from_parts(vec![0, 1, 1], vec![0, 1, 0], vec![2, 2, 1]).is_none());
+        // Lists that each hold one set, but not the set of their own root.
+        assert!(Forest::from_parts(vec![0, 0, 2, 2], vec![1, 0, 1, 0], vec![3, 1, 0, 2]).is_none());
     }
 }

@@ -11,7 +11,7 @@ use super::codec::{
 use crate::engine::{Config, Counters, Engine, NO_PERSON, Person, ProjectGraph};
 use crate::error::SnapshotError;
 use crate::event::{Project, Timestamp};
-use crate::graph::Forest;
+use crate::graph::{Forest, Sets};
 use crate::groups::{Group, Groups, MAX_GROUP_TYPES};
 use crate::id::{IdKey, Interner};
 use crate::links::{EventRef, Link, LinkStore, Refusal};
@@ -294,29 +294,47 @@ struct PropLimits<'l> {
 
 impl PropLimits<'_> {
     /// Checks one owner's properties: every key, writer and value exists, keys in order.
+    ///
+    /// One branch per owner, not per property: the rows are millions and all valid in any
+    /// file that passed its checksum, so the loop only accumulates what would be wrong.
     fn check(&self, props: &[Prop]) -> Result<(), SnapshotError> {
-        let mut last = None;
+        let mut wrong = false;
+        let mut last: Option<u32> = None;
         for prop in props {
-            if prop.key.index() >= self.key_count {
-                return Err(invalid("a property key out of range"));
-            }
-            if prop.writer.index() >= self.id_count {
-                return Err(invalid("a property writer is not a distinct id"));
-            }
-            if !self
+            wrong |= prop.key.index() >= self.key_count;
+            wrong |= prop.writer.index() >= self.id_count;
+            wrong |= !self
                 .live_values
                 .get(prop.value.index())
                 .copied()
-                .unwrap_or(false)
-            {
-                return Err(invalid("a property value slot that holds no value"));
-            }
-            if last.is_some_and(|last| last >= prop.key) {
-                return Err(invalid("property keys out of order or repeated"));
-            }
-            last = Some(prop.key);
+                .unwrap_or(false);
+            wrong |= last >= Some(prop.key.raw());
+            last = Some(prop.key.raw());
         }
-        Ok(())
+        if wrong {
+            Err(self.explain(props))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// What is wrong with properties that [`PropLimits::check`] refused.
+    fn explain(&self, props: &[Prop]) -> SnapshotError {
+        if props.iter().any(|p| p.key.index() >= self.key_count) {
+            invalid("a property key out of range")
+        } else if props.iter().any(|p| p.writer.index() >= self.id_count) {
+            invalid("a property writer is not a distinct id")
+        } else if props.iter().any(|p| {
+            !self
+                .live_values
+                .get(p.value.index())
+                .copied()
+                .unwrap_or(false)
+        }) {
+            invalid("a property value slot that holds no value")
+        } else {
+            invalid("property keys out of order or repeated")
+        }
     }
 }
 
@@ -498,7 +516,7 @@ fn persons_in(
     dto: &ProjectV2<'static>,
     persons: &[Option<Person>],
     props: Vec<Prop>,
-    forest: &Forest,
+    sets: &Sets,
     limits: &PropLimits<'_>,
 ) -> Result<PropArena, SnapshotError> {
     if persons.len() >= u32::MAX as usize {
@@ -524,11 +542,10 @@ fn persons_in(
     }
     for (slot, person) in persons.iter().enumerate() {
         let Some(person) = person else { continue };
-        if person.anchor.index() >= forest.len() {
+        let Some(&root) = sets.root.get(person.anchor.index()) else {
             return Err(invalid("a person's anchor is not a distinct id"));
-        }
-        let root = forest.find(person.anchor);
-        if dto.person_at[root.index()] as usize != slot {
+        };
+        if dto.person_at[root as usize] as usize != slot {
             return Err(invalid(
                 "a person's anchor is in a set that holds another person",
             ));
@@ -633,7 +650,7 @@ fn links_in(
     dto: &ProjectV2<'static>,
     links: Vec<Link>,
     record_props: Vec<Prop>,
-    forest: &Forest,
+    sets: &Sets,
     limits: &PropLimits<'_>,
 ) -> Result<LinkStore, SnapshotError> {
     let records = PropRuns::from_packed(
@@ -646,14 +663,12 @@ fn links_in(
     .ok_or_else(|| invalid("the merge records' property counts do not add up to their rows"))?;
     for link in &links {
         let (target, source) = (link.target, link.source);
-        if target.index() >= forest.len() || source.index() >= forest.len() {
+        let (Some(&root), Some(&source_root)) =
+            (sets.root.get(target.index()), sets.root.get(source.index()))
+        else {
             return Err(invalid("a link names an id out of range"));
-        }
-        let root = forest.find(target);
-        if target == source
-            || forest.find(source) != root
-            || dto.person_at[root.index()] == NO_PERSON
-        {
+        };
+        if target == source || source_root != root || dto.person_at[root as usize] == NO_PERSON {
             return Err(invalid("a link joins ids that are not one person"));
         }
         if let Some(record) = &link.merge {
@@ -662,7 +677,7 @@ fn links_in(
         }
     }
     let key = |raw: u32| -> Result<IdKey, SnapshotError> {
-        if (raw as usize) < forest.len() {
+        if (raw as usize) < sets.root.len() {
             Ok(IdKey::from_raw(raw))
         } else {
             Err(invalid("a link names an id out of range"))
@@ -734,7 +749,7 @@ fn graph_in(
     {
         return Err(invalid("the personless bitmap does not match the ids"));
     }
-    let (forest, sizes) = Forest::from_parts(
+    let (forest, sets) = Forest::from_parts(
         take(&mut dto.parent),
         take(&mut dto.rank),
         take(&mut dto.next),
@@ -750,14 +765,15 @@ fn graph_in(
         Persons::Out(_) => Vec::new(),
     };
     let person_props = take_rows(&mut dto.person_props);
-    let props = persons_in(&dto, &persons, person_props, &forest, &limits)?;
-    check_person_at(&sizes, &dto.person_at, &persons)?;
+    let props = persons_in(&dto, &persons, person_props, &sets, &limits)?;
+    check_person_at(&sets.size, &dto.person_at, &persons)?;
     let links = match std::mem::replace(&mut dto.links, Links::In(Vec::new())) {
         Links::In(links) => links,
         Links::Out(_) => Vec::new(),
     };
     let record_props = take_rows(&mut dto.record_props);
-    let links = links_in(&dto, links, record_props, &forest, &limits)?;
+    let links = links_in(&dto, links, record_props, &sets, &limits)?;
+    drop(sets);
     let groups = groups_in(&dto, &mut values)?;
     values.finish()?;
     let personless = (0..n)

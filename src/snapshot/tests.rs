@@ -139,6 +139,22 @@ fn broken_invariants_are_refused() {
         "value slot",
     );
     check_refused(
+        |b| {
+            // A new free slot at the end of the value store, named by a person's row.
+            let mut tags = b.values.tags.to_vec();
+            assert!(
+                tags.iter().all(|&tag| tag < 7),
+                "only scalar values: a slot each"
+            );
+            let slot = u32::try_from(tags.len()).expect("few values");
+            tags.push(0);
+            b.values.tags = Col::owned(tags);
+            b.value_free = Col::owned(vec![slot]);
+            person_props(b)[0].value = ValueId::from_raw(slot);
+        },
+        "holds no value",
+    );
+    check_refused(
         |b| person_props(b)[0].writer = IdKey::from_raw(999),
         "writer",
     );
