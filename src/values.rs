@@ -196,50 +196,94 @@ impl ValueStore {
 
     /// Rebuilds a store; `None` when a free slot is out of range, listed twice or not
     /// `Null`, or when two live slots hold the same value.
-    pub(crate) fn from_parts(values: Vec<Value>, mut free: Vec<u32>) -> Option<ValueStore> {
-        let mut is_free = vec![false; values.len()];
-        for &slot in &free {
-            let flag = is_free.get_mut(slot as usize)?;
-            if *flag || values[slot as usize] != Value::Null {
-                return None;
-            }
-            *flag = true;
+    #[cfg(test)]
+    pub(crate) fn from_parts(values: Vec<Value>, free: Vec<u32>) -> Option<ValueStore> {
+        let mut rebuild = Rebuild::with_capacity(values.len());
+        for value in values {
+            rebuild.push(value)?;
         }
-        free.shrink_to_fit();
+        rebuild.finish(free)
+    }
+}
+
+/// A store rebuilt slot by slot, as a snapshot lists them. Each value is hashed as it
+/// arrives, while it is in cache, rather than in a second pass over every value.
+pub(crate) struct Rebuild {
+    store: ValueStore,
+    /// Slots holding `Null`: free ones, or the one live `Null`, told apart by the free list.
+    nulls: Vec<u32>,
+}
+
+impl Rebuild {
+    pub(crate) fn with_capacity(slots: usize) -> Rebuild {
         let mut store = ValueStore {
-            values,
-            table: HashTable::new(),
-            free,
-            hasher: DefaultHashBuilder::default(),
-            live_after_collect: 0,
+            values: Vec::with_capacity(slots),
+            ..ValueStore::default()
         };
+        store.table.reserve(slots, |_| 0);
+        Rebuild {
+            store,
+            nulls: Vec::new(),
+        }
+    }
+
+    /// Adds the next slot; `None` when it holds a value an earlier live slot holds.
+    pub(crate) fn push(&mut self, value: Value) -> Option<()> {
+        let slot = u32::try_from(self.store.values.len()).ok()?;
+        if value == Value::Null {
+            self.nulls.push(slot);
+        } else {
+            self.insert(slot, &value)?;
+        }
+        self.store.values.push(value);
+        Some(())
+    }
+
+    fn insert(&mut self, slot: u32, value: &Value) -> Option<()> {
+        let hash = self.store.hash(value);
         let ValueStore {
             values,
             table,
             hasher,
             ..
-        } = &mut store;
-        let hash = |value: &Value| {
-            let mut h = hasher.build_hasher();
-            hash_value(value, &mut h);
-            h.finish()
-        };
-        table.reserve(values.len(), |&s| hash(&values[s as usize]));
-        for (slot, _) in is_free.iter().enumerate().filter(|(_, free)| !**free) {
-            let value = &values[slot];
-            match table.entry(
-                hash(value),
-                |&s| same(&values[s as usize], value),
-                |&s| hash(&values[s as usize]),
-            ) {
-                Entry::Occupied(_) => return None,
-                Entry::Vacant(vacant) => {
-                    vacant.insert(u32::try_from(slot).ok()?);
-                }
+        } = &mut self.store;
+        match table.entry(
+            hash,
+            |&s| same(&values[s as usize], value),
+            |&s| {
+                let mut h = hasher.build_hasher();
+                hash_value(&values[s as usize], &mut h);
+                h.finish()
+            },
+        ) {
+            Entry::Occupied(_) => None,
+            Entry::Vacant(vacant) => {
+                vacant.insert(slot);
+                Some(())
             }
         }
-        store.live_after_collect = store.live();
-        Some(store)
+    }
+
+    /// The store with `free` as its free list; `None` when a free slot is out of range,
+    /// listed twice or not `Null`, or when two live slots hold `Null`.
+    pub(crate) fn finish(mut self, mut free: Vec<u32>) -> Option<ValueStore> {
+        let mut is_free = vec![false; self.store.values.len()];
+        for &slot in &free {
+            let flag = is_free.get_mut(slot as usize)?;
+            if *flag || self.store.values[slot as usize] != Value::Null {
+                return None;
+            }
+            *flag = true;
+        }
+        for slot in std::mem::take(&mut self.nulls) {
+            if !is_free[slot as usize] {
+                self.insert(slot, &Value::Null)?;
+            }
+        }
+        free.shrink_to_fit();
+        self.store.free = free;
+        self.store.live_after_collect = self.store.live();
+        Some(self.store)
     }
 }
 
@@ -278,5 +322,9 @@ mod tests {
         let (values, free) = store.parts();
         assert!(ValueStore::from_parts(values.to_vec(), free.to_vec()).is_some());
         assert!(ValueStore::from_parts(vec![Value::from(1), Value::from(1)], vec![]).is_none());
+        // One live null is a value like any other; two are the same value twice.
+        assert!(ValueStore::from_parts(vec![Value::Null, Value::Null], vec![1]).is_some());
+        assert!(ValueStore::from_parts(vec![Value::Null, Value::Null], vec![]).is_none());
+        assert!(ValueStore::from_parts(vec![Value::from(1)], vec![0]).is_none());
     }
 }

@@ -19,7 +19,7 @@ use crate::outcome::WarningKind;
 use crate::prop_arena::{PropArena, PropRuns};
 use crate::props::Prop;
 use crate::value::{Number, Value};
-use crate::values::ValueStore;
+use crate::values::{Rebuild, ValueStore};
 
 /// How deep values may nest. JSON input is limited to 128 levels by the parser; values
 /// built through the API are refused on save past this, so that every saved file loads.
@@ -802,14 +802,14 @@ fn graph_in(
 
 /// The value store: its slots in order, free ones null.
 fn values_in(dto: &Values<'static>, free: Vec<u32>) -> Result<ValueStore, SnapshotError> {
+    let repeated = || invalid("the value store repeats a value or frees a slot in use");
     let mut stream = ValuesIn::new(dto)?;
-    let mut values = Vec::with_capacity(dto.tags.len().min(1 << 20));
+    let mut store = Rebuild::with_capacity(dto.tags.len().min(1 << 20));
     while stream.tag < stream.tags.len() {
-        values.push(stream.value(0)?);
+        store.push(stream.value(0)?).ok_or_else(repeated)?;
     }
     stream.finish()?;
-    ValueStore::from_parts(values, free)
-        .ok_or_else(|| invalid("the value store repeats a value or frees a slot in use"))
+    store.finish(free).ok_or_else(repeated)
 }
 
 /// The engine and position of a decoded body, once every invariant holds.
