@@ -175,16 +175,8 @@ impl ValueStore {
         self.live_after_collect = self.live();
     }
 
-    /// One flag per slot: whether it holds a value.
-    pub(crate) fn live_flags(&self) -> Vec<bool> {
-        let mut live = vec![true; self.values.len()];
-        for &slot in &self.free {
-            live[slot as usize] = false;
-        }
-        live
-    }
-
-    /// Number of slots, free or not, for sizing the `reachable` flags.
+    /// Number of slots, free or not: for sizing the `reachable` flags, and what a loaded
+    /// property may name.
     pub(crate) fn slots(&self) -> usize {
         self.values.len()
     }

@@ -19,6 +19,7 @@ use bincode::error::{DecodeError, EncodeError};
 use bincode::{Decode, Encode};
 use uuid::Uuid;
 
+use super::rows::{RowCheck, RowRules, RowVerdict};
 use crate::engine::Person;
 use crate::event::Timestamp;
 use crate::id::{IdKey, PropKey, ValueId};
@@ -231,12 +232,40 @@ impl<T: Elem> Decode<Limit> for Col<'static, T> {
     }
 }
 
-/// What decoding may allocate before the bytes that fill it have arrived.
-#[derive(Clone, Copy, Debug)]
+/// The decoder's context: what decoding may allocate before the bytes that fill it have
+/// arrived, and what property rows may name.
+#[derive(Debug)]
 pub(super) struct Limit {
     /// Bytes one column may reserve ahead: what the input holds when its size is known,
     /// [`STREAM_RESERVE`] otherwise.
     pub(super) reserve: usize,
+    /// Learned from the fields before the rows, by the hooks of [`dto!`].
+    rows: RowRules,
+}
+
+impl Limit {
+    pub(super) fn new(reserve: usize) -> Limit {
+        Limit {
+            reserve,
+            rows: RowRules::default(),
+        }
+    }
+}
+
+fn learn_keys(limit: &mut Limit, keys: &Arena<'_>) {
+    limit.rows.keys = keys.ends.len();
+}
+
+fn learn_value_tags(limit: &mut Limit, values: &Values<'_>) {
+    limit.rows.value_tags = values.tags.len();
+}
+
+fn learn_free_values(limit: &mut Limit, free: &Col<'_, u32>) {
+    limit.rows.learn_free_values(free);
+}
+
+fn learn_ids(limit: &mut Limit, parent: &Col<'_, u32>) {
+    limit.rows.ids = parent.len();
 }
 
 /// How much a column of a stream of unknown size reserves ahead; it grows past that as
@@ -247,6 +276,15 @@ pub(super) const STREAM_RESERVE: usize = 64 << 20;
 fn decode_elems<T: Elem, D: Decoder<Context = Limit>>(
     decoder: &mut D,
 ) -> Result<Vec<T>, DecodeError> {
+    decode_elems_seeing(decoder, |_| {})
+}
+
+/// [`decode_elems`], showing `seen` the bytes of the items a chunk at a time, as they are
+/// decoded.
+fn decode_elems_seeing<T: Elem, D: Decoder<Context = Limit>>(
+    decoder: &mut D,
+    mut seen: impl FnMut(&[u8]),
+) -> Result<Vec<T>, DecodeError> {
     let ahead = decoder.context().reserve;
     let len = decode_len(decoder)?;
     let bytes = len
@@ -255,12 +293,16 @@ fn decode_elems<T: Elem, D: Decoder<Context = Limit>>(
     decoder.claim_bytes_read(bytes)?;
     let reader = decoder.reader();
     let mut out = Vec::new();
+    let step = CHUNK - CHUNK % T::SIZE;
     // The fast path decodes straight from the body; it only allocates what the body
     // holds, so a corrupt length cannot ask for more memory than the file has.
     let peeked = match reader.peek_read(bytes) {
         Some(src) => {
             out.reserve_exact(len);
-            T::get(src, &mut out);
+            for part in src.chunks(step) {
+                T::get(part, &mut out);
+                seen(part);
+            }
             true
         }
         None => false,
@@ -274,16 +316,17 @@ fn decode_elems<T: Elem, D: Decoder<Context = Limit>>(
         // when it has them.
         out.reserve_exact(len.min(ahead / T::SIZE));
         let mut buf = [0u8; CHUNK];
-        let step = CHUNK - CHUNK % T::SIZE;
         let mut left = bytes;
         while left > 0 {
             let n = left.min(step);
             if let Some(src) = reader.peek_read(n) {
                 T::get(src, &mut out);
+                seen(src);
                 reader.consume(n);
             } else {
                 reader.read(&mut buf[..n])?;
                 T::get(&buf[..n], &mut out);
+                seen(&buf[..n]);
             }
             left -= n;
         }
@@ -326,8 +369,8 @@ fn decode_array<const N: usize, D: Decoder>(decoder: &mut D) -> Result<[u8; N], 
 /// hold them at a byte each (the shortest row, a free person slot), and never so many that
 /// a corrupt count reserves more than eight times the input's bytes (a row in memory is at
 /// most 64 bytes), so that it runs out of input before it allocates much.
-fn initial_rows(len: usize, limit: Limit) -> usize {
-    len.min(limit.reserve / 8)
+fn initial_rows(len: usize, reserve: usize) -> usize {
+    len.min(reserve / 8)
 }
 
 /// Bit 0 of a person's flags: identified.
@@ -407,7 +450,7 @@ impl Encode for Persons<'_> {
 impl Decode<Limit> for Persons<'static> {
     fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let len = decode_len(decoder)?;
-        let mut slots = Vec::with_capacity(initial_rows(len, *decoder.context()));
+        let mut slots = Vec::with_capacity(initial_rows(len, decoder.context().reserve));
         let mut props = 0usize;
         for _ in 0..len {
             // One look at the reader's buffer per slot when it holds a whole record, three
@@ -586,7 +629,7 @@ impl Encode for Links<'_> {
 impl Decode<Limit> for Links<'static> {
     fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let len = decode_len(decoder)?;
-        let mut links = Vec::with_capacity(initial_rows(len, *decoder.context()));
+        let mut links = Vec::with_capacity(initial_rows(len, decoder.context().reserve));
         let mut props = 0;
         for _ in 0..len {
             let (link, next) = get_link(decoder, props)?;
@@ -606,7 +649,13 @@ pub(super) enum PropRows<'a> {
     /// order.
     Records(&'a PropRuns, &'a [Link]),
     /// Loading, and tests that rewrite a body.
-    In(Vec<Prop>),
+    In(CheckedRows),
+}
+
+/// Property rows as decoded, with what the decoder's check found ([`RowVerdict`]).
+pub(super) struct CheckedRows {
+    pub(super) rows: Vec<Prop>,
+    pub(super) verdict: RowVerdict,
 }
 
 impl PropRows<'_> {
@@ -627,7 +676,7 @@ impl PropRows<'_> {
                     each(runs.get(record.source_props))?;
                 }
             }
-            PropRows::In(props) => each(props)?,
+            PropRows::In(checked) => each(&checked.rows)?,
         }
         Ok(())
     }
@@ -649,7 +698,15 @@ impl Encode for PropRows<'_> {
 
 impl Decode<Limit> for PropRows<'static> {
     fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
-        decode_elems(decoder).map(PropRows::In)
+        let rules = std::mem::take(&mut decoder.context().rows);
+        let mut check = RowCheck::default();
+        let rows = decode_elems_seeing(decoder, |bytes| check.bytes(&rules, bytes));
+        let verdict = check.verdict(&rules);
+        decoder.context().rows = rules;
+        Ok(PropRows::In(CheckedRows {
+            rows: rows?,
+            verdict,
+        }))
     }
 }
 
@@ -666,8 +723,13 @@ pub(super) fn uuid_bytes(uuid: Option<Uuid>) -> [u8; 16] {
 
 /// Declares a transfer object whose encoding is its fields in order, so that the encoder
 /// and the decoder cannot disagree on the order.
+///
+/// A field may name a hook, `field: Type => hook,`, which decoding calls with the context
+/// and the field just decoded: how [`RowRules`] learn what rows may name.
 macro_rules! dto {
-    ($(#[$meta:meta])* struct $name:ident { $($(#[$fmeta:meta])* $field:ident: $ty:ty,)* }) => {
+    ($(#[$meta:meta])* struct $name:ident {
+        $($(#[$fmeta:meta])* $field:ident: $ty:ty $(=> $hook:ident)?,)*
+    }) => {
         $(#[$meta])*
         pub(super) struct $name<'a> {
             $($(#[$fmeta])* pub(super) $field: $ty,)*
@@ -682,7 +744,11 @@ macro_rules! dto {
 
         impl Decode<Limit> for $name<'static> {
             fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
-                Ok($name { $($field: Decode::decode(decoder)?,)* })
+                $(
+                    let $field = Decode::decode(decoder)?;
+                    $($hook(decoder.context(), &$field);)?
+                )*
+                Ok($name { $($field,)* })
             }
         }
     };
@@ -723,7 +789,7 @@ dto! {
         team: u64,
         token: Col<'a, u8>,
         ids: Arena<'a>,
-        parent: Col<'a, u32>,
+        parent: Col<'a, u32> => learn_ids,
         rank: Col<'a, u8>,
         next: Col<'a, u32>,
         person_at: Col<'a, u32>,
@@ -769,10 +835,10 @@ dto! {
         events: u64,
         merges: u64,
         warnings: Col<'a, u64>,
-        prop_keys: Arena<'a>,
+        prop_keys: Arena<'a> => learn_keys,
         /// The value store's slots in order (free slots hold null), and its free list.
-        values: Values<'a>,
-        value_free: Col<'a, u32>,
+        values: Values<'a> => learn_value_tags,
+        value_free: Col<'a, u32> => learn_free_values,
         projects: Seq<ProjectV2<'a>>,
     }
 }
@@ -911,9 +977,7 @@ pub(super) fn read_checked(
         summed: 0,
         crc: crc32fast::Hasher::new(),
     };
-    let limit = Limit {
-        reserve: bytes.len(),
-    };
+    let limit = Limit::new(bytes.len());
     let mut decoder = bincode::de::DecoderImpl::new(&mut reader, config(), limit);
     let body = BodyV2::decode(&mut decoder).map_err(ReadError::Codec);
     let used = reader.at;

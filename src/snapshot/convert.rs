@@ -5,9 +5,10 @@
 use hashbrown::HashMap;
 
 use super::codec::{
-    Arena, BodyV2, Col, LINK_KINDS, Links, Persons, ProjectV2, PropRows, REASONS, Seq, Strs,
-    Values, code_in, link_kind_code, reason_code, uuid_bytes, uuid_of,
+    Arena, BodyV2, CheckedRows, Col, LINK_KINDS, Links, Persons, ProjectV2, PropRows, REASONS, Seq,
+    Strs, Values, code_in, link_kind_code, reason_code, uuid_bytes, uuid_of,
 };
+use super::rows::RowVerdict;
 use crate::engine::{Config, Counters, Engine, NO_PERSON, Person, ProjectGraph};
 use crate::error::SnapshotError;
 use crate::event::{Project, Timestamp};
@@ -17,7 +18,6 @@ use crate::id::{IdKey, Interner};
 use crate::links::{EventRef, Link, LinkStore, Refusal};
 use crate::outcome::WarningKind;
 use crate::prop_arena::{PropArena, PropRuns};
-use crate::props::Prop;
 use crate::value::{Number, Value};
 use crate::values::{Rebuild, ValueStore};
 
@@ -285,57 +285,28 @@ fn interner(
     })
 }
 
-/// What a property read back may refer to.
-struct PropLimits<'l> {
-    key_count: usize,
-    id_count: usize,
-    live_values: &'l [bool],
-}
-
-impl PropLimits<'_> {
-    /// Checks one owner's properties: every key, writer and value exists, keys in order.
-    ///
-    /// One branch per owner, not per property: the rows are millions and all valid in any
-    /// file that passed its checksum, so the loop only accumulates what would be wrong.
-    fn check(&self, props: &[Prop]) -> Result<(), SnapshotError> {
-        let mut wrong = false;
-        let mut last: Option<u32> = None;
-        for prop in props {
-            wrong |= prop.key.index() >= self.key_count;
-            wrong |= prop.writer.index() >= self.id_count;
-            wrong |= !self
-                .live_values
-                .get(prop.value.index())
-                .copied()
-                .unwrap_or(false);
-            wrong |= last >= Some(prop.key.raw());
-            last = Some(prop.key.raw());
-        }
-        if wrong {
-            Err(self.explain(props))
-        } else {
-            Ok(())
-        }
+/// Settles what the decoder's check of property rows left to their owners (see
+/// [`super::rows`]), given the length of every owner's run, runs being back to back in
+/// order and adding up to the rows.
+fn rows_fit_owners(
+    checked: &CheckedRows,
+    value_slots: usize,
+    lens: impl Iterator<Item = usize>,
+) -> Result<(), SnapshotError> {
+    let verdict = checked.verdict;
+    if verdict.bad_key {
+        return Err(invalid("a property key out of range"));
     }
-
-    /// What is wrong with properties that [`PropLimits::check`] refused.
-    fn explain(&self, props: &[Prop]) -> SnapshotError {
-        if props.iter().any(|p| p.key.index() >= self.key_count) {
-            invalid("a property key out of range")
-        } else if props.iter().any(|p| p.writer.index() >= self.id_count) {
-            invalid("a property writer is not a distinct id")
-        } else if props.iter().any(|p| {
-            !self
-                .live_values
-                .get(p.value.index())
-                .copied()
-                .unwrap_or(false)
-        }) {
-            invalid("a property value slot that holds no value")
-        } else {
-            invalid("property keys out of order or repeated")
-        }
+    if verdict.bad_writer {
+        return Err(invalid("a property writer is not a distinct id"));
     }
+    if verdict.free_value || verdict.max_value.is_some_and(|v| v as usize >= value_slots) {
+        return Err(invalid("a property value slot that holds no value"));
+    }
+    if RowVerdict::falls_at_starts(&checked.rows, lens) != verdict.falls {
+        return Err(invalid("property keys out of order or repeated"));
+    }
+    Ok(())
 }
 
 /// Reads strings back from [`Strs`].
@@ -515,15 +486,21 @@ fn project_in(dto: &ProjectV2<'static>) -> Result<Project, SnapshotError> {
 fn persons_in(
     dto: &ProjectV2<'static>,
     persons: &[Option<Person>],
-    props: Vec<Prop>,
+    props: CheckedRows,
     sets: &Sets,
-    limits: &PropLimits<'_>,
+    value_slots: usize,
 ) -> Result<PropArena, SnapshotError> {
     if persons.len() >= u32::MAX as usize {
         return Err(invalid("more person slots than person keys"));
     }
-    let arena = PropArena::from_packed(props, persons.iter().flatten().map(|p| &p.props))
-        .ok_or_else(|| invalid("the persons' property counts do not add up to their rows"))?;
+    let counts_differ = || invalid("the persons' property counts do not add up to their rows");
+    let lens = || persons.iter().flatten().map(|p| p.props.len());
+    if lens().sum::<usize>() != props.rows.len() {
+        return Err(counts_differ());
+    }
+    rows_fit_owners(&props, value_slots, lens())?;
+    let arena = PropArena::from_packed(props.rows, persons.iter().flatten().map(|p| &p.props))
+        .ok_or_else(counts_differ)?;
     // The free list names each empty slot once, and nothing else.
     let mut listed = vec![false; persons.len()];
     for &slot in dto.free_persons.iter() {
@@ -550,7 +527,6 @@ fn persons_in(
                 "a person's anchor is in a set that holds another person",
             ));
         }
-        limits.check(arena.get(person.props))?;
     }
     Ok(arena)
 }
@@ -649,18 +625,23 @@ fn decode<T: Copy>(table: &[T], code: u8, what: &str) -> Result<T, SnapshotError
 fn links_in(
     dto: &ProjectV2<'static>,
     links: Vec<Link>,
-    record_props: Vec<Prop>,
+    record_props: CheckedRows,
     sets: &Sets,
-    limits: &PropLimits<'_>,
+    value_slots: usize,
 ) -> Result<LinkStore, SnapshotError> {
-    let records = PropRuns::from_packed(
-        record_props,
+    let counts_differ =
+        || invalid("the merge records' property counts do not add up to their rows");
+    let runs = || {
         links
             .iter()
             .filter_map(|l| l.merge.as_ref())
-            .flat_map(|m| [&m.target_props, &m.source_props]),
-    )
-    .ok_or_else(|| invalid("the merge records' property counts do not add up to their rows"))?;
+            .flat_map(|m| [&m.target_props, &m.source_props])
+    };
+    if runs().map(|run| run.len()).sum::<usize>() != record_props.rows.len() {
+        return Err(counts_differ());
+    }
+    rows_fit_owners(&record_props, value_slots, runs().map(|run| run.len()))?;
+    let records = PropRuns::from_packed(record_props.rows, runs()).ok_or_else(counts_differ)?;
     for link in &links {
         let (target, source) = (link.target, link.source);
         let (Some(&root), Some(&source_root)) =
@@ -670,10 +651,6 @@ fn links_in(
         };
         if target == source || source_root != root || dto.person_at[root as usize] == NO_PERSON {
             return Err(invalid("a link joins ids that are not one person"));
-        }
-        if let Some(record) = &link.merge {
-            limits.check(records.get(record.target_props))?;
-            limits.check(records.get(record.source_props))?;
         }
     }
     let key = |raw: u32| -> Result<IdKey, SnapshotError> {
@@ -721,10 +698,14 @@ fn links_in(
 }
 
 /// Moves property rows out of a transfer object.
-fn take_rows(rows: &mut PropRows<'static>) -> Vec<Prop> {
-    match std::mem::replace(rows, PropRows::In(Vec::new())) {
-        PropRows::In(props) => props,
-        PropRows::Persons(..) | PropRows::Records(..) => Vec::new(),
+fn take_rows(rows: &mut PropRows<'static>) -> CheckedRows {
+    let empty = || CheckedRows {
+        rows: Vec::new(),
+        verdict: RowVerdict::default(),
+    };
+    match std::mem::replace(rows, PropRows::In(empty())) {
+        PropRows::In(checked) => checked,
+        PropRows::Persons(..) | PropRows::Records(..) => empty(),
     }
 }
 
@@ -735,8 +716,7 @@ fn take<T: super::codec::Elem>(col: &mut Col<'static, T>) -> Vec<T> {
 
 fn graph_in(
     mut dto: ProjectV2<'static>,
-    prop_key_count: usize,
-    live_values: &[bool],
+    value_slots: usize,
 ) -> Result<ProjectGraph, SnapshotError> {
     let project = project_in(&dto)?;
     let mut values = ValuesIn::new(&dto.values)?;
@@ -755,24 +735,19 @@ fn graph_in(
         take(&mut dto.next),
     )
     .ok_or_else(|| invalid("the union-find forest is not a forest of its member lists"))?;
-    let limits = PropLimits {
-        key_count: prop_key_count,
-        id_count: n,
-        live_values,
-    };
     let persons = match std::mem::replace(&mut dto.persons, Persons::In(Vec::new())) {
         Persons::In(persons) => persons,
         Persons::Out(_) => Vec::new(),
     };
     let person_props = take_rows(&mut dto.person_props);
-    let props = persons_in(&dto, &persons, person_props, &sets, &limits)?;
+    let props = persons_in(&dto, &persons, person_props, &sets, value_slots)?;
     check_person_at(&sets.size, &dto.person_at, &persons)?;
     let links = match std::mem::replace(&mut dto.links, Links::In(Vec::new())) {
         Links::In(links) => links,
         Links::Out(_) => Vec::new(),
     };
     let record_props = take_rows(&mut dto.record_props);
-    let links = links_in(&dto, links, record_props, &sets, &limits)?;
+    let links = links_in(&dto, links, record_props, &sets, value_slots)?;
     drop(sets);
     let groups = groups_in(&dto, &mut values)?;
     values.finish()?;
@@ -821,11 +796,10 @@ pub(super) fn engine(body: BodyV2<'static>) -> Result<(Engine, Vec<u8>), Snapsho
         .map_err(|_| invalid("warning counters of another number of kinds"))?;
     let prop_keys = interner(body.prop_keys, Vec::new(), "property keys")?;
     let values = values_in(&body.values, body.value_free.into_vec())?;
-    let live_values = values.live_flags();
     let mut projects = Vec::with_capacity(body.projects.0.len());
     let mut project_index = HashMap::with_capacity(body.projects.0.len());
     for dto in body.projects.0 {
-        let graph = graph_in(dto, prop_keys.len(), &live_values)?;
+        let graph = graph_in(dto, values.slots())?;
         let index = len_u32(projects.len(), "projects")?;
         if project_index.insert(graph.project.clone(), index).is_some() {
             return Err(invalid("a project appears twice"));

@@ -96,7 +96,7 @@ fn links<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<Link> {
 /// The persons' property rows of the first project of a decoded body.
 fn person_props<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<Prop> {
     match &mut b.projects.0[0].person_props {
-        PropRows::In(rows) => rows,
+        PropRows::In(checked) => &mut checked.rows,
         _ => panic!("a decoded body holds rows"),
     }
 }
@@ -104,7 +104,7 @@ fn person_props<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<Prop> {
 /// The merge records' property rows of the first project of a decoded body.
 fn record_props<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<Prop> {
     match &mut b.projects.0[0].record_props {
-        PropRows::In(rows) => rows,
+        PropRows::In(checked) => &mut checked.rows,
         _ => panic!("a decoded body holds rows"),
     }
 }
@@ -548,9 +548,7 @@ fn unknown_person_flags_do_not_decode() {
         bincode::decode_from_slice_with_context::<_, Persons<'static>, _>(
             bytes,
             codec::config(),
-            codec::Limit {
-                reserve: bytes.len(),
-            },
+            codec::Limit::new(bytes.len()),
         )
         .map(|(persons, _)| persons)
     };
@@ -578,9 +576,7 @@ fn unknown_link_codes_do_not_decode() {
         bincode::decode_from_slice_with_context::<_, Links<'static>, _>(
             bytes,
             codec::config(),
-            codec::Limit {
-                reserve: bytes.len(),
-            },
+            codec::Limit::new(bytes.len()),
         )
         .map(|(links, _)| links)
     };
