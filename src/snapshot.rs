@@ -335,7 +335,7 @@ fn load<R: Read>(mut reader: R, size_hint: Option<u64>) -> Result<Snapshot, Snap
     let reserve = size_hint.map_or(codec::STREAM_RESERVE, |size| {
         usize::try_from(size).unwrap_or(usize::MAX)
     });
-    let (body, end) = codec::read_stream(reader, len, codec::Limit::new(reserve))?;
+    let (body, end) = codec::read_stream(reader, len, codec::DecodeContext::new(reserve))?;
     if end.read < len {
         return Err(SnapshotError::Truncated);
     }

@@ -226,8 +226,8 @@ fn decode_len<D: Decoder>(decoder: &mut D) -> Result<usize, DecodeError> {
     usize::try_from(len).map_err(|_| DecodeError::OutsideUsizeRange(len))
 }
 
-impl<T: Elem> Decode<Limit> for Col<'static, T> {
-    fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
+impl<T: Elem> Decode<DecodeContext> for Col<'static, T> {
+    fn decode<D: Decoder<Context = DecodeContext>>(decoder: &mut D) -> Result<Self, DecodeError> {
         decode_elems(decoder).map(|items| Col(Cow::Owned(items)))
     }
 }
@@ -235,7 +235,7 @@ impl<T: Elem> Decode<Limit> for Col<'static, T> {
 /// The decoder's context: what decoding may allocate before the bytes that fill it have
 /// arrived, and what property rows may name.
 #[derive(Debug)]
-pub(super) struct Limit {
+pub(super) struct DecodeContext {
     /// Bytes one column may reserve ahead: what the input holds when its size is known,
     /// [`STREAM_RESERVE`] otherwise.
     pub(super) reserve: usize,
@@ -243,29 +243,29 @@ pub(super) struct Limit {
     rows: RowRules,
 }
 
-impl Limit {
-    pub(super) fn new(reserve: usize) -> Limit {
-        Limit {
+impl DecodeContext {
+    pub(super) fn new(reserve: usize) -> DecodeContext {
+        DecodeContext {
             reserve,
             rows: RowRules::default(),
         }
     }
 }
 
-fn learn_keys(limit: &mut Limit, keys: &Arena<'_>) {
-    limit.rows.keys = keys.ends.len();
+fn learn_keys(context: &mut DecodeContext, keys: &Arena<'_>) {
+    context.rows.keys = keys.ends.len();
 }
 
-fn learn_value_tags(limit: &mut Limit, values: &Values<'_>) {
-    limit.rows.value_tags = values.tags.len();
+fn learn_value_tags(context: &mut DecodeContext, values: &Values<'_>) {
+    context.rows.value_tags = values.tags.len();
 }
 
-fn learn_free_values(limit: &mut Limit, free: &Col<'_, u32>) {
-    limit.rows.learn_free_values(free);
+fn learn_free_values(context: &mut DecodeContext, free: &Col<'_, u32>) {
+    context.rows.learn_free_values(free);
 }
 
-fn learn_ids(limit: &mut Limit, parent: &Col<'_, u32>) {
-    limit.rows.ids = parent.len();
+fn learn_ids(context: &mut DecodeContext, parent: &Col<'_, u32>) {
+    context.rows.ids = parent.len();
 }
 
 /// How much a column of a stream of unknown size reserves ahead; it grows past that as
@@ -273,7 +273,7 @@ fn learn_ids(limit: &mut Limit, parent: &Col<'_, u32>) {
 pub(super) const STREAM_RESERVE: usize = 64 << 20;
 
 /// A vector of fixed-width items: its length as `u64`, then the items.
-fn decode_elems<T: Elem, D: Decoder<Context = Limit>>(
+fn decode_elems<T: Elem, D: Decoder<Context = DecodeContext>>(
     decoder: &mut D,
 ) -> Result<Vec<T>, DecodeError> {
     decode_elems_seeing(decoder, |_| {})
@@ -281,7 +281,7 @@ fn decode_elems<T: Elem, D: Decoder<Context = Limit>>(
 
 /// [`decode_elems`], showing `seen` the bytes of the items a chunk at a time, as they are
 /// decoded.
-fn decode_elems_seeing<T: Elem, D: Decoder<Context = Limit>>(
+fn decode_elems_seeing<T: Elem, D: Decoder<Context = DecodeContext>>(
     decoder: &mut D,
     mut seen: impl FnMut(&[u8]),
 ) -> Result<Vec<T>, DecodeError> {
@@ -344,8 +344,8 @@ impl<T: Encode> Encode for Seq<T> {
     }
 }
 
-impl<T: Decode<Limit>> Decode<Limit> for Seq<T> {
-    fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
+impl<T: Decode<DecodeContext>> Decode<DecodeContext> for Seq<T> {
+    fn decode<D: Decoder<Context = DecodeContext>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let len = decode_len(decoder)?;
         // Records are at least a few bytes each, so a corrupt length runs out of input
         // long before this vector grows large.
@@ -447,8 +447,8 @@ impl Encode for Persons<'_> {
     }
 }
 
-impl Decode<Limit> for Persons<'static> {
-    fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
+impl Decode<DecodeContext> for Persons<'static> {
+    fn decode<D: Decoder<Context = DecodeContext>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let len = decode_len(decoder)?;
         let mut slots = Vec::with_capacity(initial_rows(len, decoder.context().reserve));
         let mut props = 0usize;
@@ -626,8 +626,8 @@ impl Encode for Links<'_> {
     }
 }
 
-impl Decode<Limit> for Links<'static> {
-    fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
+impl Decode<DecodeContext> for Links<'static> {
+    fn decode<D: Decoder<Context = DecodeContext>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let len = decode_len(decoder)?;
         let mut links = Vec::with_capacity(initial_rows(len, decoder.context().reserve));
         let mut props = 0;
@@ -696,8 +696,8 @@ impl Encode for PropRows<'_> {
     }
 }
 
-impl Decode<Limit> for PropRows<'static> {
-    fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
+impl Decode<DecodeContext> for PropRows<'static> {
+    fn decode<D: Decoder<Context = DecodeContext>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let rules = std::mem::take(&mut decoder.context().rows);
         let mut check = RowCheck::default();
         let rows = decode_elems_seeing(decoder, |bytes| check.bytes(&rules, bytes));
@@ -742,8 +742,8 @@ macro_rules! dto {
             }
         }
 
-        impl Decode<Limit> for $name<'static> {
-            fn decode<D: Decoder<Context = Limit>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        impl Decode<DecodeContext> for $name<'static> {
+            fn decode<D: Decoder<Context = DecodeContext>>(decoder: &mut D) -> Result<Self, DecodeError> {
                 $(
                     let $field = Decode::decode(decoder)?;
                     $($hook(decoder.context(), &$field);)?
@@ -977,8 +977,8 @@ pub(super) fn read_checked(
         summed: 0,
         crc: crc32fast::Hasher::new(),
     };
-    let limit = Limit::new(bytes.len());
-    let mut decoder = bincode::de::DecoderImpl::new(&mut reader, config(), limit);
+    let context = DecodeContext::new(bytes.len());
+    let mut decoder = bincode::de::DecoderImpl::new(&mut reader, config(), context);
     let body = BodyV2::decode(&mut decoder).map_err(ReadError::Codec);
     let used = reader.at;
     reader.crc.update(&bytes[reader.summed..]);
@@ -1018,7 +1018,7 @@ pub(super) struct StreamEnd {
 pub(super) fn read_stream<R: std::io::Read>(
     reader: R,
     len: u64,
-    limit: Limit,
+    context: DecodeContext,
 ) -> Result<(Result<BodyV2<'static>, ReadError>, StreamEnd), std::io::Error> {
     use std::io::BufRead;
     let tally = Tally {
@@ -1027,7 +1027,7 @@ pub(super) fn read_stream<R: std::io::Read>(
         crc: crc32fast::Hasher::new(),
     };
     let mut buffered = std::io::BufReader::with_capacity(1 << 16, tally);
-    let mut decoder = bincode::de::DecoderImpl::new(&mut buffered, config(), limit);
+    let mut decoder = bincode::de::DecoderImpl::new(&mut buffered, config(), context);
     let body = BodyV2::decode(&mut decoder).map_err(ReadError::Codec);
     let mut trailing = 0;
     loop {

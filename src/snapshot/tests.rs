@@ -548,7 +548,7 @@ fn unknown_person_flags_do_not_decode() {
         bincode::decode_from_slice_with_context::<_, Persons<'static>, _>(
             bytes,
             codec::config(),
-            codec::Limit::new(bytes.len()),
+            codec::DecodeContext::new(bytes.len()),
         )
         .map(|(persons, _)| persons)
     };
@@ -576,7 +576,7 @@ fn unknown_link_codes_do_not_decode() {
         bincode::decode_from_slice_with_context::<_, Links<'static>, _>(
             bytes,
             codec::config(),
-            codec::Limit::new(bytes.len()),
+            codec::DecodeContext::new(bytes.len()),
         )
         .map(|(links, _)| links)
     };
