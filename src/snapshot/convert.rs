@@ -285,14 +285,18 @@ fn interner(
     })
 }
 
-/// Settles what the decoder's check of property rows left to their owners (see
+/// Settles what the decoder's check of property rows left to their `owners` (see
 /// [`super::rows`]), given the length of every owner's run, runs being back to back in
-/// order and adding up to the rows.
+/// order: that the runs add up to the rows, and what the rows may name.
 fn rows_fit_owners(
     checked: &CheckedRows,
     value_slots: usize,
-    lens: impl Iterator<Item = usize>,
+    lens: impl Iterator<Item = usize> + Clone,
+    owners: &str,
 ) -> Result<(), SnapshotError> {
+    if lens.clone().sum::<usize>() != checked.rows.len() {
+        return Err(counts_differ(owners));
+    }
     let verdict = checked.verdict;
     if verdict.bad_key {
         return Err(invalid("a property key out of range"));
@@ -307,6 +311,12 @@ fn rows_fit_owners(
         return Err(invalid("property keys out of order or repeated"));
     }
     Ok(())
+}
+
+fn counts_differ(owners: &str) -> SnapshotError {
+    invalid(format!(
+        "the {owners}' property counts do not add up to their rows"
+    ))
 }
 
 /// Reads strings back from [`Strs`].
@@ -493,14 +503,10 @@ fn persons_in(
     if persons.len() >= u32::MAX as usize {
         return Err(invalid("more person slots than person keys"));
     }
-    let counts_differ = || invalid("the persons' property counts do not add up to their rows");
-    let lens = || persons.iter().flatten().map(|p| p.props.len());
-    if lens().sum::<usize>() != props.rows.len() {
-        return Err(counts_differ());
-    }
-    rows_fit_owners(&props, value_slots, lens())?;
+    let lens = persons.iter().flatten().map(|p| p.props.len());
+    rows_fit_owners(&props, value_slots, lens, "persons")?;
     let arena = PropArena::from_packed(props.rows, persons.iter().flatten().map(|p| &p.props))
-        .ok_or_else(counts_differ)?;
+        .ok_or_else(|| counts_differ("persons"))?;
     // The free list names each empty slot once, and nothing else.
     let mut listed = vec![false; persons.len()];
     for &slot in dto.free_persons.iter() {
@@ -629,19 +635,16 @@ fn links_in(
     sets: &Sets,
     value_slots: usize,
 ) -> Result<LinkStore, SnapshotError> {
-    let counts_differ =
-        || invalid("the merge records' property counts do not add up to their rows");
     let runs = || {
         links
             .iter()
             .filter_map(|l| l.merge.as_ref())
             .flat_map(|m| [&m.target_props, &m.source_props])
     };
-    if runs().map(|run| run.len()).sum::<usize>() != record_props.rows.len() {
-        return Err(counts_differ());
-    }
-    rows_fit_owners(&record_props, value_slots, runs().map(|run| run.len()))?;
-    let records = PropRuns::from_packed(record_props.rows, runs()).ok_or_else(counts_differ)?;
+    let lens = runs().map(|run| run.len());
+    rows_fit_owners(&record_props, value_slots, lens, "merge records")?;
+    let records = PropRuns::from_packed(record_props.rows, runs())
+        .ok_or_else(|| counts_differ("merge records"))?;
     for link in &links {
         let (target, source) = (link.target, link.source);
         let (Some(&root), Some(&source_root)) =
