@@ -18,6 +18,7 @@ use crate::id::{IdKey, Interner};
 use crate::links::{EventRef, Link, LinkStore, Refusal};
 use crate::outcome::WarningKind;
 use crate::prop_arena::{PropArena, PropRuns};
+use crate::props::Prop;
 use crate::value::{Number, Value};
 use crate::values::{Rebuild, ValueStore};
 
@@ -285,19 +286,13 @@ fn interner(
     })
 }
 
-/// Settles what the decoder's check of property rows left to their `owners` (see
-/// [`super::rows`]), given the length of every owner's run, runs being back to back in
-/// order: that the runs add up to the rows, and what the rows may name.
-fn rows_fit_owners(
-    checked: &CheckedRows,
+/// Settles what the decoder's check of property rows left to their owners (see
+/// [`super::rows`]), given every owner's run in the order of the rows.
+fn rows_fit_owners<'r>(
+    verdict: RowVerdict,
     value_slots: usize,
-    lens: impl Iterator<Item = usize> + Clone,
-    owners: &str,
+    runs: impl Iterator<Item = &'r [Prop]>,
 ) -> Result<(), SnapshotError> {
-    if lens.clone().sum::<usize>() != checked.rows.len() {
-        return Err(counts_differ(owners));
-    }
-    let verdict = checked.verdict;
     if verdict.bad_key {
         return Err(invalid("a property key out of range"));
     }
@@ -307,7 +302,7 @@ fn rows_fit_owners(
     if verdict.free_value || verdict.max_value.is_some_and(|v| v as usize >= value_slots) {
         return Err(invalid("a property value slot that holds no value"));
     }
-    if RowVerdict::falls_at_starts(&checked.rows, lens) != verdict.falls {
+    if RowVerdict::falls_at_starts(runs) != verdict.falls {
         return Err(invalid("property keys out of order or repeated"));
     }
     Ok(())
@@ -503,10 +498,10 @@ fn persons_in(
     if persons.len() >= u32::MAX as usize {
         return Err(invalid("more person slots than person keys"));
     }
-    let lens = persons.iter().flatten().map(|p| p.props.len());
-    rows_fit_owners(&props, value_slots, lens, "persons")?;
     let arena = PropArena::from_packed(props.rows, persons.iter().flatten().map(|p| &p.props))
         .ok_or_else(|| counts_differ("persons"))?;
+    let runs = persons.iter().flatten().map(|p| arena.get(p.props));
+    rows_fit_owners(props.verdict, value_slots, runs)?;
     // The free list names each empty slot once, and nothing else.
     let mut listed = vec![false; persons.len()];
     for &slot in dto.free_persons.iter() {
@@ -641,10 +636,13 @@ fn links_in(
             .filter_map(|l| l.merge.as_ref())
             .flat_map(|m| [&m.target_props, &m.source_props])
     };
-    let lens = runs().map(|run| run.len());
-    rows_fit_owners(&record_props, value_slots, lens, "merge records")?;
     let records = PropRuns::from_packed(record_props.rows, runs())
         .ok_or_else(|| counts_differ("merge records"))?;
+    rows_fit_owners(
+        record_props.verdict,
+        value_slots,
+        runs().map(|&run| records.get(run)),
+    )?;
     for link in &links {
         let (target, source) = (link.target, link.source);
         let (Some(&root), Some(&source_root)) =

@@ -145,16 +145,16 @@ pub(super) struct RowVerdict {
 }
 
 impl RowVerdict {
-    /// The falls among `rows` that start a run, given the length of every run in order,
-    /// back to back. Each run's keys strictly increase when these are all the falls.
-    pub(super) fn falls_at_starts(rows: &[Prop], lens: impl Iterator<Item = usize>) -> usize {
-        let mut at = 0;
+    /// The falls that start a run, given the runs in the order of the rows. Each run's
+    /// keys strictly increase when these are all the falls.
+    pub(super) fn falls_at_starts<'r>(runs: impl Iterator<Item = &'r [Prop]>) -> usize {
+        let mut last = None;
         let mut falls = 0;
-        for len in lens {
-            if at > 0 && len > 0 {
-                falls += usize::from(rows[at].key <= rows[at - 1].key);
+        for run in runs {
+            if let (Some(first), Some(end)) = (run.first(), run.last()) {
+                falls += usize::from(last.is_some_and(|key| first.key <= key));
+                last = Some(end.key);
             }
-            at += len;
         }
         falls
     }
@@ -235,12 +235,21 @@ mod tests {
             .collect();
         let all = verdict_in_pieces(&rules(), &encode(&keys.map(|k| (k, 0, 0))), keys.len()).falls;
         assert_eq!(all, 2);
+        let runs = |ends: &[usize]| {
+            let mut start = 0;
+            let runs: Vec<&[Prop]> = ends
+                .iter()
+                .map(|&end| {
+                    let run = &rows[start..end];
+                    start = end;
+                    run
+                })
+                .collect();
+            RowVerdict::falls_at_starts(runs.into_iter())
+        };
         // Runs [1 2 3] [1 4] [2]: both falls start a run.
-        assert_eq!(RowVerdict::falls_at_starts(&rows, [3, 2, 1].into_iter()), 2);
+        assert_eq!(runs(&[3, 5, 6]), 2);
         // Runs [1 2 3 1] [4 2]: neither does, and an empty run changes nothing.
-        assert_eq!(
-            RowVerdict::falls_at_starts(&rows, [4, 0, 2, 0].into_iter()),
-            0
-        );
+        assert_eq!(runs(&[4, 4, 6, 6]), 0);
     }
 }
