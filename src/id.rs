@@ -14,8 +14,21 @@ use crate::error::EngineError;
 macro_rules! dense_key {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
+        // Plain old data (`bytemuck`), so that a snapshot streams columns of keys straight
+        // into the engine's vectors.
         #[repr(transparent)]
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(
+            Clone,
+            Copy,
+            Debug,
+            PartialEq,
+            Eq,
+            PartialOrd,
+            Ord,
+            Hash,
+            bytemuck::Pod,
+            bytemuck::Zeroable,
+        )]
         pub(crate) struct $name(u32);
 
         // Not every kind of key uses every accessor.

@@ -13,8 +13,10 @@ use crate::values::ValueStore;
 
 /// One property of a person, with the distinct id whose event last wrote it, so that
 /// undoing a merge can hand each value back to the side that wrote it. 12 bytes: the value
-/// lives in the engine's `ValueStore`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// lives in the engine's `ValueStore`. Laid out as the snapshot's row (`repr(C)`, plain old
+/// data), so that loading reads rows straight into the engine's arena.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub(crate) struct Prop {
     pub(crate) key: PropKey,
     pub(crate) writer: IdKey,

@@ -5,8 +5,9 @@
 //! names (a column is a `Vec<T>`, a person record a tuple, and so on). bincode would encode
 //! them one field at a time through its writer; the types here instead convert up to
 //! [`CHUNK`] bytes into a buffer and hand the writer one slice, and decode straight out of
-//! the body slice, which keeps both directions near memory speed. The tests check the bytes
-//! against bincode's own encoder.
+//! the body slice (from a stream, large columns are read straight into their vectors), which
+//! keeps both directions near memory speed. The tests check the bytes against bincode's own
+//! encoder.
 
 use std::borrow::Cow;
 
@@ -37,8 +38,14 @@ pub(super) fn config() -> Configuration<LittleEndian, Fixint, NoLimit> {
 /// stay in L1.
 const CHUNK: usize = 16 * 1024;
 
-/// A fixed-width little-endian element of a column.
-pub(super) trait Elem: Copy {
+/// Bytes of a column read from a stream per call, straight into the column: past the
+/// stream's buffer (64 KiB), so that the reader hands most of them over without copying them
+/// through it, and small enough to stay in L2 for the checksum and checks that follow.
+const DIRECT: usize = 256 * 1024;
+
+/// A fixed-width little-endian element of a column. Plain old data, so that on a
+/// little-endian machine a column's memory is its bytes in the format.
+pub(super) trait Elem: bytemuck::Pod {
     /// Bytes per element.
     const SIZE: usize;
     /// Writes `src` into `out`, which is exactly `src.len() * SIZE` bytes long.
@@ -309,6 +316,23 @@ fn decode_elems_seeing<T: Elem, D: Decoder<Context = DecodeContext>>(
     };
     if peeked {
         reader.consume(bytes);
+    } else if cfg!(target_endian = "little") {
+        // A streaming reader on a machine whose integers are laid out as the format's: each
+        // read lands in the column itself instead of passing through the reader's buffer,
+        // which saves a copy of the body. The column reserves no more than the input can
+        // hold, as below, and grows as its bytes arrive.
+        out.reserve_exact(len.min(ahead / T::SIZE));
+        let per_read = DIRECT / T::SIZE;
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(per_read);
+            let at = out.len();
+            out.resize(at + n, T::zeroed());
+            let part = bytemuck::cast_slice_mut(&mut out[at..]);
+            reader.read(part)?;
+            seen(part);
+            left -= n;
+        }
     } else {
         // A streaming reader, or too few bytes: reserve no more than the input can hold,
         // so that a corrupt length fails at the end of the input instead of allocating
