@@ -425,6 +425,17 @@ fn a_snapshot_larger_than_the_stream_buffer_loads_alike_through_any_reader() {
     for len in [bytes.len() / 3, bytes.len() / 2, bytes.len() - 1] {
         let result = Engine::load(&bytes[..len]);
         assert!(matches!(result, Err(SnapshotError::Truncated)), "at {len}");
+        let mut flipped = bytes.clone();
+        flipped[len] ^= 0x10;
+        let result = Engine::load(Trickle {
+            bytes: &flipped,
+            step: 65_537,
+        });
+        assert!(
+            matches!(result, Err(SnapshotError::ChecksumMismatch { .. })),
+            "byte {len}: {:?}",
+            result.err()
+        );
     }
 }
 
