@@ -409,7 +409,7 @@ fn a_snapshot_larger_than_the_stream_buffer_loads_alike_through_any_reader() {
         engine.apply(&event).expect("applies");
     }
     let bytes = save(&engine);
-    // Person property rows alone are several times the 256 KiB read straight into a column.
+    // Person property rows alone (about 0.5 MB) take two reads straight into their column.
     assert!(bytes.len() > 1 << 20, "{} bytes", bytes.len());
     let reference = Engine::load_from_bytes(&bytes).unwrap().engine;
     assert_eq!(save(&reference), bytes);

@@ -317,10 +317,10 @@ fn decode_elems_seeing<T: Elem, D: Decoder<Context = DecodeContext>>(
     if peeked {
         reader.consume(bytes);
     } else if cfg!(target_endian = "little") {
-        // A streaming reader on a machine whose integers are laid out as the format's: each
-        // read lands in the column itself instead of passing through the reader's buffer,
-        // which saves a copy of the body. The column reserves no more than the input can
-        // hold, as below, and grows as its bytes arrive.
+        // A streaming reader, or too few bytes, on a machine whose integers are laid out as
+        // the format's: each read lands in the column itself instead of passing through the
+        // reader's buffer, which saves a copy of the body. The column reserves no more than
+        // the input can hold, as below, and grows as its bytes arrive.
         out.reserve_exact(len.min(ahead / T::SIZE));
         let per_read = DIRECT / T::SIZE;
         let mut left = len;
@@ -334,10 +334,10 @@ fn decode_elems_seeing<T: Elem, D: Decoder<Context = DecodeContext>>(
             left -= n;
         }
     } else {
-        // A streaming reader, or too few bytes: reserve no more than the input can hold,
-        // so that a corrupt length fails at the end of the input instead of allocating
-        // it up front, and take the bytes a chunk at a time, from the reader's own buffer
-        // when it has them.
+        // The same on a big-endian machine, converting as it goes: reserve no more than the
+        // input can hold, so that a corrupt length fails at the end of the input instead of
+        // allocating it up front, and take the bytes a chunk at a time, from the reader's
+        // own buffer when it has them.
         out.reserve_exact(len.min(ahead / T::SIZE));
         let mut buf = [0u8; CHUNK];
         let mut left = bytes;
