@@ -154,7 +154,9 @@ impl Engine {
 
     /// Reads a snapshot from `reader`, dropping its position.
     ///
-    /// Reads exactly the snapshot: bytes after it are left in the reader.
+    /// Reads exactly the snapshot: bytes after it are left in the reader. The body is
+    /// decoded as it streams in, the large columns read straight into the engine's memory,
+    /// so a `File` or a socket needs no buffering of its own.
     ///
     /// # Errors
     ///
@@ -211,9 +213,39 @@ impl Engine {
 
     /// Loads a snapshot and its position from `path`.
     ///
+    /// The file is read as [`Engine::load`] reads a stream, without holding its bytes: the
+    /// large columns go straight from the file into the engine's memory.
+    ///
     /// # Errors
     ///
     /// As [`Engine::load`].
+    ///
+    /// # Examples
+    ///
+    /// A service that saves its graph with its place in the source, and on restart
+    /// restores both and resumes reading there:
+    ///
+    /// ```
+    /// use idgraph::{Engine, Event};
+    ///
+    /// let path = std::env::temp_dir().join(format!("idgraph-doc-{}.idg", std::process::id()));
+    /// let mut engine = Engine::new();
+    /// let source = ["anon_1", "anon_2", "anon_3"];
+    /// for id in &source[..2] {
+    ///     engine.apply(&Event::new("$pageview", *id))?;
+    /// }
+    /// engine.save_to_path(&path, &2u64.to_le_bytes())?;
+    ///
+    /// let restored = Engine::load_from_path(&path)?;
+    /// let mut engine = restored.engine;
+    /// let next = u64::from_le_bytes(restored.position.as_slice().try_into()?);
+    /// for id in &source[next as usize..] {
+    ///     engine.apply(&Event::new("$pageview", *id))?;
+    /// }
+    /// assert_eq!(engine.stats().distinct_ids, 3);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load_from_path(path: impl AsRef<Path>) -> Result<Snapshot, SnapshotError> {
         let file = File::open(path)?;
         let size = file.metadata().ok().map(|m| m.len());
