@@ -395,8 +395,18 @@ impl Read for Trickle<'_> {
     }
 }
 
+/// A reader whose source has gone: every read fails.
+struct Gone;
+
+impl Read for Gone {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::Error::other("connection reset"))
+    }
+}
+
 /// Large columns stream from a reader straight into the engine's vectors, many reads to a
-/// column and past the stream's own buffer; small ones are decoded out of that buffer.
+/// column and past the stream's own buffer; small ones are decoded out of that buffer. A
+/// stream cut, failing or damaged inside a large column is refused as such.
 #[test]
 fn a_snapshot_larger_than_the_stream_buffer_loads_alike_through_any_reader() {
     let mut engine = Engine::builder().record_changes(false).build();
@@ -425,6 +435,12 @@ fn a_snapshot_larger_than_the_stream_buffer_loads_alike_through_any_reader() {
     for len in [bytes.len() / 3, bytes.len() / 2, bytes.len() - 1] {
         let result = Engine::load(&bytes[..len]);
         assert!(matches!(result, Err(SnapshotError::Truncated)), "at {len}");
+        let result = Engine::load(bytes[..len].chain(Gone));
+        assert!(
+            matches!(result, Err(SnapshotError::Io(_))),
+            "failing at {len}: {:?}",
+            result.err()
+        );
         let mut flipped = bytes.clone();
         flipped[len] ^= 0x10;
         let result = Engine::load(Trickle {
