@@ -52,9 +52,10 @@ pub(super) trait Elem: bytemuck::Pod {
     fn put(src: &[Self], out: &mut [u8]);
     /// Appends the elements of `src`, a whole number of elements long, to `out`.
     fn get(src: &[u8], out: &mut Vec<Self>);
-    /// The column's bytes as they are, when no conversion is needed.
-    fn as_bytes(_items: &[Self]) -> Option<&[u8]> {
-        None
+    /// The column's bytes as they are, when no conversion is needed: on a little-endian
+    /// machine, where a column's memory is its encoding.
+    fn as_bytes(items: &[Self]) -> Option<&[u8]> {
+        cfg!(target_endian = "little").then(|| bytemuck::cast_slice(items))
     }
 }
 
@@ -112,10 +113,6 @@ impl Elem for u8 {
 
     fn get(src: &[u8], out: &mut Vec<Self>) {
         out.extend_from_slice(src);
-    }
-
-    fn as_bytes(items: &[Self]) -> Option<&[u8]> {
-        Some(items)
     }
 }
 
