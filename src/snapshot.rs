@@ -31,6 +31,7 @@
 //! file is refused with [`SnapshotError::UnsupportedVersion`].
 
 mod codec;
+mod concurrent;
 mod convert;
 mod rows;
 #[cfg(test)]
@@ -408,9 +409,17 @@ fn read_error(error: codec::ReadError) -> SnapshotError {
     }
 }
 
-fn decode(flags_and_len: &[u8], stored: u32, body: &[u8]) -> Result<Snapshot, SnapshotError> {
-    // Decoded and checksummed in one pass; trusted only once the checksum matched.
-    let (body, crc) = codec::read_checked(body);
+fn decode(flags_and_len: &[u8], stored: u32, bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+    // Checksummed on a second thread while it decodes here; trusted only once the checksum
+    // matched.
+    let (crc, body) = concurrent::join(
+        || {
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(bytes);
+            crc
+        },
+        || codec::read(bytes),
+    );
     verify(flags_and_len, stored, &crc)?;
     let body = body.map_err(read_error)?;
     let (engine, position) = convert::engine(body)?;

@@ -939,33 +939,13 @@ pub(super) fn write<W: std::io::Write>(
         .map_err(io_error)
 }
 
-/// Decodes a body that must fill `bytes` exactly.
-#[cfg(test)]
-pub(super) fn read(bytes: &[u8]) -> Result<BodyV2<'static>, ReadError> {
-    read_checked(bytes).0
-}
-
-/// A slice reader that checksums the bytes it has handed out, a block at a time just
-/// behind the decoder, while they are still in cache: one pass over the body instead of a
-/// checksum pass and then a decoding pass.
-struct CheckedSlice<'a> {
+/// A reader over a body held in memory.
+struct Slice<'a> {
     body: &'a [u8],
     at: usize,
-    summed: usize,
-    crc: crc32fast::Hasher,
 }
 
-impl CheckedSlice<'_> {
-    fn advance(&mut self, n: usize) {
-        self.at += n;
-        if self.at - self.summed >= 1 << 16 {
-            self.crc.update(&self.body[self.summed..self.at]);
-            self.summed = self.at;
-        }
-    }
-}
-
-impl Reader for CheckedSlice<'_> {
+impl Reader for Slice<'_> {
     fn read(&mut self, bytes: &mut [u8]) -> Result<(), DecodeError> {
         let rest = &self.body[self.at..];
         let Some(now) = rest.get(..bytes.len()) else {
@@ -974,7 +954,7 @@ impl Reader for CheckedSlice<'_> {
             });
         };
         bytes.copy_from_slice(now);
-        self.advance(bytes.len());
+        self.at += bytes.len();
         Ok(())
     }
 
@@ -983,31 +963,21 @@ impl Reader for CheckedSlice<'_> {
     }
 
     fn consume(&mut self, n: usize) {
-        self.advance(n.min(self.body.len() - self.at));
+        self.at += n.min(self.body.len() - self.at);
     }
 }
 
-/// Decodes a body that must fill `bytes` exactly, and returns the result with the
-/// checksum of all of `bytes`, which the caller verifies before it trusts the result.
-pub(super) fn read_checked(
-    bytes: &[u8],
-) -> (Result<BodyV2<'static>, ReadError>, crc32fast::Hasher) {
-    let mut reader = CheckedSlice {
-        body: bytes,
-        at: 0,
-        summed: 0,
-        crc: crc32fast::Hasher::new(),
-    };
+/// Decodes a body that must fill `bytes` exactly. The caller checks the body's checksum
+/// before it trusts the result.
+pub(super) fn read(bytes: &[u8]) -> Result<BodyV2<'static>, ReadError> {
+    let mut reader = Slice { body: bytes, at: 0 };
     let context = DecodeContext::new(bytes.len());
     let mut decoder = bincode::de::DecoderImpl::new(&mut reader, config(), context);
-    let body = BodyV2::decode(&mut decoder).map_err(ReadError::Codec);
-    let used = reader.at;
-    reader.crc.update(&bytes[reader.summed..]);
-    let body = match body {
-        Ok(_) if used < bytes.len() => Err(ReadError::Trailing(bytes.len() - used)),
-        other => other,
-    };
-    (body, reader.crc)
+    let body = BodyV2::decode(&mut decoder).map_err(ReadError::Codec)?;
+    match bytes.len() - reader.at {
+        0 => Ok(body),
+        trailing => Err(ReadError::Trailing(trailing)),
+    }
 }
 
 /// A reader that counts and checksums what passes through it.

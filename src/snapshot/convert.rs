@@ -8,7 +8,8 @@ use super::codec::{
     Arena, BodyV2, CheckedRows, Col, LINK_KINDS, Links, Persons, ProjectV2, PropRows, REASONS, Seq,
     Strs, Values, code_in, link_kind_code, reason_code, uuid_bytes, uuid_of,
 };
-use super::rows::RowVerdict;
+use super::concurrent;
+use super::rows::{FallsAtStarts, RowVerdict};
 use crate::engine::{Config, Counters, Engine, NO_PERSON, Person, ProjectGraph};
 use crate::error::SnapshotError;
 use crate::event::{Project, Timestamp};
@@ -18,7 +19,6 @@ use crate::id::{IdKey, Interner};
 use crate::links::{EventRef, Link, LinkStore, Refusal};
 use crate::outcome::WarningKind;
 use crate::prop_arena::{PropArena, PropRuns};
-use crate::props::Prop;
 use crate::value::{Number, Value};
 use crate::values::{Rebuild, ValueStore};
 
@@ -287,25 +287,30 @@ fn interner(
 }
 
 /// Settles what the decoder's check of property rows left to their owners (see
-/// [`super::rows`]), given every owner's run in the order of the rows.
-fn rows_fit_owners<'r>(
+/// [`super::rows`]), given the falls at the starts of the owners' runs. Returns the highest
+/// value slot the rows name, which [`engine`] checks against the value store once it is
+/// built.
+fn rows_fit_owners(
     verdict: RowVerdict,
-    value_slots: usize,
-    runs: impl Iterator<Item = &'r [Prop]>,
-) -> Result<(), SnapshotError> {
+    falls_at_starts: usize,
+) -> Result<Option<u32>, SnapshotError> {
     if verdict.bad_key {
         return Err(invalid("a property key out of range"));
     }
     if verdict.bad_writer {
         return Err(invalid("a property writer is not a distinct id"));
     }
-    if verdict.free_value || verdict.max_value.is_some_and(|v| v as usize >= value_slots) {
-        return Err(invalid("a property value slot that holds no value"));
+    if verdict.free_value {
+        return Err(no_value());
     }
-    if RowVerdict::falls_at_starts(runs) != verdict.falls {
+    if falls_at_starts != verdict.falls {
         return Err(invalid("property keys out of order or repeated"));
     }
-    Ok(())
+    Ok(verdict.max_value)
+}
+
+fn no_value() -> SnapshotError {
+    invalid("a property value slot that holds no value")
 }
 
 fn counts_differ(owners: &str) -> SnapshotError {
@@ -493,33 +498,19 @@ fn persons_in(
     persons: &[Option<Person>],
     props: CheckedRows,
     sets: &Sets,
-    value_slots: usize,
-) -> Result<PropArena, SnapshotError> {
+) -> Result<(PropArena, Option<u32>), SnapshotError> {
     if persons.len() >= u32::MAX as usize {
         return Err(invalid("more person slots than person keys"));
     }
     let arena = PropArena::from_packed(props.rows, persons.iter().flatten().map(|p| &p.props))
         .ok_or_else(|| counts_differ("persons"))?;
-    let runs = persons.iter().flatten().map(|p| arena.get(p.props));
-    rows_fit_owners(props.verdict, value_slots, runs)?;
-    // The free list names each empty slot once, and nothing else.
-    let mut listed = vec![false; persons.len()];
-    for &slot in dto.free_persons.iter() {
-        match (listed.get_mut(slot as usize), persons.get(slot as usize)) {
-            (Some(seen @ false), Some(None)) => *seen = true,
-            (Some(true), _) => return Err(invalid("a free person slot listed twice")),
-            _ => return Err(invalid("a free person slot out of range or in use")),
-        }
-    }
-    if persons
-        .iter()
-        .zip(&listed)
-        .any(|(p, listed)| p.is_none() && !listed)
-    {
-        return Err(invalid("an empty person slot missing from the free list"));
-    }
+    // One walk over the live persons: their runs of rows, and the set of each one's anchor,
+    // which must hold it and count its ids.
+    let (mut starts, mut live) = (FallsAtStarts::default(), 0usize);
     for (slot, person) in persons.iter().enumerate() {
         let Some(person) = person else { continue };
+        live += 1;
+        starts.see(arena.get(person.props));
         let Some(&root) = sets.root.get(person.anchor.index()) else {
             return Err(invalid("a person's anchor is not a distinct id"));
         };
@@ -528,44 +519,49 @@ fn persons_in(
                 "a person's anchor is in a set that holds another person",
             ));
         }
+        if person.ids != sets.size[root as usize] {
+            return Err(invalid("a person's id count differs from its set"));
+        }
     }
-    Ok(arena)
+    let max_value = rows_fit_owners(props.verdict, starts.falls)?;
+    // The free list names empty slots, each once; as many as there are, so all of them.
+    let mut listed = vec![false; persons.len()];
+    for &slot in dto.free_persons.iter() {
+        match (listed.get_mut(slot as usize), persons.get(slot as usize)) {
+            (Some(seen @ false), Some(None)) => *seen = true,
+            (Some(true), _) => return Err(invalid("a free person slot listed twice")),
+            _ => return Err(invalid("a free person slot out of range or in use")),
+        }
+    }
+    if dto.free_persons.len() != persons.len() - live {
+        return Err(invalid("an empty person slot missing from the free list"));
+    }
+    Ok((arena, max_value))
 }
 
-/// Checks that `person_at` names a live person only at roots, each live person exactly
-/// once, with the id count of its set; `sizes` are the sets' sizes by root.
+/// Checks that `person_at` names persons only at roots, and no more of them than there are
+/// live persons. [`persons_in`] showed that every live person is named at the root of its
+/// anchor's set, each at its own root, and that the free list holds exactly the other
+/// slots; so when the count matches, those are all the names: none is of a free slot, and
+/// no person is held by two sets.
 fn check_person_at(
-    sizes: &[u32],
-    person_at: &[u32],
-    persons: &[Option<Person>],
+    sets: &Sets,
+    dto: &ProjectV2<'static>,
+    slots: usize,
 ) -> Result<(), SnapshotError> {
-    let mut owned = vec![false; persons.len()];
-    for (&at, &size) in person_at.iter().zip(sizes) {
-        if at == NO_PERSON {
-            continue;
-        }
-        if size == 0 {
-            return Err(invalid("a person is recorded at an id that is not a root"));
-        }
-        match (persons.get(at as usize), owned.get_mut(at as usize)) {
-            (Some(Some(person)), Some(seen @ false)) => {
-                *seen = true;
-                if person.ids != size {
-                    return Err(invalid("a person's id count differs from its set"));
-                }
-            }
-            (Some(Some(_)), _) => return Err(invalid("a person is held by two sets")),
-            _ => return Err(invalid("a set holds a person slot that is not live")),
-        }
+    let (mut named, mut off_root) = (0usize, false);
+    for (i, (&at, &root)) in dto.person_at.iter().zip(&sets.root).enumerate() {
+        let holds = at != NO_PERSON;
+        named += usize::from(holds);
+        off_root |= holds && root as usize != i;
     }
-    // Every live person's anchor was checked to lead to a root naming it, so every live
-    // person is owned; this is a second look at the same fact.
-    if persons
-        .iter()
-        .zip(&owned)
-        .any(|(person, owned)| person.is_some() != *owned)
-    {
-        return Err(invalid("a live person is held by no set"));
+    if off_root {
+        return Err(invalid("a person is recorded at an id that is not a root"));
+    }
+    if named != slots - dto.free_persons.len() {
+        return Err(invalid(
+            "sets name a person slot that is not live, or one person twice",
+        ));
     }
     Ok(())
 }
@@ -628,8 +624,7 @@ fn links_in(
     links: Vec<Link>,
     record_props: CheckedRows,
     sets: &Sets,
-    value_slots: usize,
-) -> Result<LinkStore, SnapshotError> {
+) -> Result<(LinkStore, Option<u32>), SnapshotError> {
     let runs = || {
         links
             .iter()
@@ -638,11 +633,8 @@ fn links_in(
     };
     let records = PropRuns::from_packed(record_props.rows, runs())
         .ok_or_else(|| counts_differ("merge records"))?;
-    rows_fit_owners(
-        record_props.verdict,
-        value_slots,
-        runs().map(|&run| records.get(run)),
-    )?;
+    let falls = RowVerdict::falls_at_starts(runs().map(|&run| records.get(run)));
+    let max_value = rows_fit_owners(record_props.verdict, falls)?;
     for link in &links {
         let (target, source) = (link.target, link.source);
         let (Some(&root), Some(&source_root)) =
@@ -691,11 +683,12 @@ fn links_in(
             ),
         });
     }
-    Ok(LinkStore {
+    let store = LinkStore {
         links,
         refusals,
         records,
-    })
+    };
+    Ok((store, max_value))
 }
 
 /// Moves property rows out of a transfer object.
@@ -715,14 +708,16 @@ fn take<T: super::codec::Elem>(col: &mut Col<'static, T>) -> Vec<T> {
     std::mem::replace(col, Col::owned(Vec::new())).into_vec()
 }
 
+/// A project's graph, with an empty id table for [`engine`] to fill in, and the highest
+/// value slot its property rows name.
 fn graph_in(
     mut dto: ProjectV2<'static>,
-    value_slots: usize,
-) -> Result<ProjectGraph, SnapshotError> {
+    ids: usize,
+) -> Result<(ProjectGraph, Option<u32>), SnapshotError> {
     let project = project_in(&dto)?;
     let mut values = ValuesIn::new(&dto.values)?;
     let n = dto.parent.len();
-    if dto.ids.ends.len() != n || dto.person_at.len() != n {
+    if ids != n || dto.person_at.len() != n {
         return Err(invalid("id columns of different lengths"));
     }
     if dto.personless.len() != n.div_ceil(8)
@@ -741,14 +736,14 @@ fn graph_in(
         Persons::Out(_) => Vec::new(),
     };
     let person_props = take_rows(&mut dto.person_props);
-    let props = persons_in(&dto, &persons, person_props, &sets, value_slots)?;
-    check_person_at(&sets.size, &dto.person_at, &persons)?;
+    let (props, person_max) = persons_in(&dto, &persons, person_props, &sets)?;
+    check_person_at(&sets, &dto, persons.len())?;
     let links = match std::mem::replace(&mut dto.links, Links::In(Vec::new())) {
         Links::In(links) => links,
         Links::Out(_) => Vec::new(),
     };
     let record_props = take_rows(&mut dto.record_props);
-    let links = links_in(&dto, links, record_props, &sets, value_slots)?;
+    let (links, record_max) = links_in(&dto, links, record_props, &sets)?;
     drop(sets);
     let groups = groups_in(&dto, &mut values)?;
     values.finish()?;
@@ -756,15 +751,13 @@ fn graph_in(
         .map(|i| dto.personless[i / 8] & (1 << (i % 8)) != 0)
         .collect();
     let ProjectV2 {
-        ids,
-        ids_erased,
         person_at,
         free_persons,
         ..
     } = dto;
-    Ok(ProjectGraph {
+    let graph = ProjectGraph {
         project,
-        ids: interner(ids, ids_erased.into_vec(), "distinct ids")?,
+        ids: Interner::default(),
         forest,
         person_at: person_at.into_vec(),
         personless,
@@ -773,7 +766,8 @@ fn graph_in(
         props,
         groups,
         links,
-    })
+    };
+    Ok((graph, person_max.max(record_max)))
 }
 
 /// The value store: its slots in order, free ones null.
@@ -789,18 +783,66 @@ fn values_in(dto: &Values<'static>, free: Vec<u32>) -> Result<ValueStore, Snapsh
 }
 
 /// The engine and position of a decoded body, once every invariant holds.
+///
+/// The hash tables (the value store and each project's id table) are rebuilt on a second
+/// thread while this one checks the graphs, which need neither (see [`concurrent`]). The
+/// errors are taken in a fixed order (the values, then each project's checks, its value
+/// slots and its id table), so an invalid body gives the same error however the threads ran.
 pub(super) fn engine(body: BodyV2<'static>) -> Result<(Engine, Vec<u8>), SnapshotError> {
-    let warnings: [u64; WarningKind::ALL.len()] = body
-        .warnings
+    let BodyV2 {
+        position,
+        lift_properties,
+        filter_churn,
+        record_changes,
+        max_ids_per_person,
+        events,
+        merges,
+        warnings,
+        prop_keys,
+        values,
+        value_free,
+        projects,
+    } = body;
+    let warnings: [u64; WarningKind::ALL.len()] = warnings
         .as_ref()
         .try_into()
         .map_err(|_| invalid("warning counters of another number of kinds"))?;
-    let prop_keys = interner(body.prop_keys, Vec::new(), "property keys")?;
-    let values = values_in(&body.values, body.value_free.into_vec())?;
-    let mut projects = Vec::with_capacity(body.projects.0.len());
-    let mut project_index = HashMap::with_capacity(body.projects.0.len());
-    for dto in body.projects.0 {
-        let graph = graph_in(dto, values.slots())?;
+    let prop_keys = interner(prop_keys, Vec::new(), "property keys")?;
+    let (mut dtos, mut id_arenas) = (Vec::new(), Vec::new());
+    for mut dto in projects.0 {
+        let empty = Arena {
+            text: Col::owned(Vec::new()),
+            ends: Col::owned(Vec::new()),
+        };
+        let arena = std::mem::replace(&mut dto.ids, empty);
+        let ids = arena.ends.len();
+        id_arenas.push((arena, take(&mut dto.ids_erased)));
+        dtos.push((dto, ids));
+    }
+    let ((values, id_tables), graphs) = concurrent::join(
+        move || {
+            let values = values_in(&values, value_free.into_vec());
+            let id_tables: Vec<_> = id_arenas
+                .into_iter()
+                .map(|(arena, erased)| interner(arena, erased, "distinct ids"))
+                .collect();
+            (values, id_tables)
+        },
+        || {
+            dtos.into_iter()
+                .map(|(dto, ids)| graph_in(dto, ids))
+                .collect::<Vec<_>>()
+        },
+    );
+    let values = values?;
+    let mut projects = Vec::with_capacity(graphs.len());
+    let mut project_index = HashMap::with_capacity(graphs.len());
+    for (graph, ids) in graphs.into_iter().zip(id_tables) {
+        let (mut graph, max_value) = graph?;
+        if max_value.is_some_and(|v| v as usize >= values.slots()) {
+            return Err(no_value());
+        }
+        graph.ids = ids?;
         let index = len_u32(projects.len(), "projects")?;
         if project_index.insert(graph.project.clone(), index).is_some() {
             return Err(invalid("a project appears twice"));
@@ -809,10 +851,10 @@ pub(super) fn engine(body: BodyV2<'static>) -> Result<(Engine, Vec<u8>), Snapsho
     }
     let engine = Engine {
         config: Config {
-            lift_properties: body.lift_properties,
-            filter_churn: body.filter_churn,
-            record_changes: body.record_changes,
-            max_ids_per_person: match body.max_ids_per_person {
+            lift_properties,
+            filter_churn,
+            record_changes,
+            max_ids_per_person: match max_ids_per_person {
                 u64::MAX => None,
                 max => Some(u32::try_from(max).map_err(|_| invalid("a move limit past u32"))?),
             },
@@ -823,10 +865,10 @@ pub(super) fn engine(body: BodyV2<'static>) -> Result<(Engine, Vec<u8>), Snapsho
         projects,
         project_index,
         counters: Counters {
-            events: body.events,
-            merges: body.merges,
+            events,
+            merges,
             warnings,
         },
     };
-    Ok((engine, body.position.into_vec()))
+    Ok((engine, position.into_vec()))
 }

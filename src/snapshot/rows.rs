@@ -10,6 +10,7 @@
 //! the decoder's context). Whether keys rise within each owner's run is settled later,
 //! when the owners are known: keys may fall only where a run starts.
 
+use crate::id::PropKey;
 use crate::props::Prop;
 
 /// Bytes per row: key, writer and value slot, each a little-endian `u32`.
@@ -148,15 +149,27 @@ impl RowVerdict {
     /// The falls that start a run, given the runs in the order of the rows. Each run's
     /// keys strictly increase when these are all the falls.
     pub(super) fn falls_at_starts<'r>(runs: impl Iterator<Item = &'r [Prop]>) -> usize {
-        let mut last = None;
-        let mut falls = 0;
-        for run in runs {
-            if let (Some(first), Some(end)) = (run.first(), run.last()) {
-                falls += usize::from(last.is_some_and(|key| first.key <= key));
-                last = Some(end.key);
-            }
+        let mut starts = FallsAtStarts::default();
+        runs.for_each(|run| starts.see(run));
+        starts.falls
+    }
+}
+
+/// [`RowVerdict::falls_at_starts`] a run at a time, for a caller that walks the owners
+/// for other checks too.
+#[derive(Default)]
+pub(super) struct FallsAtStarts {
+    last: Option<PropKey>,
+    pub(super) falls: usize,
+}
+
+impl FallsAtStarts {
+    /// The next run, in the order of the rows.
+    pub(super) fn see(&mut self, run: &[Prop]) {
+        if let (Some(first), Some(end)) = (run.first(), run.last()) {
+            self.falls += usize::from(self.last.is_some_and(|key| first.key <= key));
+            self.last = Some(end.key);
         }
-        falls
     }
 }
 

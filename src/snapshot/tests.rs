@@ -249,6 +249,51 @@ fn broken_link_and_record_invariants_are_refused() {
     );
 }
 
+/// Moves the first project's `person_at` entries: `pick` gets the ids' parents, the live
+/// person's slot and the free slot, and says which id should name which slot.
+fn name_person_at(b: &mut BodyV2<'static>, pick: impl FnOnce(&[u32], u32, u32) -> (usize, u32)) {
+    let live = persons(b)
+        .iter()
+        .position(Option::is_some)
+        .expect("a live person");
+    let free = persons(b)
+        .iter()
+        .position(Option::is_none)
+        .expect("a free slot");
+    let project = &mut b.projects.0[0];
+    let (id, slot) = pick(&project.parent, live as u32, free as u32);
+    set(&mut project.person_at, id, slot);
+}
+
+#[test]
+fn sets_name_each_live_person_once_and_only_at_roots() {
+    // Ids a, b (one person) and c (personless, a root of its own) in the first project.
+    let personless_root = 2;
+    check_refused(
+        |b| name_person_at(b, |_, live, _| (personless_root, live)),
+        "one person twice",
+    );
+    check_refused(
+        |b| name_person_at(b, |_, _, free| (personless_root, free)),
+        "not live",
+    );
+    check_refused(
+        |b| name_person_at(b, |_, _, _| (personless_root, 7)),
+        "not live",
+    );
+    check_refused(
+        |b| {
+            name_person_at(b, |parent, live, _| {
+                let member = (0..2)
+                    .find(|&i| parent[i] as usize != i)
+                    .expect("a non-root");
+                (member, live)
+            });
+        },
+        "not a root",
+    );
+}
+
 #[test]
 fn trailing_bytes_in_the_body_are_refused() {
     let bytes = bytes_of(&engine());
