@@ -179,6 +179,12 @@ impl Interner {
         self.text.push_str(s);
         reserve_gently(&mut self.ends);
         self.ends.push(end);
+        self.table_new(hash, index);
+        Ok(index)
+    }
+
+    /// Tables string `key`, whose text hashes to `hash` and is not in the table yet.
+    fn table_new(&mut self, hash: u64, key: u32) {
         let Interner {
             text,
             ends,
@@ -186,12 +192,7 @@ impl Interner {
             hasher,
             ..
         } = self;
-        table.insert_unique(hash, index, |&k| {
-            let i = k as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            hasher.hash_one(&text[start..ends[i] as usize])
-        });
-        Ok(index)
+        table.insert_unique(hash, key, |&k| hasher.hash_one(text_at(text, ends, k)));
     }
 
     /// Removes the text of `index` from the arena for good: it becomes empty, no lookup finds
@@ -228,65 +229,108 @@ impl Interner {
     /// Returns `None` when the offsets do not cut `text` into strings at character
     /// boundaries, in order, or when a string appears twice.
     /// `erased` lists, sorted, the strings whose text was erased: each must be empty, and
-    /// no lookup finds them.
+    /// no lookup finds them. (Snapshots store the erased list after the arena, so they use
+    /// its two steps, [`Interner::rebuild`] and [`Unfinished::finish`].)
+    #[cfg(test)]
     pub(crate) fn from_parts(text: String, ends: Vec<u32>, erased: Vec<u32>) -> Option<Interner> {
+        Interner::rebuild(text, ends)?.finish(erased)
+    }
+
+    /// The first step of [`Interner::from_parts`], for a snapshot that stores the erased
+    /// list after the arena: checks the offsets and tables every string that is not empty.
+    pub(crate) fn rebuild(text: String, ends: Vec<u32>) -> Option<Unfinished> {
+        let mut start = 0usize;
+        for &end in &ends {
+            let end = end as usize;
+            if end < start || !text.is_char_boundary(end) || end > text.len() {
+                return None;
+            }
+            start = end;
+        }
+        if start != text.len() {
+            return None;
+        }
         let mut interner = Interner {
             text,
             ends,
             table: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
-            erased,
+            erased: Vec::new(),
         };
-        if !interner.erased.windows(2).all(|w| w[0] < w[1])
-            || interner
-                .erased
-                .iter()
-                .any(|&e| e as usize >= interner.ends.len())
-        {
-            return None;
-        }
-        let mut start = 0usize;
-        for &end in &interner.ends {
-            let end = end as usize;
-            if end < start || !interner.text.is_char_boundary(end) || end > interner.text.len() {
-                return None;
-            }
-            start = end;
-        }
-        if start != interner.text.len() {
-            return None;
-        }
         interner.table.reserve(interner.ends.len(), |_| 0);
+        let mut empty = Vec::new();
         let Interner {
             text,
             ends,
             table,
             hasher,
-            erased,
+            ..
         } = &mut interner;
-        let text_of = |i: usize| {
-            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            &text[start..ends[i] as usize]
-        };
         for i in 0..ends.len() {
-            let s = text_of(i);
-            if erased.binary_search(&u32::try_from(i).ok()?).is_ok() {
-                if !s.is_empty() {
-                    return None;
-                }
+            let key = u32::try_from(i).ok()?;
+            let s = text_at(text, ends, key);
+            if s.is_empty() {
+                empty.push(key);
                 continue;
             }
             match table.entry(
                 hasher.hash_one(s),
-                |&k| text_of(k as usize) == s,
-                |&k| hasher.hash_one(text_of(k as usize)),
+                |&k| text_at(text, ends, k) == s,
+                |&k| hasher.hash_one(text_at(text, ends, k)),
             ) {
                 hashbrown::hash_table::Entry::Occupied(_) => return None,
                 hashbrown::hash_table::Entry::Vacant(vacant) => {
-                    vacant.insert(u32::try_from(i).ok()?);
+                    vacant.insert(key);
                 }
             }
         }
+        Some(Unfinished { interner, empty })
+    }
+}
+
+/// String `k` of an arena cut at `ends`.
+fn text_at<'t>(text: &'t str, ends: &[u32], k: u32) -> &'t str {
+    let i = k as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &text[start..ends[i] as usize]
+}
+
+/// An interner whose empty strings wait for the erased list: see [`Interner::rebuild`].
+pub(crate) struct Unfinished {
+    interner: Interner,
+    /// The numbers of the empty strings, in order.
+    empty: Vec<u32>,
+}
+
+impl Unfinished {
+    /// The interner, once `erased` (sorted) names only empty strings and leaves at most one
+    /// empty string that is not erased, which lookups then find.
+    pub(crate) fn finish(self, erased: Vec<u32>) -> Option<Interner> {
+        let Unfinished {
+            mut interner,
+            empty,
+        } = self;
+        if !erased.windows(2).all(|w| w[0] < w[1]) {
+            return None;
+        }
+        // Both lists are sorted: walk them together, keeping the empty strings not erased.
+        let mut kept = Vec::new();
+        let mut erased_left = erased.iter().peekable();
+        for &e in &empty {
+            if erased_left.next_if_eq(&&e).is_none() {
+                kept.push(e);
+            }
+        }
+        if erased_left.next().is_some() {
+            // An erased number that is not an empty string, or not a string at all.
+            return None;
+        }
+        match kept[..] {
+            [] => {}
+            [only] => interner.table_new(interner.hasher.hash_one(""), only),
+            _ => return None,
+        }
+        interner.erased = erased;
         Some(interner)
     }
 }
@@ -347,5 +391,24 @@ mod tests {
         assert!(Interner::from_parts("aé".into(), vec![2], Vec::new()).is_none());
         assert!(Interner::from_parts("aa".into(), vec![1, 2], Vec::new()).is_none());
         assert!(Interner::from_parts("abc".into(), vec![1], Vec::new()).is_none());
+    }
+
+    #[test]
+    fn the_erased_list_names_empty_strings_and_leaves_one_empty_id_at_most() {
+        let parts = || ("ab".to_owned(), vec![0, 1, 1, 2, 2]);
+        let finish = |erased: Vec<u32>| {
+            let (text, ends) = parts();
+            Interner::rebuild(text, ends).unwrap().finish(erased)
+        };
+        let kept = finish(vec![0, 2]).unwrap();
+        assert_eq!(kept.lookup(""), Some(4));
+        assert_eq!(kept.lookup("b"), Some(3));
+        assert_eq!(kept.erased(), [0, 2]);
+        assert_eq!(finish(vec![0, 2, 4]).unwrap().lookup(""), None);
+        // Two empty ids left, an erased id with text, one past the end, and disorder.
+        assert!(finish(vec![0]).is_none());
+        assert!(finish(vec![0, 1, 2]).is_none());
+        assert!(finish(vec![0, 2, 5]).is_none());
+        assert!(finish(vec![2, 0]).is_none());
     }
 }

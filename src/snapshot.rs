@@ -41,6 +41,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 
 use crate::engine::Engine;
 use crate::error::SnapshotError;
@@ -368,7 +369,12 @@ fn load<R: Read>(mut reader: R, size_hint: Option<u64>) -> Result<Snapshot, Snap
     let reserve = size_hint.map_or(codec::STREAM_RESERVE, |size| {
         usize::try_from(size).unwrap_or(usize::MAX)
     });
-    let (body, end) = codec::read_stream(reader, len, codec::DecodeContext::new(reserve))?;
+    let (jobs, prepare) = mpsc::channel();
+    let (prepared, read) = concurrent::join(
+        move || convert::prepare(&prepare),
+        move || codec::read_stream(reader, len, codec::DecodeContext::sending(reserve, jobs)),
+    );
+    let (body, end) = read?;
     if end.read < len {
         return Err(SnapshotError::Truncated);
     }
@@ -376,7 +382,7 @@ fn load<R: Read>(mut reader: R, size_hint: Option<u64>) -> Result<Snapshot, Snap
     // A failing reader fails the drain in `read_stream` too, so an I/O error from the
     // decoder here is a body that ends before its contents do.
     let body = body.map_err(read_error)?;
-    let (engine, position) = convert::engine(body)?;
+    let (engine, position) = convert::engine(body, prepared)?;
     Ok(Snapshot { engine, position })
 }
 
@@ -410,19 +416,20 @@ fn read_error(error: codec::ReadError) -> SnapshotError {
 }
 
 fn decode(flags_and_len: &[u8], stored: u32, bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
-    // Checksummed on a second thread while it decodes here; trusted only once the checksum
-    // matched.
-    let (crc, body) = concurrent::join(
-        || {
+    // Checksummed, and its jobs done, on a second thread while it decodes here; trusted only
+    // once the checksum matched.
+    let (jobs, prepare) = mpsc::channel();
+    let ((crc, prepared), body) = concurrent::join(
+        move || {
             let mut crc = crc32fast::Hasher::new();
             crc.update(bytes);
-            crc
+            (crc, convert::prepare(&prepare))
         },
-        || codec::read(bytes),
+        move || codec::read_with(bytes, codec::DecodeContext::sending(bytes.len(), jobs)),
     );
     verify(flags_and_len, stored, &crc)?;
     let body = body.map_err(read_error)?;
-    let (engine, position) = convert::engine(body)?;
+    let (engine, position) = convert::engine(body, prepared)?;
     Ok(Snapshot { engine, position })
 }
 

@@ -10,6 +10,7 @@
 //! encoder.
 
 use std::borrow::Cow;
+use std::sync::mpsc::Sender;
 
 use bincode::config::{self, Configuration, Fixint, LittleEndian, NoLimit};
 use bincode::de::Decoder;
@@ -134,6 +135,12 @@ impl<'a, T: Elem> Col<'a, T> {
     }
 }
 
+impl<T: Elem> Default for Col<'_, T> {
+    fn default() -> Self {
+        Col::owned(Vec::new())
+    }
+}
+
 impl<T: Elem> std::ops::Deref for Col<'_, T> {
     type Target = [T];
 
@@ -237,14 +244,36 @@ impl<T: Elem> Decode<DecodeContext> for Col<'static, T> {
 }
 
 /// The decoder's context: what decoding may allocate before the bytes that fill it have
-/// arrived, and what property rows may name.
-#[derive(Debug)]
+/// arrived, what property rows may name, and where to hand the fields that a second thread
+/// can work on while the rest of the body decodes.
 pub(super) struct DecodeContext {
     /// Bytes one column may reserve ahead: what the input holds when its size is known,
     /// [`STREAM_RESERVE`] otherwise.
     pub(super) reserve: usize,
     /// Learned from the fields before the rows, by the hooks of [`dto!`].
     rows: RowRules,
+    /// Where the jobs go; without it every field stays in the body.
+    aside: Option<Aside>,
+}
+
+/// Work on fields of the body that needs nothing decoded after them: rebuilding the hash
+/// tables and checking the union-find. The decoder sends each job as soon as its fields
+/// are in, and takes the fields out of the body.
+pub(super) enum Job {
+    /// The value store's slots and its free list.
+    Values(Values<'static>, Vec<u32>),
+    /// The id arena of the next project.
+    Ids(Arena<'static>),
+    /// The union-find arrays of the project whose ids came last: parent, rank, next.
+    Forest(Vec<u32>, Vec<u8>, Vec<u32>),
+}
+
+/// The jobs' way out, and the fields held until the last one a job needs is decoded.
+struct Aside {
+    jobs: Sender<Job>,
+    values: Option<Values<'static>>,
+    parent: Vec<u32>,
+    rank: Vec<u8>,
 }
 
 impl DecodeContext {
@@ -252,24 +281,82 @@ impl DecodeContext {
         DecodeContext {
             reserve,
             rows: RowRules::default(),
+            aside: None,
+        }
+    }
+
+    /// The context for a load: the jobs go to `jobs`.
+    pub(super) fn sending(reserve: usize, jobs: Sender<Job>) -> DecodeContext {
+        DecodeContext {
+            aside: Some(Aside {
+                jobs,
+                values: None,
+                parent: Vec::new(),
+                rank: Vec::new(),
+            }),
+            ..DecodeContext::new(reserve)
+        }
+    }
+
+    fn send(&self, job: Job) {
+        if let Some(aside) = &self.aside {
+            // A receiver that is gone has stopped caring: the load failed elsewhere.
+            let _ = aside.jobs.send(job);
         }
     }
 }
 
-fn learn_keys(context: &mut DecodeContext, keys: &Arena<'_>) {
+fn learn_keys(context: &mut DecodeContext, keys: &mut Arena<'_>) {
     context.rows.keys = keys.ends.len();
 }
 
-fn learn_value_tags(context: &mut DecodeContext, values: &Values<'_>) {
+fn learn_value_tags(context: &mut DecodeContext, values: &mut Values<'static>) {
     context.rows.value_tags = values.tags.len();
+    if let Some(aside) = &mut context.aside {
+        aside.values = Some(std::mem::take(values));
+    }
 }
 
-fn learn_free_values(context: &mut DecodeContext, free: &Col<'_, u32>) {
+fn learn_free_values(context: &mut DecodeContext, free: &mut Col<'static, u32>) {
     context.rows.learn_free_values(free);
+    if let Some(values) = context.aside.as_mut().and_then(|aside| aside.values.take()) {
+        context.send(Job::Values(values, take_col(free)));
+    }
 }
 
-fn learn_ids(context: &mut DecodeContext, parent: &Col<'_, u32>) {
+fn send_ids(context: &mut DecodeContext, ids: &mut Arena<'static>) {
+    if context.aside.is_some() {
+        context.send(Job::Ids(std::mem::take(ids)));
+    }
+}
+
+fn learn_ids(context: &mut DecodeContext, parent: &mut Col<'static, u32>) {
     context.rows.ids = parent.len();
+    if let Some(aside) = &mut context.aside {
+        aside.parent = take_col(parent);
+    }
+}
+
+fn hold_rank(context: &mut DecodeContext, rank: &mut Col<'static, u8>) {
+    if let Some(aside) = &mut context.aside {
+        aside.rank = take_col(rank);
+    }
+}
+
+fn send_forest(context: &mut DecodeContext, next: &mut Col<'static, u32>) {
+    if let Some(aside) = &mut context.aside {
+        let job = Job::Forest(
+            std::mem::take(&mut aside.parent),
+            std::mem::take(&mut aside.rank),
+            take_col(next),
+        );
+        context.send(job);
+    }
+}
+
+/// Moves a column's items out, leaving it empty.
+pub(super) fn take_col<T: Elem>(col: &mut Col<'static, T>) -> Vec<T> {
+    std::mem::take(col).into_vec()
 }
 
 /// How much a column of a stream of unknown size reserves ahead; it grows past that as
@@ -766,8 +853,9 @@ macro_rules! dto {
         impl Decode<DecodeContext> for $name<'static> {
             fn decode<D: Decoder<Context = DecodeContext>>(decoder: &mut D) -> Result<Self, DecodeError> {
                 $(
-                    let $field = Decode::decode(decoder)?;
-                    $($hook(decoder.context(), &$field);)?
+                    #[allow(unused_mut, reason = "only fields with hooks are changed")]
+                    let mut $field = Decode::decode(decoder)?;
+                    $($hook(decoder.context(), &mut $field);)?
                 )*
                 Ok($name { $($field,)* })
             }
@@ -777,6 +865,7 @@ macro_rules! dto {
 
 dto! {
     /// An interner: its text, and where each string ends in it.
+    #[derive(Default)]
     struct Arena {
         text: Col<'a, u8>,
         ends: Col<'a, u32>,
@@ -785,6 +874,7 @@ dto! {
 
 dto! {
     /// Strings that are not interned: their text, and each one's length.
+    #[derive(Default)]
     struct Strs {
         text: Col<'a, u8>,
         lens: Col<'a, u32>,
@@ -794,6 +884,7 @@ dto! {
 dto! {
     /// Property values, flattened in pre-order: one tag per value; numbers, and the lengths
     /// of arrays and objects, in `nums`; strings and object keys in `strs`.
+    #[derive(Default)]
     struct Values {
         tags: Col<'a, u8>,
         nums: Col<'a, u64>,
@@ -809,10 +900,10 @@ dto! {
         kind: u8,
         team: u64,
         token: Col<'a, u8>,
-        ids: Arena<'a>,
+        ids: Arena<'a> => send_ids,
         parent: Col<'a, u32> => learn_ids,
-        rank: Col<'a, u8>,
-        next: Col<'a, u32>,
+        rank: Col<'a, u8> => hold_rank,
+        next: Col<'a, u32> => send_forest,
         person_at: Col<'a, u32>,
         /// Bit `i % 8` of byte `i / 8` is whether id `i` was seen in personless mode.
         personless: Col<'a, u8>,
@@ -969,9 +1060,17 @@ impl Reader for Slice<'_> {
 
 /// Decodes a body that must fill `bytes` exactly. The caller checks the body's checksum
 /// before it trusts the result.
+#[cfg(test)]
 pub(super) fn read(bytes: &[u8]) -> Result<BodyV2<'static>, ReadError> {
+    read_with(bytes, DecodeContext::new(bytes.len()))
+}
+
+/// [`read`] in `context`.
+pub(super) fn read_with(
+    bytes: &[u8],
+    context: DecodeContext,
+) -> Result<BodyV2<'static>, ReadError> {
     let mut reader = Slice { body: bytes, at: 0 };
-    let context = DecodeContext::new(bytes.len());
     let mut decoder = bincode::de::DecoderImpl::new(&mut reader, config(), context);
     let body = BodyV2::decode(&mut decoder).map_err(ReadError::Codec)?;
     match bytes.len() - reader.at {

@@ -1,8 +1,9 @@
 //! Two jobs at once, for the parts of a load that do not depend on each other.
 //!
-//! A load is one pass of checks over the graph's arrays plus the rebuilding of its hash
-//! tables (the id tables and the value store), which need nothing the checks produce. On a
-//! machine with a second core the tables are rebuilt there while the checks run here.
+//! A load decodes the body, checks it, and rebuilds the hash tables (the id tables and the
+//! value store), which need nothing decoded after their own columns. On a machine with a
+//! second core the decoder hands those columns to a thread that rebuilds the tables, checks
+//! the union-find and, for a body in memory, checksums it, while decoding goes on here.
 
 use std::sync::{Mutex, PoisonError};
 

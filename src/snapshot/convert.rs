@@ -4,18 +4,19 @@
 
 use hashbrown::HashMap;
 
+use std::sync::mpsc::Receiver;
+
 use super::codec::{
-    Arena, BodyV2, CheckedRows, Col, LINK_KINDS, Links, Persons, ProjectV2, PropRows, REASONS, Seq,
-    Strs, Values, code_in, link_kind_code, reason_code, uuid_bytes, uuid_of,
+    Arena, BodyV2, CheckedRows, Col, Job, LINK_KINDS, Links, Persons, ProjectV2, PropRows, REASONS,
+    Seq, Strs, Values, code_in, link_kind_code, reason_code, take_col, uuid_bytes, uuid_of,
 };
-use super::concurrent;
 use super::rows::{FallsAtStarts, RowVerdict};
 use crate::engine::{Config, Counters, Engine, NO_PERSON, Person, ProjectGraph};
 use crate::error::SnapshotError;
 use crate::event::{Project, Timestamp};
 use crate::graph::{Forest, Sets};
 use crate::groups::{Group, Groups, MAX_GROUP_TYPES};
-use crate::id::{IdKey, Interner};
+use crate::id::{IdKey, Interner, Unfinished};
 use crate::links::{EventRef, Link, LinkStore, Refusal};
 use crate::outcome::WarningKind;
 use crate::prop_arena::{PropArena, PropRuns};
@@ -277,13 +278,70 @@ fn interner(
     erased: Vec<u32>,
     what: &str,
 ) -> Result<Interner, SnapshotError> {
+    finish_interner(unfinished_interner(arena, what), erased, what)
+}
+
+/// The first step of [`interner`], for an arena whose erased list comes later.
+fn unfinished_interner(arena: Arena<'static>, what: &str) -> Result<Unfinished, SnapshotError> {
     let text = String::from_utf8(arena.text.into_vec())
         .map_err(|_| invalid(format!("{what}: text is not UTF-8")))?;
-    Interner::from_parts(text, arena.ends.into_vec(), erased).ok_or_else(|| {
-        invalid(format!(
-            "{what}: offsets out of order, a string repeated, or a bad erased list"
-        ))
-    })
+    Interner::rebuild(text, arena.ends.into_vec()).ok_or_else(|| bad_interner(what))
+}
+
+fn finish_interner(
+    unfinished: Result<Unfinished, SnapshotError>,
+    erased: Vec<u32>,
+    what: &str,
+) -> Result<Interner, SnapshotError> {
+    unfinished?.finish(erased).ok_or_else(|| bad_interner(what))
+}
+
+fn bad_interner(what: &str) -> SnapshotError {
+    invalid(format!(
+        "{what}: offsets out of order, a string repeated, or a bad erased list"
+    ))
+}
+
+/// What the second thread makes of the decoder's [`Job`]s, in the order they came: the
+/// value store, and per project its id table (less the erased list, decoded later) and
+/// its checked forest.
+#[derive(Default)]
+pub(super) struct Prepared {
+    values: Option<Result<ValueStore, SnapshotError>>,
+    ids: Vec<PreparedIds>,
+    forests: Vec<PreparedForest>,
+}
+
+/// A project's id table, with the number of ids its arena holds.
+struct PreparedIds {
+    len: usize,
+    table: Result<Unfinished, SnapshotError>,
+}
+
+/// A project's forest and its sets, with the number of ids its arrays hold; `None` when
+/// the arrays are not a forest of their member lists.
+struct PreparedForest {
+    len: usize,
+    checked: Option<(Forest, Sets)>,
+}
+
+/// Works through the jobs as the decoder sends them, until it is done.
+pub(super) fn prepare(jobs: &Receiver<Job>) -> Prepared {
+    let mut prepared = Prepared::default();
+    for job in jobs {
+        match job {
+            Job::Values(values, free) => prepared.values = Some(values_in(&values, free)),
+            Job::Ids(arena) => prepared.ids.push(PreparedIds {
+                len: arena.ends.len(),
+                table: unfinished_interner(arena, "distinct ids"),
+            }),
+            Job::Forest(parent, rank, next) => prepared.forests.push(PreparedForest {
+                len: parent.len(),
+                checked: Forest::from_parts(parent, rank, next),
+            }),
+        }
+    }
+    prepared
 }
 
 /// Settles what the decoder's check of property rows left to their owners (see
@@ -703,21 +761,17 @@ fn take_rows(rows: &mut PropRows<'static>) -> CheckedRows {
     }
 }
 
-/// Moves a column out of a transfer object.
-fn take<T: super::codec::Elem>(col: &mut Col<'static, T>) -> Vec<T> {
-    std::mem::replace(col, Col::owned(Vec::new())).into_vec()
-}
-
-/// A project's graph, with an empty id table for [`engine`] to fill in, and the highest
-/// value slot its property rows name.
+/// A project's graph from its decoded columns and what the second thread prepared of it,
+/// with the highest value slot its property rows name.
 fn graph_in(
     mut dto: ProjectV2<'static>,
-    ids: usize,
+    ids: PreparedIds,
+    forest: PreparedForest,
 ) -> Result<(ProjectGraph, Option<u32>), SnapshotError> {
     let project = project_in(&dto)?;
     let mut values = ValuesIn::new(&dto.values)?;
-    let n = dto.parent.len();
-    if ids != n || dto.person_at.len() != n {
+    let n = forest.len;
+    if ids.len != n || dto.person_at.len() != n {
         return Err(invalid("id columns of different lengths"));
     }
     if dto.personless.len() != n.div_ceil(8)
@@ -725,12 +779,9 @@ fn graph_in(
     {
         return Err(invalid("the personless bitmap does not match the ids"));
     }
-    let (forest, sets) = Forest::from_parts(
-        take(&mut dto.parent),
-        take(&mut dto.rank),
-        take(&mut dto.next),
-    )
-    .ok_or_else(|| invalid("the union-find forest is not a forest of its member lists"))?;
+    let (forest, sets) = forest
+        .checked
+        .ok_or_else(|| invalid("the union-find forest is not a forest of its member lists"))?;
     let persons = match std::mem::replace(&mut dto.persons, Persons::In(Vec::new())) {
         Persons::In(persons) => persons,
         Persons::Out(_) => Vec::new(),
@@ -750,19 +801,15 @@ fn graph_in(
     let personless = (0..n)
         .map(|i| dto.personless[i / 8] & (1 << (i % 8)) != 0)
         .collect();
-    let ProjectV2 {
-        person_at,
-        free_persons,
-        ..
-    } = dto;
+    let erased = take_col(&mut dto.ids_erased);
     let graph = ProjectGraph {
         project,
-        ids: Interner::default(),
+        ids: finish_interner(ids.table, erased, "distinct ids")?,
         forest,
-        person_at: person_at.into_vec(),
+        person_at: dto.person_at.into_vec(),
         personless,
         persons,
-        free_persons: free_persons.into_vec(),
+        free_persons: dto.free_persons.into_vec(),
         props,
         groups,
         links,
@@ -782,13 +829,15 @@ fn values_in(dto: &Values<'static>, free: Vec<u32>) -> Result<ValueStore, Snapsh
     store.finish(free).ok_or_else(repeated)
 }
 
-/// The engine and position of a decoded body, once every invariant holds.
+/// The engine and position of a body decoded with its jobs sent to [`prepare`]
+/// ([`super::codec::DecodeContext::sending`]), once every invariant holds.
 ///
-/// The hash tables (the value store and each project's id table) are rebuilt on a second
-/// thread while this one checks the graphs, which need neither (see [`concurrent`]). The
-/// errors are taken in a fixed order (the values, then each project's checks, its value
+/// The errors are taken in a fixed order (the values, then each project's checks, its value
 /// slots and its id table), so an invalid body gives the same error however the threads ran.
-pub(super) fn engine(body: BodyV2<'static>) -> Result<(Engine, Vec<u8>), SnapshotError> {
+pub(super) fn engine(
+    body: BodyV2<'static>,
+    prepared: Prepared,
+) -> Result<(Engine, Vec<u8>), SnapshotError> {
     let BodyV2 {
         position,
         lift_properties,
@@ -799,55 +848,30 @@ pub(super) fn engine(body: BodyV2<'static>) -> Result<(Engine, Vec<u8>), Snapsho
         merges,
         warnings,
         prop_keys,
-        values,
-        value_free,
         projects,
+        ..
     } = body;
     let warnings: [u64; WarningKind::ALL.len()] = warnings
         .as_ref()
         .try_into()
         .map_err(|_| invalid("warning counters of another number of kinds"))?;
     let prop_keys = interner(prop_keys, Vec::new(), "property keys")?;
-    let (mut dtos, mut id_arenas) = (Vec::new(), Vec::new());
-    for mut dto in projects.0 {
-        let empty = Arena {
-            text: Col::owned(Vec::new()),
-            ends: Col::owned(Vec::new()),
-        };
-        let arena = std::mem::replace(&mut dto.ids, empty);
-        let ids = arena.ends.len();
-        id_arenas.push((arena, take(&mut dto.ids_erased)));
-        dtos.push((dto, ids));
-    }
-    let ((values, id_tables), graphs) = concurrent::join(
-        move || {
-            let values = values_in(&values, value_free.into_vec());
-            let id_tables: Vec<_> = id_arenas
-                .into_iter()
-                .map(|(arena, erased)| interner(arena, erased, "distinct ids"))
-                .collect();
-            (values, id_tables)
-        },
-        || {
-            dtos.into_iter()
-                .map(|(dto, ids)| graph_in(dto, ids))
-                .collect::<Vec<_>>()
-        },
-    );
-    let values = values?;
-    let mut projects = Vec::with_capacity(graphs.len());
-    let mut project_index = HashMap::with_capacity(graphs.len());
-    for (graph, ids) in graphs.into_iter().zip(id_tables) {
-        let (mut graph, max_value) = graph?;
+    let unprepared = || invalid("a part of the body was not prepared");
+    let values = prepared.values.ok_or_else(unprepared)??;
+    let (mut ids, mut forests) = (prepared.ids.into_iter(), prepared.forests.into_iter());
+    let mut graphs = Vec::with_capacity(projects.0.len());
+    let mut project_index = HashMap::with_capacity(projects.0.len());
+    for dto in projects.0 {
+        let (ids, forest) = ids.next().zip(forests.next()).ok_or_else(unprepared)?;
+        let (graph, max_value) = graph_in(dto, ids, forest)?;
         if max_value.is_some_and(|v| v as usize >= values.slots()) {
             return Err(no_value());
         }
-        graph.ids = ids?;
-        let index = len_u32(projects.len(), "projects")?;
+        let index = len_u32(graphs.len(), "projects")?;
         if project_index.insert(graph.project.clone(), index).is_some() {
             return Err(invalid("a project appears twice"));
         }
-        projects.push(graph);
+        graphs.push(graph);
     }
     let engine = Engine {
         config: Config {
@@ -862,7 +886,7 @@ pub(super) fn engine(body: BodyV2<'static>) -> Result<(Engine, Vec<u8>), Snapsho
         prop_keys,
         values,
         fixed_keys: Vec::new(),
-        projects,
+        projects: graphs,
         project_index,
         counters: Counters {
             events,
