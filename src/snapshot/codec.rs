@@ -266,14 +266,30 @@ pub(super) enum Job {
     Ids(Arena<'static>),
     /// The union-find arrays of the project whose ids came last: parent, rank, next.
     Forest(Vec<u32>, Vec<u8>, Vec<u32>),
+    /// That project's person slots, their property rows, and where the sets hold them.
+    Persons {
+        persons: Vec<Option<Person>>,
+        rows: CheckedRows,
+        person_at: Vec<u32>,
+        free_persons: Vec<u32>,
+    },
 }
 
 /// The jobs' way out, and the fields held until the last one a job needs is decoded.
 struct Aside {
     jobs: Sender<Job>,
+    held: Held,
+}
+
+/// Fields decoded before the last one their job needs.
+#[derive(Default)]
+struct Held {
     values: Option<Values<'static>>,
     parent: Vec<u32>,
     rank: Vec<u8>,
+    person_at: Vec<u32>,
+    free_persons: Vec<u32>,
+    persons: Vec<Option<Person>>,
 }
 
 impl DecodeContext {
@@ -290,9 +306,7 @@ impl DecodeContext {
         DecodeContext {
             aside: Some(Aside {
                 jobs,
-                values: None,
-                parent: Vec::new(),
-                rank: Vec::new(),
+                held: Held::default(),
             }),
             ..DecodeContext::new(reserve)
         }
@@ -304,6 +318,11 @@ impl DecodeContext {
             let _ = aside.jobs.send(job);
         }
     }
+
+    /// The fields held for jobs, when jobs are sent.
+    fn held(&mut self) -> Option<&mut Held> {
+        self.aside.as_mut().map(|aside| &mut aside.held)
+    }
 }
 
 fn learn_keys(context: &mut DecodeContext, keys: &mut Arena<'_>) {
@@ -312,14 +331,14 @@ fn learn_keys(context: &mut DecodeContext, keys: &mut Arena<'_>) {
 
 fn learn_value_tags(context: &mut DecodeContext, values: &mut Values<'static>) {
     context.rows.value_tags = values.tags.len();
-    if let Some(aside) = &mut context.aside {
-        aside.values = Some(std::mem::take(values));
+    if let Some(held) = context.held() {
+        held.values = Some(std::mem::take(values));
     }
 }
 
 fn learn_free_values(context: &mut DecodeContext, free: &mut Col<'static, u32>) {
     context.rows.learn_free_values(free);
-    if let Some(values) = context.aside.as_mut().and_then(|aside| aside.values.take()) {
+    if let Some(values) = context.held().and_then(|held| held.values.take()) {
         context.send(Job::Values(values, take_col(free)));
     }
 }
@@ -332,24 +351,54 @@ fn send_ids(context: &mut DecodeContext, ids: &mut Arena<'static>) {
 
 fn learn_ids(context: &mut DecodeContext, parent: &mut Col<'static, u32>) {
     context.rows.ids = parent.len();
-    if let Some(aside) = &mut context.aside {
-        aside.parent = take_col(parent);
+    if let Some(held) = context.held() {
+        held.parent = take_col(parent);
     }
 }
 
 fn hold_rank(context: &mut DecodeContext, rank: &mut Col<'static, u8>) {
-    if let Some(aside) = &mut context.aside {
-        aside.rank = take_col(rank);
+    if let Some(held) = context.held() {
+        held.rank = take_col(rank);
     }
 }
 
 fn send_forest(context: &mut DecodeContext, next: &mut Col<'static, u32>) {
-    if let Some(aside) = &mut context.aside {
+    if let Some(held) = context.held() {
         let job = Job::Forest(
-            std::mem::take(&mut aside.parent),
-            std::mem::take(&mut aside.rank),
+            std::mem::take(&mut held.parent),
+            std::mem::take(&mut held.rank),
             take_col(next),
         );
+        context.send(job);
+    }
+}
+
+fn hold_person_at(context: &mut DecodeContext, person_at: &mut Col<'static, u32>) {
+    if let Some(held) = context.held() {
+        held.person_at = take_col(person_at);
+    }
+}
+
+fn hold_free_persons(context: &mut DecodeContext, free: &mut Col<'static, u32>) {
+    if let Some(held) = context.held() {
+        held.free_persons = take_col(free);
+    }
+}
+
+fn hold_persons(context: &mut DecodeContext, persons: &mut Persons<'static>) {
+    if let (Some(held), Persons::In(slots)) = (context.held(), persons) {
+        held.persons = std::mem::take(slots);
+    }
+}
+
+fn send_persons(context: &mut DecodeContext, rows: &mut PropRows<'static>) {
+    if let (Some(held), PropRows::In(checked)) = (context.held(), rows) {
+        let job = Job::Persons {
+            persons: std::mem::take(&mut held.persons),
+            rows: std::mem::take(checked),
+            person_at: std::mem::take(&mut held.person_at),
+            free_persons: std::mem::take(&mut held.free_persons),
+        };
         context.send(job);
     }
 }
@@ -761,6 +810,7 @@ pub(super) enum PropRows<'a> {
 }
 
 /// Property rows as decoded, with what the decoder's check found ([`RowVerdict`]).
+#[derive(Default)]
 pub(super) struct CheckedRows {
     pub(super) rows: Vec<Prop>,
     pub(super) verdict: RowVerdict,
@@ -904,14 +954,14 @@ dto! {
         parent: Col<'a, u32> => learn_ids,
         rank: Col<'a, u8> => hold_rank,
         next: Col<'a, u32> => send_forest,
-        person_at: Col<'a, u32>,
+        person_at: Col<'a, u32> => hold_person_at,
         /// Bit `i % 8` of byte `i / 8` is whether id `i` was seen in personless mode.
         personless: Col<'a, u8>,
         /// The free slots, in the order they will be reused.
-        free_persons: Col<'a, u32>,
-        persons: Persons<'a>,
+        free_persons: Col<'a, u32> => hold_free_persons,
+        persons: Persons<'a> => hold_persons,
         /// Each live person's properties, in slot order.
-        person_props: PropRows<'a>,
+        person_props: PropRows<'a> => send_persons,
         /// Distinct ids whose text was erased (empty in `ids`), sorted.
         ids_erased: Col<'a, u32>,
         group_types: Strs<'a>,

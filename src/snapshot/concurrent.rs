@@ -3,7 +3,8 @@
 //! A load decodes the body, checks it, and rebuilds the hash tables (the id tables and the
 //! value store), which need nothing decoded after their own columns. On a machine with a
 //! second core the decoder hands those columns to a thread that rebuilds the tables, checks
-//! the union-find and, for a body in memory, checksums it, while decoding goes on here.
+//! the union-find and the persons and, for a body in memory, checksums it, while decoding
+//! goes on here.
 
 use std::sync::{Mutex, PoisonError};
 

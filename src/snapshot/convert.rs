@@ -302,14 +302,20 @@ fn bad_interner(what: &str) -> SnapshotError {
     ))
 }
 
+/// A body decoded without its jobs sent, which cannot happen in a load.
+fn unprepared() -> SnapshotError {
+    invalid("a part of the body was not prepared")
+}
+
 /// What the second thread makes of the decoder's [`Job`]s, in the order they came: the
-/// value store, and per project its id table (less the erased list, decoded later) and
-/// its checked forest.
+/// value store, and per project its id table (less the erased list, decoded later), its
+/// checked forest and its checked persons.
 #[derive(Default)]
 pub(super) struct Prepared {
     values: Option<Result<ValueStore, SnapshotError>>,
     ids: Vec<PreparedIds>,
     forests: Vec<PreparedForest>,
+    persons: Vec<PreparedPersons>,
 }
 
 /// A project's id table, with the number of ids its arena holds.
@@ -323,6 +329,22 @@ struct PreparedIds {
 struct PreparedForest {
     len: usize,
     checked: Option<(Forest, Sets)>,
+}
+
+/// A project's person slots and where the sets hold them, with their check: the
+/// properties in an arena and the highest value slot they name. `None` when the forest or
+/// the lengths of the columns left nothing to check against, which [`graph_in`] reports
+/// first.
+struct PreparedPersons {
+    cols: PersonCols,
+    checked: Option<Result<(PropArena, Option<u32>), SnapshotError>>,
+}
+
+/// A project's person slots and the columns that place them in the sets.
+struct PersonCols {
+    persons: Vec<Option<Person>>,
+    person_at: Vec<u32>,
+    free_persons: Vec<u32>,
 }
 
 /// Works through the jobs as the decoder sends them, until it is done.
@@ -339,6 +361,26 @@ pub(super) fn prepare(jobs: &Receiver<Job>) -> Prepared {
                 len: parent.len(),
                 checked: Forest::from_parts(parent, rank, next),
             }),
+            Job::Persons {
+                persons,
+                rows,
+                person_at,
+                free_persons,
+            } => {
+                let cols = PersonCols {
+                    persons,
+                    person_at,
+                    free_persons,
+                };
+                let checked = match prepared.forests.last() {
+                    Some(PreparedForest {
+                        len,
+                        checked: Some((_, sets)),
+                    }) if cols.person_at.len() == *len => Some(persons_in(&cols, rows, sets)),
+                    _ => None,
+                };
+                prepared.persons.push(PreparedPersons { cols, checked });
+            }
         }
     }
     prepared
@@ -552,11 +594,15 @@ fn project_in(dto: &ProjectV2<'static>) -> Result<Project, SnapshotError> {
 /// The persons of a project and their properties, checked against its forest and
 /// `person_at`.
 fn persons_in(
-    dto: &ProjectV2<'static>,
-    persons: &[Option<Person>],
+    cols: &PersonCols,
     props: CheckedRows,
     sets: &Sets,
 ) -> Result<(PropArena, Option<u32>), SnapshotError> {
+    let PersonCols {
+        persons,
+        person_at,
+        free_persons,
+    } = cols;
     if persons.len() >= u32::MAX as usize {
         return Err(invalid("more person slots than person keys"));
     }
@@ -572,7 +618,7 @@ fn persons_in(
         let Some(&root) = sets.root.get(person.anchor.index()) else {
             return Err(invalid("a person's anchor is not a distinct id"));
         };
-        if dto.person_at[root as usize] as usize != slot {
+        if person_at[root as usize] as usize != slot {
             return Err(invalid(
                 "a person's anchor is in a set that holds another person",
             ));
@@ -584,16 +630,17 @@ fn persons_in(
     let max_value = rows_fit_owners(props.verdict, starts.falls)?;
     // The free list names empty slots, each once; as many as there are, so all of them.
     let mut listed = vec![false; persons.len()];
-    for &slot in dto.free_persons.iter() {
+    for &slot in free_persons {
         match (listed.get_mut(slot as usize), persons.get(slot as usize)) {
             (Some(seen @ false), Some(None)) => *seen = true,
             (Some(true), _) => return Err(invalid("a free person slot listed twice")),
             _ => return Err(invalid("a free person slot out of range or in use")),
         }
     }
-    if dto.free_persons.len() != persons.len() - live {
+    if free_persons.len() != persons.len() - live {
         return Err(invalid("an empty person slot missing from the free list"));
     }
+    check_person_at(sets, cols)?;
     Ok((arena, max_value))
 }
 
@@ -602,13 +649,9 @@ fn persons_in(
 /// anchor's set, each at its own root, and that the free list holds exactly the other
 /// slots; so when the count matches, those are all the names: none is of a free slot, and
 /// no person is held by two sets.
-fn check_person_at(
-    sets: &Sets,
-    dto: &ProjectV2<'static>,
-    slots: usize,
-) -> Result<(), SnapshotError> {
+fn check_person_at(sets: &Sets, cols: &PersonCols) -> Result<(), SnapshotError> {
     let (mut named, mut off_root) = (0usize, false);
-    for (i, (&at, &root)) in dto.person_at.iter().zip(&sets.root).enumerate() {
+    for (i, (&at, &root)) in cols.person_at.iter().zip(&sets.root).enumerate() {
         let holds = at != NO_PERSON;
         named += usize::from(holds);
         off_root |= holds && root as usize != i;
@@ -616,7 +659,7 @@ fn check_person_at(
     if off_root {
         return Err(invalid("a person is recorded at an id that is not a root"));
     }
-    if named != slots - dto.free_persons.len() {
+    if named != cols.persons.len() - cols.free_persons.len() {
         return Err(invalid(
             "sets name a person slot that is not live, or one person twice",
         ));
@@ -679,6 +722,7 @@ fn decode<T: Copy>(table: &[T], code: u8, what: &str) -> Result<T, SnapshotError
 /// The links and refusals of a project: every link inside one person, every id in range.
 fn links_in(
     dto: &ProjectV2<'static>,
+    person_at: &[u32],
     links: Vec<Link>,
     record_props: CheckedRows,
     sets: &Sets,
@@ -700,7 +744,7 @@ fn links_in(
         else {
             return Err(invalid("a link names an id out of range"));
         };
-        if target == source || source_root != root || dto.person_at[root as usize] == NO_PERSON {
+        if target == source || source_root != root || person_at[root as usize] == NO_PERSON {
             return Err(invalid("a link joins ids that are not one person"));
         }
     }
@@ -767,11 +811,13 @@ fn graph_in(
     mut dto: ProjectV2<'static>,
     ids: PreparedIds,
     forest: PreparedForest,
+    persons: PreparedPersons,
 ) -> Result<(ProjectGraph, Option<u32>), SnapshotError> {
     let project = project_in(&dto)?;
     let mut values = ValuesIn::new(&dto.values)?;
     let n = forest.len;
-    if ids.len != n || dto.person_at.len() != n {
+    let PreparedPersons { cols, checked } = persons;
+    if ids.len != n || cols.person_at.len() != n {
         return Err(invalid("id columns of different lengths"));
     }
     if dto.personless.len() != n.div_ceil(8)
@@ -782,19 +828,13 @@ fn graph_in(
     let (forest, sets) = forest
         .checked
         .ok_or_else(|| invalid("the union-find forest is not a forest of its member lists"))?;
-    let persons = match std::mem::replace(&mut dto.persons, Persons::In(Vec::new())) {
-        Persons::In(persons) => persons,
-        Persons::Out(_) => Vec::new(),
-    };
-    let person_props = take_rows(&mut dto.person_props);
-    let (props, person_max) = persons_in(&dto, &persons, person_props, &sets)?;
-    check_person_at(&sets, &dto, persons.len())?;
+    let (props, person_max) = checked.ok_or_else(unprepared)??;
     let links = match std::mem::replace(&mut dto.links, Links::In(Vec::new())) {
         Links::In(links) => links,
         Links::Out(_) => Vec::new(),
     };
     let record_props = take_rows(&mut dto.record_props);
-    let (links, record_max) = links_in(&dto, links, record_props, &sets)?;
+    let (links, record_max) = links_in(&dto, &cols.person_at, links, record_props, &sets)?;
     drop(sets);
     let groups = groups_in(&dto, &mut values)?;
     values.finish()?;
@@ -806,10 +846,10 @@ fn graph_in(
         project,
         ids: finish_interner(ids.table, erased, "distinct ids")?,
         forest,
-        person_at: dto.person_at.into_vec(),
+        person_at: cols.person_at,
         personless,
-        persons,
-        free_persons: dto.free_persons.into_vec(),
+        persons: cols.persons,
+        free_persons: cols.free_persons,
         props,
         groups,
         links,
@@ -856,14 +896,18 @@ pub(super) fn engine(
         .try_into()
         .map_err(|_| invalid("warning counters of another number of kinds"))?;
     let prop_keys = interner(prop_keys, Vec::new(), "property keys")?;
-    let unprepared = || invalid("a part of the body was not prepared");
     let values = prepared.values.ok_or_else(unprepared)??;
-    let (mut ids, mut forests) = (prepared.ids.into_iter(), prepared.forests.into_iter());
+    let mut ids = prepared.ids.into_iter();
+    let mut forests = prepared.forests.into_iter();
+    let mut persons = prepared.persons.into_iter();
     let mut graphs = Vec::with_capacity(projects.0.len());
     let mut project_index = HashMap::with_capacity(projects.0.len());
     for dto in projects.0 {
-        let (ids, forest) = ids.next().zip(forests.next()).ok_or_else(unprepared)?;
-        let (graph, max_value) = graph_in(dto, ids, forest)?;
+        let (Some(ids), Some(forest), Some(persons)) = (ids.next(), forests.next(), persons.next())
+        else {
+            return Err(unprepared());
+        };
+        let (graph, max_value) = graph_in(dto, ids, forest, persons)?;
         if max_value.is_some_and(|v| v as usize >= values.slots()) {
             return Err(no_value());
         }
