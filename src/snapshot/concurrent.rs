@@ -8,6 +8,27 @@
 
 use std::sync::{Mutex, PoisonError};
 
+#[cfg(test)]
+thread_local! {
+    /// Makes [`join`] on this thread behave as when no thread can start, so that tests can
+    /// compare the two ways a load runs.
+    pub(super) static NO_SECOND_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A second thread for [`join`], unless tests asked for none.
+fn spawn<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> std::io::Result<std::thread::ScopedJoinHandle<'scope, T>> {
+    #[cfg(test)]
+    if NO_SECOND_THREAD.get() {
+        return Err(std::io::Error::other("no second thread in this test"));
+    }
+    std::thread::Builder::new()
+        .name("idgraph-load".to_owned())
+        .spawn_scoped(scope, f)
+}
+
 /// Runs `aside` on a second thread while `here` runs on this one, and returns both results.
 ///
 /// When no thread can be started (a process at its thread limit, a target without
@@ -22,9 +43,7 @@ where
     let job = Mutex::new(Some(aside));
     let take = || job.lock().unwrap_or_else(PoisonError::into_inner).take();
     std::thread::scope(|scope| {
-        let thread = std::thread::Builder::new()
-            .name("idgraph-load".to_owned())
-            .spawn_scoped(scope, || take().map(|aside| aside()));
+        let thread = spawn(scope, || take().map(|aside| aside()));
         let b = here();
         let ran = match thread {
             Ok(thread) => thread
@@ -56,6 +75,27 @@ mod tests {
         let moved = String::from("moved");
         let (a, b) = join(|| borrowed.len(), move || moved.len());
         assert_eq!((a, b), (8, 5));
+    }
+
+    #[test]
+    fn without_a_second_thread_both_run_here_in_order() {
+        super::NO_SECOND_THREAD.set(true);
+        let order = std::sync::Mutex::new(Vec::new());
+        let log = |step| order.lock().unwrap().push(step);
+        let here = std::thread::current().id();
+        let (a, b) = join(
+            || {
+                log("aside");
+                std::thread::current().id()
+            },
+            || {
+                log("here");
+                std::thread::current().id()
+            },
+        );
+        super::NO_SECOND_THREAD.set(false);
+        assert_eq!((a, b), (here, here));
+        assert_eq!(*order.lock().unwrap(), ["here", "aside"]);
     }
 
     #[test]

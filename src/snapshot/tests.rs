@@ -294,6 +294,46 @@ fn sets_name_each_live_person_once_and_only_at_roots() {
     );
 }
 
+/// `load` run with the second thread and then with everything on this one.
+fn both_ways<T>(load: impl Fn() -> T) -> [T; 2] {
+    let threaded = load();
+    super::concurrent::NO_SECOND_THREAD.set(true);
+    let alone = load();
+    super::concurrent::NO_SECOND_THREAD.set(false);
+    [threaded, alone]
+}
+
+#[test]
+fn a_load_on_one_thread_gives_the_same_engine_and_the_same_errors() {
+    let engine = engine();
+    let bytes = bytes_of(&engine);
+    for [threaded, alone] in [
+        both_ways(|| Engine::load_from_bytes(&bytes).map(|s| s.engine)),
+        both_ways(|| Engine::load(&bytes[..])),
+    ] {
+        let (threaded, alone) = (threaded.expect("loads"), alone.expect("loads"));
+        assert_eq!(threaded.dump(), engine.dump());
+        assert_eq!(alone.dump(), engine.dump());
+        assert_eq!(bytes_of(&alone), bytes);
+    }
+    let changes: [fn(&mut BodyV2<'static>); 8] = [
+        |b| set(&mut b.projects.0[0].parent, 0, 99),
+        |b| set(&mut b.projects.0[0].next, 0, 0),
+        |b| person(b).anchor = IdKey::from_raw(2),
+        |b| person(b).ids = 7,
+        |b| person_props(b)[0].value = ValueId::from_raw(999),
+        |b| b.projects.0[0].ids_erased = Col::owned(vec![0]),
+        |b| b.value_free = Col::owned(vec![0]),
+        |b| links(b)[0].target = IdKey::from_raw(2),
+    ];
+    for change in changes {
+        let [threaded, alone] =
+            both_ways(|| load_changed(&engine, change).err().map(|e| e.to_string()));
+        assert!(threaded.is_some(), "the change is refused");
+        assert_eq!(threaded, alone);
+    }
+}
+
 #[test]
 fn trailing_bytes_in_the_body_are_refused() {
     let bytes = bytes_of(&engine());
