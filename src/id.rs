@@ -289,6 +289,7 @@ impl Interner {
 }
 
 /// String `k` of an arena cut at `ends`.
+#[inline]
 fn text_at<'t>(text: &'t str, ends: &[u32], k: u32) -> &'t str {
     let i = k as usize;
     let start = if i == 0 { 0 } else { ends[i - 1] as usize };

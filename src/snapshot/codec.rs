@@ -1080,10 +1080,31 @@ pub(super) fn write<W: std::io::Write>(
         .map_err(io_error)
 }
 
-/// A reader over a body held in memory.
+/// A reader over a body held in memory, which may checksum the bytes it has handed out a
+/// block at a time just behind the decoder, while they are still in cache: one pass over
+/// the body instead of a checksum pass and a decoding pass.
 struct Slice<'a> {
     body: &'a [u8],
     at: usize,
+    sum: Option<Sum>,
+}
+
+/// The checksum of a body's first `upto` bytes.
+struct Sum {
+    upto: usize,
+    crc: crc32fast::Hasher,
+}
+
+impl Slice<'_> {
+    fn advance(&mut self, n: usize) {
+        self.at += n;
+        if let Some(sum) = &mut self.sum
+            && self.at - sum.upto >= 1 << 16
+        {
+            sum.crc.update(&self.body[sum.upto..self.at]);
+            sum.upto = self.at;
+        }
+    }
 }
 
 impl Reader for Slice<'_> {
@@ -1095,7 +1116,7 @@ impl Reader for Slice<'_> {
             });
         };
         bytes.copy_from_slice(now);
-        self.at += bytes.len();
+        self.advance(bytes.len());
         Ok(())
     }
 
@@ -1104,7 +1125,7 @@ impl Reader for Slice<'_> {
     }
 
     fn consume(&mut self, n: usize) {
-        self.at += n.min(self.body.len() - self.at);
+        self.advance(n.min(self.body.len() - self.at));
     }
 }
 
@@ -1112,21 +1133,39 @@ impl Reader for Slice<'_> {
 /// before it trusts the result.
 #[cfg(test)]
 pub(super) fn read(bytes: &[u8]) -> Result<BodyV2<'static>, ReadError> {
-    read_with(bytes, DecodeContext::new(bytes.len()))
+    read_with(bytes, DecodeContext::new(bytes.len()), false).0
 }
 
-/// [`read`] in `context`.
+/// [`read`] in `context`, and when `checksum` is set, the checksum of all of `bytes` taken
+/// on the way.
 pub(super) fn read_with(
     bytes: &[u8],
     context: DecodeContext,
-) -> Result<BodyV2<'static>, ReadError> {
-    let mut reader = Slice { body: bytes, at: 0 };
+    checksum: bool,
+) -> (
+    Result<BodyV2<'static>, ReadError>,
+    Option<crc32fast::Hasher>,
+) {
+    let sum = checksum.then(|| Sum {
+        upto: 0,
+        crc: crc32fast::Hasher::new(),
+    });
+    let mut reader = Slice {
+        body: bytes,
+        at: 0,
+        sum,
+    };
     let mut decoder = bincode::de::DecoderImpl::new(&mut reader, config(), context);
-    let body = BodyV2::decode(&mut decoder).map_err(ReadError::Codec)?;
-    match bytes.len() - reader.at {
-        0 => Ok(body),
-        trailing => Err(ReadError::Trailing(trailing)),
-    }
+    let body = BodyV2::decode(&mut decoder).map_err(ReadError::Codec);
+    let body = match body {
+        Ok(_) if reader.at < bytes.len() => Err(ReadError::Trailing(bytes.len() - reader.at)),
+        other => other,
+    };
+    let crc = reader.sum.map(|mut sum| {
+        sum.crc.update(&bytes[sum.upto..]);
+        sum.crc
+    });
+    (body, crc)
 }
 
 /// A reader that counts and checksums what passes through it.

@@ -10,9 +10,19 @@ use std::sync::{Mutex, PoisonError};
 
 #[cfg(test)]
 thread_local! {
-    /// Makes [`join`] on this thread behave as when no thread can start, so that tests can
-    /// compare the two ways a load runs.
-    pub(super) static NO_SECOND_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// For tests on this thread: `Some(true)` makes [`join`] start a thread whatever it is
+    /// told, `Some(false)` makes it try and fail as when no thread can start, so that tests
+    /// can compare the ways a load runs.
+    pub(super) static SECOND_THREAD: std::cell::Cell<Option<bool>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Whether to start a thread for a job `worth_a_thread` or not: tests on this thread may
+/// say yes whatever the job.
+pub(super) fn worth_a_thread(worth_a_thread: bool) -> bool {
+    #[cfg(test)]
+    let worth_a_thread = worth_a_thread || SECOND_THREAD.get().is_some();
+    worth_a_thread
 }
 
 /// A second thread for [`join`], unless tests asked for none.
@@ -21,7 +31,7 @@ fn spawn<'scope, T: Send + 'scope>(
     f: impl FnOnce() -> T + Send + 'scope,
 ) -> std::io::Result<std::thread::ScopedJoinHandle<'scope, T>> {
     #[cfg(test)]
-    if NO_SECOND_THREAD.get() {
+    if SECOND_THREAD.get() == Some(false) {
         return Err(std::io::Error::other("no second thread in this test"));
     }
     std::thread::Builder::new()
@@ -29,15 +39,22 @@ fn spawn<'scope, T: Send + 'scope>(
         .spawn_scoped(scope, f)
 }
 
-/// Runs `aside` on a second thread while `here` runs on this one, and returns both results.
-///
-/// When no thread can be started (a process at its thread limit, a target without
-/// threads), `aside` runs here after `here`: the results are the same, only later. A panic
-/// in `aside` resumes on this thread.
-pub(super) fn join<A, B>(aside: impl FnOnce() -> A + Send, here: impl FnOnce() -> B) -> (A, B)
+/// Runs `aside` on a second thread while `here` runs on this one, and returns both results;
+/// when `worth_a_thread` is false, or no thread can be started (a process at its thread
+/// limit, a target without threads), `aside` runs here after `here`: the results are the
+/// same, only later. A panic in `aside` resumes on this thread.
+pub(super) fn join<A, B>(
+    worth_a_thread: bool,
+    aside: impl FnOnce() -> A + Send,
+    here: impl FnOnce() -> B,
+) -> (A, B)
 where
     A: Send,
 {
+    if !self::worth_a_thread(worth_a_thread) {
+        let b = here();
+        return (aside(), b);
+    }
     // The job sits where both threads can take it, so that if the thread does not start,
     // the job is still here to run.
     let job = Mutex::new(Some(aside));
@@ -65,7 +82,7 @@ mod tests {
 
     #[test]
     fn both_results_come_back_in_order() {
-        let (a, b) = join(|| (0..1000u64).sum::<u64>(), || "here");
+        let (a, b) = join(true, || (0..1000u64).sum::<u64>(), || "here");
         assert_eq!((a, b), (499_500, "here"));
     }
 
@@ -73,17 +90,18 @@ mod tests {
     fn the_aside_job_may_borrow_and_move() {
         let borrowed = String::from("borrowed");
         let moved = String::from("moved");
-        let (a, b) = join(|| borrowed.len(), move || moved.len());
+        let (a, b) = join(true, || borrowed.len(), move || moved.len());
         assert_eq!((a, b), (8, 5));
     }
 
     #[test]
     fn without_a_second_thread_both_run_here_in_order() {
-        super::NO_SECOND_THREAD.set(true);
+        super::SECOND_THREAD.set(Some(false));
         let order = std::sync::Mutex::new(Vec::new());
         let log = |step| order.lock().unwrap().push(step);
         let here = std::thread::current().id();
         let (a, b) = join(
+            true,
             || {
                 log("aside");
                 std::thread::current().id()
@@ -93,14 +111,21 @@ mod tests {
                 std::thread::current().id()
             },
         );
-        super::NO_SECOND_THREAD.set(false);
+        super::SECOND_THREAD.set(None);
         assert_eq!((a, b), (here, here));
         assert_eq!(*order.lock().unwrap(), ["here", "aside"]);
     }
 
     #[test]
+    fn a_job_not_worth_a_thread_runs_here() {
+        let here = std::thread::current().id();
+        let (a, b) = join(false, || std::thread::current().id(), || "here");
+        assert_eq!((a, b), (here, "here"));
+    }
+
+    #[test]
     #[should_panic(expected = "aside failed")]
     fn a_panic_aside_resumes_here() {
-        join(|| panic!("aside failed"), || ());
+        join(true, || panic!("aside failed"), || ());
     }
 }

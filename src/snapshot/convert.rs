@@ -351,13 +351,50 @@ struct PersonCols {
 pub(super) fn prepare(jobs: &Receiver<Job>) -> Prepared {
     let mut prepared = Prepared::default();
     for job in jobs {
+        prepared.take(job);
+    }
+    prepared
+}
+
+/// The jobs of a body decoded without sending them, done here in the order the decoder
+/// sends them.
+pub(super) fn prepare_here(body: &mut BodyV2<'static>) -> Prepared {
+    let mut prepared = Prepared::default();
+    prepared.take(Job::Values(
+        std::mem::take(&mut body.values),
+        take_col(&mut body.value_free),
+    ));
+    for dto in &mut body.projects.0 {
+        prepared.take(Job::Ids(std::mem::take(&mut dto.ids)));
+        prepared.take(Job::Forest(
+            take_col(&mut dto.parent),
+            take_col(&mut dto.rank),
+            take_col(&mut dto.next),
+        ));
+        let persons = match std::mem::replace(&mut dto.persons, Persons::In(Vec::new())) {
+            Persons::In(persons) => persons,
+            Persons::Out(_) => Vec::new(),
+        };
+        prepared.take(Job::Persons {
+            persons,
+            rows: take_rows(&mut dto.person_props),
+            person_at: take_col(&mut dto.person_at),
+            free_persons: take_col(&mut dto.free_persons),
+        });
+    }
+    prepared
+}
+
+impl Prepared {
+    /// Does one job.
+    fn take(&mut self, job: Job) {
         match job {
-            Job::Values(values, free) => prepared.values = Some(values_in(&values, free)),
-            Job::Ids(arena) => prepared.ids.push(PreparedIds {
+            Job::Values(values, free) => self.values = Some(values_in(&values, free)),
+            Job::Ids(arena) => self.ids.push(PreparedIds {
                 len: arena.ends.len(),
                 table: unfinished_interner(arena, "distinct ids"),
             }),
-            Job::Forest(parent, rank, next) => prepared.forests.push(PreparedForest {
+            Job::Forest(parent, rank, next) => self.forests.push(PreparedForest {
                 len: parent.len(),
                 checked: Forest::from_parts(parent, rank, next),
             }),
@@ -372,18 +409,17 @@ pub(super) fn prepare(jobs: &Receiver<Job>) -> Prepared {
                     person_at,
                     free_persons,
                 };
-                let checked = match prepared.forests.last() {
+                let checked = match self.forests.last() {
                     Some(PreparedForest {
                         len,
                         checked: Some((_, sets)),
                     }) if cols.person_at.len() == *len => Some(persons_in(&cols, rows, sets)),
                     _ => None,
                 };
-                prepared.persons.push(PreparedPersons { cols, checked });
+                self.persons.push(PreparedPersons { cols, checked });
             }
         }
     }
-    prepared
 }
 
 /// Settles what the decoder's check of property rows left to their owners (see

@@ -294,12 +294,15 @@ fn sets_name_each_live_person_once_and_only_at_roots() {
     );
 }
 
-/// `load` run with the second thread and then with everything on this one.
+/// `load` run with a second thread, however small the body, and then with no thread able
+/// to start.
 fn both_ways<T>(load: impl Fn() -> T) -> [T; 2] {
+    let second_thread = &super::concurrent::SECOND_THREAD;
+    second_thread.set(Some(true));
     let threaded = load();
-    super::concurrent::NO_SECOND_THREAD.set(true);
+    second_thread.set(Some(false));
     let alone = load();
-    super::concurrent::NO_SECOND_THREAD.set(false);
+    second_thread.set(None);
     [threaded, alone]
 }
 
@@ -331,6 +334,34 @@ fn a_load_on_one_thread_gives_the_same_engine_and_the_same_errors() {
             both_ways(|| load_changed(&engine, change).err().map(|e| e.to_string()));
         assert!(threaded.is_some(), "the change is refused");
         assert_eq!(threaded, alone);
+    }
+}
+
+#[cfg(feature = "workload")]
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Generated graphs load alike however the load's jobs run: on a second thread as the
+    /// body decodes, after it on this thread when no thread starts, and (for a small body,
+    /// without being asked) from the decoded body.
+    #[test]
+    fn generated_graphs_load_alike_on_one_thread_or_two(seed in 0u64..1 << 32, events in 1u64..1500) {
+        let mut engine = Engine::new();
+        let workload = crate::Workload::new(crate::WorkloadConfig {
+            seed,
+            events,
+            ..crate::WorkloadConfig::default()
+        });
+        for event in workload {
+            engine.apply(&event).expect("applies");
+        }
+        let bytes = bytes_of(&engine);
+        let by_size = Engine::load_from_bytes(&bytes).expect("loads").engine;
+        let [threaded, alone] = both_ways(|| Engine::load(&bytes[..]).expect("loads"));
+        for loaded in [by_size, threaded, alone] {
+            proptest::prop_assert_eq!(loaded.dump(), engine.dump());
+            proptest::prop_assert_eq!(bytes_of(&loaded), bytes.clone());
+        }
     }
 }
 
