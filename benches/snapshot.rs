@@ -16,7 +16,9 @@
 //!   the bytes stream in) and `load_from_bytes`; the loads do not count dropping the
 //!   engine they built;
 //! - `snapshot_restore/*`: the copy into new memory and the two loads again, after the
-//!   graph that was saved has been dropped, as in a service restoring its graph at start.
+//!   graph that was saved has been dropped, as in a service restoring its graph at start;
+//! - `snapshot_small/*`: the copy and the loads of a 2,000-event graph, too small for a load
+//!   to take a second thread.
 //!
 //! Measured figures are in BENCHMARKS.md.
 
@@ -134,5 +136,31 @@ fn snapshot(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, snapshot);
+/// A small snapshot, under the size at which a load takes a second thread: what starting
+/// that thread would cost is visible here.
+fn small_snapshot(c: &mut Criterion) {
+    let mut engine = Engine::builder().record_changes(false).build();
+    for event in generate(2_000) {
+        engine.apply(&event).expect("applies");
+    }
+    let file = engine.save_to_vec(&[]).expect("saves");
+    let mut group = c.benchmark_group("snapshot_small");
+    group.throughput(Throughput::Bytes(file.len() as u64));
+    group.bench_function("memcpy_into_new_kept", |b| {
+        b.iter_with_large_drop(|| {
+            let mut copy = Vec::with_capacity(file.len());
+            copy.extend_from_slice(black_box(&file));
+            copy
+        });
+    });
+    group.bench_function("load", |b| {
+        b.iter_with_large_drop(|| Engine::load(black_box(&file[..])).expect("loads"));
+    });
+    group.bench_function("load_from_bytes", |b| {
+        b.iter_with_large_drop(|| Engine::load_from_bytes(black_box(&file)).expect("loads"));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, snapshot, small_snapshot);
 criterion_main!(benches);

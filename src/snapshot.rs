@@ -165,11 +165,11 @@ impl Engine {
     /// decoded as it streams in, the large columns read straight into the engine's memory,
     /// so a `File` or a socket needs no buffering of its own.
     ///
-    /// A load uses a second thread for its lifetime when one can start: as soon as the
-    /// value store's columns, a project's ids, its union-find or its persons are decoded,
-    /// that thread rebuilds their hash tables and checks them while the rest of the body
-    /// decodes here. Without a thread the same work runs here afterwards, with the same
-    /// result.
+    /// A load of a body of 1 MiB or more uses a second thread for its lifetime when one can
+    /// start: as soon as the value store's columns, a project's ids, its union-find or its
+    /// persons are decoded, that thread rebuilds their hash tables and checks them while the
+    /// rest of the body decodes here. A smaller body, or a process where no thread starts,
+    /// has the same work done here after decoding, with the same result.
     ///
     /// # Errors
     ///
