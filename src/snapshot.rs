@@ -51,9 +51,9 @@ const MAGIC: [u8; 8] = *b"IDGRAPH\0";
 const VERSION: u32 = 2;
 const HEADER_LEN: usize = 28;
 /// The smallest body whose load takes a second thread: below it, starting and feeding the
-/// thread costs about what it saves (measured: 100 KB bodies in 62-71 µs on this thread and
-/// 87 µs with a second, 500 KB in 300-320 µs either way, 5 MB in 2.6 ms with a second
-/// against 3.6 ms on one thread before loads had one).
+/// thread costs about what it saves (in scratch runs, 100 KB bodies took 62-77 µs on this
+/// thread and about 87 µs with a second, 500 KB about 300 µs either way, 5 MB 2.6 ms with a
+/// second against 3.6 ms on one thread before loads had one).
 const SECOND_THREAD_FROM: u64 = 1 << 20;
 
 /// An engine restored from a snapshot, with the position its writer stored beside it.

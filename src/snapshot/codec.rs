@@ -257,8 +257,8 @@ pub(super) struct DecodeContext {
 }
 
 /// Work on fields of the body that needs nothing decoded after them: rebuilding the hash
-/// tables and checking the union-find. The decoder sends each job as soon as its fields
-/// are in, and takes the fields out of the body.
+/// tables, and checking the union-find and the persons. The decoder sends each job as soon
+/// as its fields are in, and takes the fields out of the body.
 pub(super) enum Job {
     /// The value store's slots and its free list.
     Values(Values<'static>, Vec<u32>),

@@ -2,9 +2,9 @@
 //! they are; loading checks every invariant the engine relies on before it builds one, so
 //! a loaded engine is one that `apply` could have built.
 
-use hashbrown::HashMap;
-
 use std::sync::mpsc::Receiver;
+
+use hashbrown::HashMap;
 
 use super::codec::{
     Arena, BodyV2, CheckedRows, Col, Job, LINK_KINDS, Links, Persons, ProjectV2, PropRows, REASONS,
@@ -302,14 +302,14 @@ fn bad_interner(what: &str) -> SnapshotError {
     ))
 }
 
-/// A body decoded without its jobs sent, which cannot happen in a load.
+/// A project whose jobs were not done, which a load never leaves.
 fn unprepared() -> SnapshotError {
     invalid("a part of the body was not prepared")
 }
 
-/// What the second thread makes of the decoder's [`Job`]s, in the order they came: the
-/// value store, and per project its id table (less the erased list, decoded later), its
-/// checked forest and its checked persons.
+/// What the decoder's [`Job`]s make, in the order they came (on the second thread, or here
+/// for a small body): the value store, and per project its id table (less the erased list,
+/// decoded later), its checked forest and its checked persons.
 #[derive(Default)]
 pub(super) struct Prepared {
     values: Option<Result<ValueStore, SnapshotError>>,
@@ -695,7 +695,7 @@ fn check_person_at(sets: &Sets, cols: &PersonCols) -> Result<(), SnapshotError> 
     if off_root {
         return Err(invalid("a person is recorded at an id that is not a root"));
     }
-    if named != cols.persons.len() - cols.free_persons.len() {
+    if Some(named) != cols.persons.len().checked_sub(cols.free_persons.len()) {
         return Err(invalid(
             "sets name a person slot that is not live, or one person twice",
         ));
@@ -841,8 +841,8 @@ fn take_rows(rows: &mut PropRows<'static>) -> CheckedRows {
     }
 }
 
-/// A project's graph from its decoded columns and what the second thread prepared of it,
-/// with the highest value slot its property rows name.
+/// A project's graph from its decoded columns and what its jobs prepared, with the highest
+/// value slot its property rows name.
 fn graph_in(
     mut dto: ProjectV2<'static>,
     ids: PreparedIds,
@@ -905,8 +905,8 @@ fn values_in(dto: &Values<'static>, free: Vec<u32>) -> Result<ValueStore, Snapsh
     store.finish(free).ok_or_else(repeated)
 }
 
-/// The engine and position of a body decoded with its jobs sent to [`prepare`]
-/// ([`super::codec::DecodeContext::sending`]), once every invariant holds.
+/// The engine and position of a decoded body, given what its jobs made ([`prepare`] on the
+/// second thread, or [`prepare_here`]), once every invariant holds.
 ///
 /// The errors are taken in a fixed order (the values, then each project's checks, its value
 /// slots and its id table), so an invalid body gives the same error however the threads ran.
