@@ -236,8 +236,10 @@ impl Interner {
         Interner::rebuild(text, ends)?.finish(erased)
     }
 
-    /// The first step of [`Interner::from_parts`], for a snapshot that stores the erased
-    /// list after the arena: checks the offsets and tables every string that is not empty.
+    /// The first step of rebuilding an interner from its arena, for a snapshot that stores
+    /// the erased list after it: checks that the offsets cut `text` into strings at
+    /// character boundaries, in order, and tables every string that is not empty; `None`
+    /// when the offsets are wrong or a string repeats.
     pub(crate) fn rebuild(text: String, ends: Vec<u32>) -> Option<Unfinished> {
         let mut start = 0usize;
         for &end in &ends {

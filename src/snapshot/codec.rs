@@ -1136,8 +1136,9 @@ pub(super) fn read(bytes: &[u8]) -> Result<BodyV2<'static>, ReadError> {
     read_with(bytes, DecodeContext::new(bytes.len()), false).0
 }
 
-/// [`read`] in `context`, and when `checksum` is set, the checksum of all of `bytes` taken
-/// on the way.
+/// Decodes a body that must fill `bytes` exactly, in `context`, and when `checksum` is set
+/// takes the checksum of all of `bytes` on the way. The caller checks the checksum before
+/// it trusts the body.
 pub(super) fn read_with(
     bytes: &[u8],
     context: DecodeContext,
