@@ -26,7 +26,8 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use idgraph::{Engine, Event, Workload, WorkloadConfig};
 
 /// The workload generator's seed: a fixed input for every run.
@@ -82,28 +83,12 @@ fn snapshot(c: &mut Criterion) {
         });
     });
     group.bench_function("memcpy_into_new", |b| {
-        b.iter(|| {
-            let mut copy = Vec::with_capacity(file.len());
-            copy.extend_from_slice(black_box(&file));
-            copy
-        });
-    });
-    group.bench_function("memcpy_into_new_kept", |b| {
-        b.iter_with_large_drop(|| {
-            let mut copy = Vec::with_capacity(file.len());
-            copy.extend_from_slice(black_box(&file));
-            copy
-        });
+        b.iter(|| copy_into_new(&file));
     });
     group.bench_function("save_to_vec", |b| {
         b.iter(|| engine.save_to_vec(&[]).expect("saves"));
     });
-    group.bench_function("load", |b| {
-        b.iter_with_large_drop(|| Engine::load(black_box(&file[..])).expect("loads"));
-    });
-    group.bench_function("load_from_bytes", |b| {
-        b.iter_with_large_drop(|| Engine::load_from_bytes(black_box(&file)).expect("loads"));
-    });
+    loads_against_the_copy(&mut group, &file);
     group.finish();
 
     // A service restoring its graph holds the file, not a second graph: the same copy and
@@ -114,26 +99,31 @@ fn snapshot(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(file.len() as u64));
     group.sample_size(20);
     group.bench_function("memcpy_into_new", |b| {
-        b.iter(|| {
-            let mut copy = Vec::with_capacity(file.len());
-            copy.extend_from_slice(black_box(&file));
-            copy
-        });
+        b.iter(|| copy_into_new(&file));
     });
+    loads_against_the_copy(&mut group, &file);
+    group.finish();
+}
+
+/// `file` copied into new memory.
+fn copy_into_new(file: &[u8]) -> Vec<u8> {
+    let mut copy = Vec::with_capacity(file.len());
+    copy.extend_from_slice(black_box(file));
+    copy
+}
+
+/// The copy into new memory dropped outside the timing, and the two loads of `file`, which
+/// drop the engines they build outside it too.
+fn loads_against_the_copy(group: &mut BenchmarkGroup<'_, WallTime>, file: &[u8]) {
     group.bench_function("memcpy_into_new_kept", |b| {
-        b.iter_with_large_drop(|| {
-            let mut copy = Vec::with_capacity(file.len());
-            copy.extend_from_slice(black_box(&file));
-            copy
-        });
+        b.iter_with_large_drop(|| copy_into_new(file));
     });
     group.bench_function("load", |b| {
-        b.iter_with_large_drop(|| Engine::load(black_box(&file[..])).expect("loads"));
+        b.iter_with_large_drop(|| Engine::load(black_box(file)).expect("loads"));
     });
     group.bench_function("load_from_bytes", |b| {
-        b.iter_with_large_drop(|| Engine::load_from_bytes(black_box(&file)).expect("loads"));
+        b.iter_with_large_drop(|| Engine::load_from_bytes(black_box(file)).expect("loads"));
     });
-    group.finish();
 }
 
 /// A small snapshot, under the size at which a load takes a second thread: what starting
@@ -146,19 +136,7 @@ fn small_snapshot(c: &mut Criterion) {
     let file = engine.save_to_vec(&[]).expect("saves");
     let mut group = c.benchmark_group("snapshot_small");
     group.throughput(Throughput::Bytes(file.len() as u64));
-    group.bench_function("memcpy_into_new_kept", |b| {
-        b.iter_with_large_drop(|| {
-            let mut copy = Vec::with_capacity(file.len());
-            copy.extend_from_slice(black_box(&file));
-            copy
-        });
-    });
-    group.bench_function("load", |b| {
-        b.iter_with_large_drop(|| Engine::load(black_box(&file[..])).expect("loads"));
-    });
-    group.bench_function("load_from_bytes", |b| {
-        b.iter_with_large_drop(|| Engine::load_from_bytes(black_box(&file)).expect("loads"));
-    });
+    loads_against_the_copy(&mut group, &file);
     group.finish();
 }
 

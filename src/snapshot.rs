@@ -381,21 +381,13 @@ fn load<R: Read>(mut reader: R, size_hint: Option<u64>) -> Result<Snapshot, Snap
     let reserve = size_hint.map_or(codec::STREAM_RESERVE, |size| {
         usize::try_from(size).unwrap_or(usize::MAX)
     });
-    // A large body's jobs go to a second thread as it decodes; a small one's are done here
+    // A large body's jobs are done on a second thread as it decodes; a small one's here
     // after it.
-    let threaded = concurrent::worth_a_thread(len >= SECOND_THREAD_FROM);
     let (jobs, prepare) = mpsc::channel();
     let (prepared, read) = concurrent::join(
-        threaded,
-        move || threaded.then(|| convert::prepare(&prepare)),
-        move || {
-            let context = if threaded {
-                codec::DecodeContext::sending(reserve, jobs)
-            } else {
-                codec::DecodeContext::new(reserve)
-            };
-            codec::read_stream(reader, len, context)
-        },
+        len >= SECOND_THREAD_FROM,
+        move || convert::prepare(&prepare),
+        move || codec::read_stream(reader, len, codec::DecodeContext::sending(reserve, jobs)),
     );
     let (body, end) = read?;
     if end.read < len {
@@ -404,8 +396,7 @@ fn load<R: Read>(mut reader: R, size_hint: Option<u64>) -> Result<Snapshot, Snap
     verify(header.flags_and_len(), header.crc(), &end.crc)?;
     // A failing reader fails the drain in `read_stream` too, so an I/O error from the
     // decoder here is a body that ends before its contents do.
-    let mut body = body.map_err(read_error)?;
-    let prepared = prepared.unwrap_or_else(|| convert::prepare_here(&mut body));
+    let body = body.map_err(read_error)?;
     let (engine, position) = convert::engine(body, prepared)?;
     Ok(Snapshot { engine, position })
 }
@@ -443,21 +434,13 @@ fn decode(flags_and_len: &[u8], stored: u32, bytes: &[u8]) -> Result<Snapshot, S
     // Trusted only once the checksum matched. A large body is checksummed, and its jobs
     // done, on a second thread while it decodes here; a small one is checksummed as it
     // decodes, a block behind the decoder, and its jobs done here after it.
-    let threaded = concurrent::worth_a_thread(bytes.len() as u64 >= SECOND_THREAD_FROM);
+    let threaded = bytes.len() as u64 >= SECOND_THREAD_FROM;
     let (jobs, prepare) = mpsc::channel();
     let ((summed_aside, prepared), (body, summed_here)) = concurrent::join(
         threaded,
+        move || (threaded.then(|| crc_of(bytes)), convert::prepare(&prepare)),
         move || {
-            threaded
-                .then(|| (crc_of(bytes), convert::prepare(&prepare)))
-                .unzip()
-        },
-        move || {
-            let context = if threaded {
-                codec::DecodeContext::sending(bytes.len(), jobs)
-            } else {
-                codec::DecodeContext::new(bytes.len())
-            };
+            let context = codec::DecodeContext::sending(bytes.len(), jobs);
             codec::read_with(bytes, context, !threaded)
         },
     );
@@ -466,8 +449,7 @@ fn decode(flags_and_len: &[u8], stored: u32, bytes: &[u8]) -> Result<Snapshot, S
         .or(summed_here)
         .unwrap_or_else(|| crc_of(bytes));
     verify(flags_and_len, stored, &crc)?;
-    let mut body = body.map_err(read_error)?;
-    let prepared = prepared.unwrap_or_else(|| convert::prepare_here(&mut body));
+    let body = body.map_err(read_error)?;
     let (engine, position) = convert::engine(body, prepared)?;
     Ok(Snapshot { engine, position })
 }

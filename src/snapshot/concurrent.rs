@@ -17,14 +17,6 @@ thread_local! {
         const { std::cell::Cell::new(None) };
 }
 
-/// Whether to start a thread for a job `worth_a_thread` or not: tests on this thread may
-/// say yes whatever the job.
-pub(super) fn worth_a_thread(worth_a_thread: bool) -> bool {
-    #[cfg(test)]
-    let worth_a_thread = worth_a_thread || SECOND_THREAD.get().is_some();
-    worth_a_thread
-}
-
 /// A second thread for [`join`], unless tests asked for none.
 fn spawn<'scope, T: Send + 'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
@@ -51,7 +43,9 @@ pub(super) fn join<A, B>(
 where
     A: Send,
 {
-    if !self::worth_a_thread(worth_a_thread) {
+    #[cfg(test)]
+    let worth_a_thread = worth_a_thread || SECOND_THREAD.get().is_some();
+    if !worth_a_thread {
         let b = here();
         return (aside(), b);
     }

@@ -308,7 +308,7 @@ fn unprepared() -> SnapshotError {
 }
 
 /// What the decoder's [`Job`]s make, in the order they came (on the second thread, or here
-/// for a small body): the value store, and per project its id table (less the erased list,
+/// after decoding a small body): the value store, and per project its id table (less the erased list,
 /// decoded later), its checked forest and its checked persons.
 #[derive(Default)]
 pub(super) struct Prepared {
@@ -352,35 +352,6 @@ pub(super) fn prepare(jobs: &Receiver<Job>) -> Prepared {
     let mut prepared = Prepared::default();
     for job in jobs {
         prepared.take(job);
-    }
-    prepared
-}
-
-/// The jobs of a body decoded without sending them, done here in the order the decoder
-/// sends them.
-pub(super) fn prepare_here(body: &mut BodyV2<'static>) -> Prepared {
-    let mut prepared = Prepared::default();
-    prepared.take(Job::Values(
-        std::mem::take(&mut body.values),
-        take_col(&mut body.value_free),
-    ));
-    for dto in &mut body.projects.0 {
-        prepared.take(Job::Ids(std::mem::take(&mut dto.ids)));
-        prepared.take(Job::Forest(
-            take_col(&mut dto.parent),
-            take_col(&mut dto.rank),
-            take_col(&mut dto.next),
-        ));
-        let persons = match std::mem::replace(&mut dto.persons, Persons::In(Vec::new())) {
-            Persons::In(persons) => persons,
-            Persons::Out(_) => Vec::new(),
-        };
-        prepared.take(Job::Persons {
-            persons,
-            rows: take_rows(&mut dto.person_props),
-            person_at: take_col(&mut dto.person_at),
-            free_persons: take_col(&mut dto.free_persons),
-        });
     }
     prepared
 }
@@ -905,8 +876,8 @@ fn values_in(dto: &Values<'static>, free: Vec<u32>) -> Result<ValueStore, Snapsh
     store.finish(free).ok_or_else(repeated)
 }
 
-/// The engine and position of a decoded body, given what its jobs made ([`prepare`] on the
-/// second thread, or [`prepare_here`]), once every invariant holds.
+/// The engine and position of a decoded body, given what its jobs made ([`prepare`]), once
+/// every invariant holds.
 ///
 /// The errors are taken in a fixed order (the values, then each project's checks, its value
 /// slots and its id table), so an invalid body gives the same error however the threads ran.

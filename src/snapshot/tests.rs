@@ -343,7 +343,7 @@ proptest::proptest! {
 
     /// Generated graphs load alike however the load's jobs run: on a second thread as the
     /// body decodes, after it on this thread when no thread starts, and (for a small body,
-    /// without being asked) from the decoded body.
+    /// without being asked) after it on this thread by choice.
     #[test]
     fn generated_graphs_load_alike_on_one_thread_or_two(seed in 0u64..1 << 32, events in 1u64..1500) {
         let mut engine = Engine::new();
