@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Engine;
 use crate::error::{EngineError, EventError};
 use crate::event::Event;
-use crate::outcome::{Outcome, Warning};
-use crate::value::Value;
+use crate::event::Value;
+use crate::posthog::{Outcome, Warning};
 
 /// The whole state of an engine in CONTRACT.md's JSON shape, plus the warnings and rejected
 /// lines of a replay. Every list is in a deterministic order.
@@ -108,12 +108,10 @@ pub struct RejectedRecord {
     pub reason: String,
 }
 
-impl Engine {
-    /// The engine's persons, personless ids and groups in CONTRACT.md's shape. `warnings` and
-    /// `rejected` are empty: the engine does not keep them (a [`Replay`] does).
-    #[must_use]
-    pub fn dump(&self) -> Dump {
-        let persons: Vec<PersonRecord> = self
+impl Dump {
+    /// What [`Engine::dump`] returns.
+    pub(crate) fn of_engine(engine: &Engine) -> Dump {
+        let persons: Vec<PersonRecord> = engine
             .persons()
             .map(|p| PersonRecord {
                 team: p.project().to_string(),
@@ -129,14 +127,14 @@ impl Engine {
                 version: p.version(),
             })
             .collect();
-        let personless: Vec<PersonlessRecord> = self
+        let personless: Vec<PersonlessRecord> = engine
             .personless_distinct_ids()
             .map(|(project, id)| PersonlessRecord {
                 team: project.to_string(),
                 distinct_id: id.to_owned(),
             })
             .collect();
-        let groups: Vec<GroupRecord> = self
+        let groups: Vec<GroupRecord> = engine
             .groups()
             .map(|g| GroupRecord {
                 team: g.project().to_string(),
@@ -149,9 +147,7 @@ impl Engine {
             .collect();
         Dump::new(persons, personless, groups)
     }
-}
 
-impl Dump {
     /// A dump of these records in CONTRACT.md's order: persons by project, then smallest
     /// distinct id; personless ids by project and id; groups by project, type index, key.
     /// `warnings` and `rejected` start empty. The one place that order is decided, so that
@@ -255,7 +251,8 @@ impl Replay {
             return Ok(LineStatus::Blank);
         }
         let parsed = Event::from_json_slice(bytes).and_then(|event| {
-            if self.capture_validation && crate::rules::is_rejected_by_capture(event.distinct_id())
+            if self.capture_validation
+                && crate::posthog::is_rejected_by_capture(event.distinct_id())
             {
                 Err(EventError::RefusedByCapture(event.distinct_id().to_owned()))
             } else {

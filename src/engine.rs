@@ -1,45 +1,14 @@
-//! The engine: per-project graphs, configuration and read queries. Applying events is in
-//! `ingest.rs`.
+//! The façade: `Engine` and its builder, every public operation on it, and the read views
+//! of persons and groups. Each operation hands the work to the part that does it: PostHog's
+//! policy (`posthog/`), the graph (`graph/`), or input and output (`dump.rs`, `explain.rs`,
+//! `snapshot/`).
 
-use hashbrown::HashMap;
 use uuid::Uuid;
 
-use crate::event::{Project, Timestamp};
-use crate::graph::Forest;
-use crate::groups::Groups;
-use crate::id::{IdKey, Interner, PersonKey, PropKey, reserve_gently};
-use crate::links::LinkStore;
-use crate::outcome::WarningKind;
-use crate::prop_arena::{PropArena, PropRange};
-use crate::props::Prop;
-use crate::value::Value;
-use crate::values::ValueStore;
-
-/// Marks "no person" in `ProjectGraph::person_at`.
-pub(crate) const NO_PERSON: u32 = u32::MAX;
-
-/// PostHog's namespace for person uuids (`person-uuid.ts`).
-const PERSON_UUID_NAMESPACE: Uuid = Uuid::from_u128(0x9329_79b4_65c3_4424_8467_0b66_ec27_bc22);
-
-/// Options of an [`Engine`]. Every default is PostHog's behaviour.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Config {
-    pub(crate) lift_properties: bool,
-    pub(crate) filter_churn: bool,
-    pub(crate) record_changes: bool,
-    pub(crate) max_ids_per_person: Option<u32>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            lift_properties: true,
-            filter_churn: true,
-            record_changes: true,
-            max_ids_per_person: None,
-        }
-    }
-}
+use crate::error::{EditError, EngineError};
+use crate::event::{Event, Project, Timestamp, Value};
+use crate::graph::{Group, Interner, PersonKey, ProjectGraph, Projects, PropKey, ValueStore};
+use crate::posthog::{self, Applier, Config, Outcome, Unlinked, WarningKind};
 
 /// Builds an [`Engine`] with options.
 ///
@@ -54,14 +23,14 @@ pub struct EngineBuilder {
 
 impl EngineBuilder {
     /// Whether event properties such as `$browser` and `utm_source` are lifted into `$set`,
-    /// and into `$set_once` as `$initial_` keys (SEMANTICS.md section 3). Default: on.
+    /// and into `$set_once` as `$initial_` keys (docs/behaviour.md §3). Default: on.
     pub fn lift_properties(&mut self, on: bool) -> &mut Self {
         self.config.lift_properties = on;
         self
     }
 
     /// Whether ordinary events that only change churning keys (`$current_url`, `$browser`,
-    /// ...) of existing properties are not written (SEMANTICS.md 7.4). Default: on.
+    /// ...) of existing properties are not written (docs/behaviour.md §7.4). Default: on.
     pub fn filter_churn(&mut self, on: bool) -> &mut Self {
         self.config.filter_churn = on;
         self
@@ -92,200 +61,6 @@ impl EngineBuilder {
     }
 }
 
-/// A person's state.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Person {
-    pub(crate) uuid: Uuid,
-    pub(crate) created_at: Timestamp,
-    pub(crate) version: u64,
-    pub(crate) is_identified: bool,
-    /// The person's properties, in the project's [`ProjectGraph::props`].
-    pub(crate) props: PropRange,
-    /// The id the person was born on; listing the person's ids starts here, and undoing a
-    /// link keeps the uuid with the part that holds it.
-    pub(crate) anchor: IdKey,
-    /// How many distinct ids the person holds.
-    pub(crate) ids: u32,
-}
-
-/// The identity graph of one project.
-#[derive(Clone, Default)]
-pub(crate) struct ProjectGraph {
-    pub(crate) project: Project,
-    pub(crate) ids: Interner,
-    pub(crate) forest: Forest,
-    /// The person of each root; [`NO_PERSON`] for non-roots and personless ids.
-    pub(crate) person_at: Vec<u32>,
-    /// Whether an id was seen in personless mode.
-    pub(crate) personless: Vec<bool>,
-    pub(crate) persons: Vec<Option<Person>>,
-    pub(crate) free_persons: Vec<u32>,
-    /// Every person's properties.
-    pub(crate) props: PropArena,
-    pub(crate) groups: Groups,
-    pub(crate) links: LinkStore,
-}
-
-impl ProjectGraph {
-    pub(crate) fn new(project: Project) -> ProjectGraph {
-        ProjectGraph {
-            project,
-            ..ProjectGraph::default()
-        }
-    }
-
-    pub(crate) fn key_of(&self, distinct_id: &str) -> Option<IdKey> {
-        self.ids.lookup(distinct_id).map(IdKey::from_raw)
-    }
-
-    /// The person holding `key`, if any.
-    pub(crate) fn person_of(&self, key: IdKey) -> Option<PersonKey> {
-        let at = self.person_at[self.forest.find(key).index()];
-        (at != NO_PERSON).then(|| PersonKey::from_raw(at))
-    }
-
-    pub(crate) fn person_of_id(&self, distinct_id: &str) -> Option<PersonKey> {
-        self.key_of(distinct_id).and_then(|k| self.person_of(k))
-    }
-
-    pub(crate) fn person(&self, key: PersonKey) -> &Person {
-        match &self.persons[key.index()] {
-            Some(person) => person,
-            None => unreachable!("person keys in the graph always name live persons"),
-        }
-    }
-
-    pub(crate) fn person_mut(&mut self, key: PersonKey) -> &mut Person {
-        match &mut self.persons[key.index()] {
-            Some(person) => person,
-            None => unreachable!("person keys in the graph always name live persons"),
-        }
-    }
-
-    /// The key of `distinct_id`, adding it as a singleton without a person if new.
-    pub(crate) fn intern(&mut self, distinct_id: &str) -> Result<IdKey, crate::EngineError> {
-        let raw = self.ids.intern(distinct_id, IdKey::WHAT)?;
-        let key = IdKey::from_raw(raw);
-        if key.index() == self.forest.len() {
-            self.forest.push(key);
-            reserve_gently(&mut self.person_at);
-            reserve_gently(&mut self.personless);
-            self.person_at.push(NO_PERSON);
-            self.personless.push(false);
-        }
-        Ok(key)
-    }
-
-    /// The uuid PostHog derives for a person born on `distinct_id`.
-    pub(crate) fn person_uuid(&self, distinct_id: &str) -> Uuid {
-        let name = format!("{}:{distinct_id}", self.project.uuid_scope());
-        Uuid::new_v5(&PERSON_UUID_NAMESPACE, name.as_bytes())
-    }
-
-    /// Stores a new person on the singleton `key`.
-    pub(crate) fn add_person(
-        &mut self,
-        key: IdKey,
-        person: Person,
-    ) -> Result<PersonKey, crate::EngineError> {
-        let slot = match self.free_persons.pop() {
-            Some(slot) => {
-                self.persons[slot as usize] = Some(person);
-                PersonKey::from_raw(slot)
-            }
-            None => {
-                let slot = PersonKey::new(self.persons.len())?;
-                reserve_gently(&mut self.persons);
-                self.persons.push(Some(person));
-                slot
-            }
-        };
-        let root = self.forest.find_mut(key);
-        self.person_at[root.index()] = slot.raw();
-        Ok(slot)
-    }
-
-    /// Joins the set of `key` (which has no person) into the set of `person`.
-    pub(crate) fn attach(&mut self, key: IdKey, person: PersonKey) {
-        let anchor = self.person(person).anchor;
-        let (a, b) = (self.forest.find_mut(key), self.forest.find_mut(anchor));
-        debug_assert_eq!(self.person_at[a.index()], NO_PERSON);
-        let root = self.forest.union_roots(a, b);
-        self.person_at[a.index()] = NO_PERSON;
-        self.person_at[b.index()] = NO_PERSON;
-        self.person_at[root.index()] = person.raw();
-        let state = self.person_mut(person);
-        state.ids = state.ids.saturating_add(1);
-    }
-
-    /// Moves every id of `source` to `target` and frees `source`'s slot.
-    pub(crate) fn absorb(&mut self, target: PersonKey, source: PersonKey) -> Person {
-        let (t_anchor, s_anchor) = (self.person(target).anchor, self.person(source).anchor);
-        let (a, b) = (
-            self.forest.find_mut(t_anchor),
-            self.forest.find_mut(s_anchor),
-        );
-        let root = self.forest.union_roots(a, b);
-        self.person_at[a.index()] = NO_PERSON;
-        self.person_at[b.index()] = NO_PERSON;
-        self.person_at[root.index()] = target.raw();
-        self.free_persons.push(source.raw());
-        let Some(merged) = self.persons[source.index()].take() else {
-            unreachable!("merge sources are live persons")
-        };
-        let state = self.person_mut(target);
-        state.ids = state.ids.saturating_add(merged.ids);
-        merged
-    }
-
-    /// The properties of `person`, sorted by key.
-    pub(crate) fn props_of(&self, person: &Person) -> &[Prop] {
-        self.props.get(person.props)
-    }
-
-    /// The person at `key` and its properties, to change both.
-    pub(crate) fn person_and_props(&mut self, key: PersonKey) -> (&mut Person, &mut PropArena) {
-        match &mut self.persons[key.index()] {
-            Some(person) => (person, &mut self.props),
-            None => unreachable!("person keys in the graph always name live persons"),
-        }
-    }
-
-    /// Empties the slot of `key` and gives its properties' block back; the caller frees
-    /// the slot or reuses it.
-    pub(crate) fn remove_person(&mut self, key: PersonKey) {
-        if let Some(mut person) = self.persons[key.index()].take() {
-            self.props.clear(&mut person.props);
-        }
-    }
-
-    /// Packs the property arena when it is mostly free blocks.
-    pub(crate) fn compact_props_if_sparse(&mut self) {
-        if self.props.is_sparse() {
-            self.props
-                .compact(self.persons.iter_mut().flatten().map(|p| &mut p.props));
-        }
-    }
-
-    pub(crate) fn distinct_ids(&self, person: PersonKey) -> impl Iterator<Item = &str> {
-        self.forest
-            .members(self.person(person).anchor)
-            .map(|k| self.ids.get(k.raw()))
-    }
-}
-
-impl Project {
-    /// The team part of PostHog's person uuid name `"<team>:<distinct_id>"`: the team id,
-    /// the token, or `0` for the default project.
-    pub(crate) fn uuid_scope(&self) -> String {
-        match self {
-            Project::Default => "0".to_owned(),
-            Project::Team(id) => id.to_string(),
-            Project::Token(token) => token.to_string(),
-        }
-    }
-}
-
 /// Counters kept across the engine's life (and its snapshots).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -293,18 +68,57 @@ pub struct Counters {
     pub events: u64,
     /// Merges executed: persons merged, or ids attached by a merge event.
     pub merges: u64,
-    /// Warnings raised, by kind, in the order of [`WarningKind::ALL`].
-    pub warnings: [u64; WarningKind::ALL.len()],
+    /// Warnings raised, by kind; kinds never raised are absent. Snapshots store them by
+    /// PostHog's name, so a new kind of warning changes neither this API nor old files.
+    warnings: Vec<(WarningKind, u64)>,
 }
 
 impl Counters {
     /// The count of one warning kind.
     #[must_use]
     pub fn warnings_of(&self, kind: WarningKind) -> u64 {
-        WarningKind::ALL
+        self.warnings
             .iter()
-            .position(|k| *k == kind)
-            .map_or(0, |i| self.warnings[i])
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |&(_, n)| n)
+    }
+
+    /// Every warning kind raised, with its count, in the order of [`WarningKind::ALL`].
+    pub fn warnings(&self) -> impl Iterator<Item = (WarningKind, u64)> + '_ {
+        self.warnings.iter().copied()
+    }
+
+    /// The counts of every kind in the order of [`WarningKind::ALL`], as format 2 stores them.
+    pub(crate) fn in_kind_order(&self) -> [u64; WarningKind::ALL.len()] {
+        WarningKind::ALL.map(|kind| self.warnings_of(kind))
+    }
+
+    /// Counters from counts in the order of [`WarningKind::ALL`], as format 2 stores them.
+    pub(crate) fn from_kind_order(
+        events: u64,
+        merges: u64,
+        warnings: [u64; WarningKind::ALL.len()],
+    ) -> Counters {
+        let mut counters = Counters {
+            events,
+            merges,
+            warnings: Vec::new(),
+        };
+        for (kind, n) in WarningKind::ALL.into_iter().zip(warnings) {
+            if n > 0 {
+                counters.count_warning(kind, n);
+            }
+        }
+        counters
+    }
+
+    /// Adds `n` warnings of `kind` (saturating: counts come back from snapshots as they
+    /// were saved).
+    pub(crate) fn count_warning(&mut self, kind: WarningKind, n: u64) {
+        match self.warnings.binary_search_by_key(&kind, |&(k, _)| k) {
+            Ok(i) => self.warnings[i].1 = self.warnings[i].1.saturating_add(n),
+            Err(i) => self.warnings.insert(i, (kind, n)),
+        }
     }
 }
 
@@ -331,11 +145,10 @@ pub struct Engine {
     pub(crate) prop_keys: Interner,
     /// Property values, shared by every project.
     pub(crate) values: ValueStore,
-    /// The `PropKey` of each name lifting writes (`props::FIXED_KEYS`), resolved on the first
-    /// event so that lifted operations need no hashing; not part of snapshots.
+    /// The `PropKey` of each name lifting writes (`posthog::FIXED_KEYS`), resolved on the
+    /// first event so that lifted operations need no hashing; not part of snapshots.
     pub(crate) fixed_keys: Vec<PropKey>,
-    pub(crate) projects: Vec<ProjectGraph>,
-    pub(crate) project_index: HashMap<Project, u32>,
+    pub(crate) projects: Projects,
     pub(crate) counters: Counters,
 }
 
@@ -370,17 +183,139 @@ impl Engine {
         &self.counters
     }
 
-    pub(crate) fn graph(&self, project: &Project) -> Option<&ProjectGraph> {
-        self.project_slot(project).map(|i| &self.projects[i])
+    // Applying events (PostHog's rules: `posthog/apply.rs`).
+
+    /// Applies one event.
+    ///
+    /// # Errors
+    ///
+    /// Only [`EngineError::CapacityExceeded`], when a project's ids or the property key
+    /// names pass what `u32` keys can number; the event then changed nothing. Bad events are
+    /// not errors: they come back as warnings in the [`Outcome`].
+    pub fn apply(&mut self, event: &Event) -> Result<Outcome, EngineError> {
+        let mut outcome = Outcome::default();
+        self.apply_into(event, &mut outcome)?;
+        Ok(outcome)
     }
 
-    /// The position of a project's graph. Most engines serve one project, so the first is
-    /// compared before the table is hashed.
-    pub(crate) fn project_slot(&self, project: &Project) -> Option<usize> {
-        match self.projects.first() {
-            Some(first) if first.project == *project => Some(0),
-            _ => self.project_index.get(project).map(|&i| i as usize),
+    /// Applies one event, writing what happened into `outcome` (cleared first), so that a
+    /// loop can reuse one outcome's allocations.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::apply`].
+    pub fn apply_into(&mut self, event: &Event, outcome: &mut Outcome) -> Result<(), EngineError> {
+        outcome.clear();
+        posthog::check_capacity(&self.projects, &self.prop_keys, event)?;
+        // Counters and versions come back from snapshots as they were saved, so they
+        // saturate rather than overflow.
+        self.counters.events = self.counters.events.saturating_add(1);
+        let result = Applier {
+            config: &self.config,
+            projects: &mut self.projects,
+            prop_keys: &mut self.prop_keys,
+            fixed_keys: &mut self.fixed_keys,
+            values: &mut self.values,
+            ordinal: self.counters.events,
         }
+        .apply(event, outcome);
+        if self.values.wants_collection() {
+            self.collect_values();
+        }
+        self.counters.merges = self
+            .counters
+            .merges
+            .saturating_add(u64::from(outcome.merged));
+        for warning in &outcome.warnings {
+            self.counters.count_warning(warning.kind, 1);
+        }
+        result
+    }
+
+    /// Frees stored values that no person and no merge record refers to any more.
+    pub(crate) fn collect_values(&mut self) {
+        let mut reachable = vec![false; self.values.slots()];
+        for graph in self.projects.iter() {
+            graph.values_in_use(|value| reachable[value.index()] = true);
+        }
+        self.values.collect(&reachable);
+    }
+
+    // Edits (`posthog/edit.rs`).
+
+    /// Removes the link(s) made directly between `a` and `b` and recomputes that one person:
+    /// when nothing else joins them, it splits in two.
+    ///
+    /// The part holding the id the person was born on keeps its uuid; the other part gets
+    /// the UUIDv5 of its oldest id and version + 101. Properties: each part starts from what
+    /// its side held when the link was made (for a link that merged two persons), then takes
+    /// back every value written since by an event of one of its own ids. is_identified of
+    /// each part follows from the links left inside it. See ARCHITECTURE.md for what is
+    /// exact.
+    ///
+    /// # Errors
+    ///
+    /// [`EditError`] when the project or an id is unknown or no link joins the two ids.
+    pub fn unlink(&mut self, project: &Project, a: &str, b: &str) -> Result<Unlinked, EditError> {
+        posthog::unlink(self.graph_for_edit(project)?, a, b)
+    }
+
+    /// PostHog's split (docs/behaviour.md §11): each listed id leaves its person for a new
+    /// person of its own, with the UUIDv5 of that id, no properties, not identified,
+    /// `created_at` now and version + 101. The original person keeps its properties and the
+    /// remaining ids (at least one: if every id is listed, the first, in order, stays).
+    /// Links to a moved id are removed.
+    ///
+    /// # Errors
+    ///
+    /// [`EditError`] when the project or an id is unknown or an id has no person; nothing
+    /// changes then.
+    pub fn split(&mut self, project: &Project, ids: &[&str]) -> Result<Vec<Uuid>, EditError> {
+        posthog::split(self.graph_for_edit(project)?, ids)
+    }
+
+    /// Deletes the person of `distinct_id`: the person and the mapping of all its ids are
+    /// gone, with the links between them; a later event on one of those ids creates a fresh
+    /// person (with the same deterministic uuid, as in PostHog).
+    ///
+    /// # Errors
+    ///
+    /// [`EditError`] when the project or id is unknown or the id has no person.
+    pub fn delete_person(
+        &mut self,
+        project: &Project,
+        distinct_id: &str,
+    ) -> Result<Uuid, EditError> {
+        posthog::delete_person(self.graph_for_edit(project)?, distinct_id)
+    }
+
+    /// Erases one distinct id for good (GDPR): the id, its links and refusals, and every
+    /// property value its own events wrote (also in the merge records kept for `unlink`) are
+    /// gone, and no dump, explanation or snapshot shows the id afterwards. The person it
+    /// belonged to keeps its other ids together: links through the erased id are replaced by
+    /// [`LinkKind::Bridge`](crate::LinkKind::Bridge) links between the ids it joined. A
+    /// person left with no id is deleted.
+    ///
+    /// The person's uuid is kept even when it was derived from the erased id: it is a
+    /// one-way hash, and downstream stores key on it.
+    ///
+    /// # Errors
+    ///
+    /// [`EditError`] when the project or the id is unknown.
+    pub fn erase(&mut self, project: &Project, distinct_id: &str) -> Result<(), EditError> {
+        posthog::erase(self.graph_for_edit(project)?, distinct_id)
+    }
+
+    fn graph_for_edit(&mut self, project: &Project) -> Result<&mut ProjectGraph, EditError> {
+        self.projects
+            .get_mut(project)
+            .ok_or_else(|| EditError::UnknownProject(project.to_string()))
+    }
+
+    // Reads.
+
+    pub(crate) fn graph(&self, project: &Project) -> Option<&ProjectGraph> {
+        self.projects.get(project)
     }
 
     /// The person of a distinct id, if it has one.
@@ -398,85 +333,75 @@ impl Engine {
     /// Every person of every project, projects in the order they were first seen.
     pub fn persons(&self) -> impl Iterator<Item = PersonRef<'_>> {
         self.projects.iter().flat_map(move |graph| {
-            graph
-                .persons
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.is_some())
-                .map(move |(i, _)| PersonRef {
-                    engine: self,
-                    graph,
-                    key: PersonKey::from_raw(u32::try_from(i).unwrap_or(u32::MAX)),
-                })
+            graph.persons().map(move |(key, _)| PersonRef {
+                engine: self,
+                graph,
+                key,
+            })
         })
     }
 
     /// Distinct ids seen only in personless mode that still have no person.
     pub fn personless_distinct_ids(&self) -> impl Iterator<Item = (&Project, &str)> {
-        self.projects.iter().flat_map(|graph| {
-            graph
-                .personless
-                .iter()
-                .enumerate()
-                .filter_map(move |(i, &seen)| {
-                    let key = IdKey::from_raw(u32::try_from(i).ok()?);
-                    (seen && graph.person_of(key).is_none())
-                        .then(|| (&graph.project, graph.ids.get(key.raw())))
-                })
-        })
+        self.projects
+            .iter()
+            .flat_map(|graph| graph.personless_ids().map(|id| (graph.project(), id)))
     }
 
     /// Every group of every project.
     pub fn groups(&self) -> impl Iterator<Item = GroupRef<'_>> {
         self.projects.iter().flat_map(|graph| {
             graph
-                .groups
-                .groups
+                .groups()
                 .iter()
-                .map(move |((index, key), group)| GroupRef {
-                    project: &graph.project,
-                    group_type: &graph.groups.types[usize::from(*index)],
-                    group_type_index: *index,
+                .map(move |(group_type, index, key, group)| GroupRef {
+                    project: graph.project(),
+                    group_type,
+                    group_type_index: index,
                     group_key: key,
                     group,
                 })
         })
     }
 
-    /// Frees stored values that no person and no merge record refers to any more.
-    pub(crate) fn collect_values(&mut self) {
-        let mut reachable = vec![false; self.values.slots()];
-        let mut mark = |props: &[Prop]| {
-            for prop in props {
-                reachable[prop.value.index()] = true;
-            }
-        };
-        for graph in &self.projects {
-            for person in graph.persons.iter().flatten() {
-                mark(graph.props_of(person));
-            }
-            for record in graph.links.links.iter().filter_map(|l| l.merge.as_ref()) {
-                mark(graph.links.records.get(record.target_props));
-                mark(graph.links.records.get(record.source_props));
-            }
-        }
-        self.values.collect(&reachable);
+    /// Why `a` and `b` are, or are not, the same person of `project`.
+    ///
+    /// ```
+    /// use idgraph::{Engine, Event, Project};
+    ///
+    /// let mut engine = Engine::new();
+    /// engine.apply(&Event::new("$identify", "user").with_property("$anon_distinct_id", "phone"))?;
+    /// engine.apply(&Event::new("$create_alias", "user").with_property("alias", "user@example.com"))?;
+    /// let why = engine.explain(&Project::Default, "phone", "user@example.com");
+    /// assert!(why.same_person);
+    /// assert_eq!(why.chain.len(), 2);
+    /// # Ok::<(), idgraph::Error>(())
+    /// ```
+    #[must_use]
+    pub fn explain(&self, project: &Project, a: &str, b: &str) -> crate::Explanation {
+        crate::explain::explain(self.graph(project), a, b)
+    }
+
+    /// The engine's persons, personless ids and groups in the dump's shape
+    /// (docs/contract.md §2.2). `warnings` and `rejected` are empty: the engine does not
+    /// keep them (a [`Replay`](crate::Replay) does).
+    #[must_use]
+    pub fn dump(&self) -> crate::Dump {
+        crate::Dump::of_engine(self)
     }
 
     /// Numbers of persons, distinct ids with a person, and personless ids.
     #[must_use]
     pub fn stats(&self) -> Stats {
         let mut stats = Stats::default();
-        for graph in &self.projects {
+        for graph in self.projects.iter() {
             stats.projects += 1;
-            stats.persons += graph.persons.len() - graph.free_persons.len();
+            stats.persons += graph.person_count();
             stats.distinct_ids += graph
-                .persons
-                .iter()
-                .flatten()
-                .map(|p| p.ids as usize)
+                .persons()
+                .map(|(_, p)| p.id_count() as usize)
                 .sum::<usize>();
-            stats.groups += graph.groups.groups.len();
+            stats.groups += graph.groups().len();
         }
         stats.personless_distinct_ids = self.personless_distinct_ids().count();
         stats
@@ -507,14 +432,14 @@ pub struct PersonRef<'e> {
 }
 
 impl<'e> PersonRef<'e> {
-    fn person(&self) -> &'e Person {
+    fn person(&self) -> &'e crate::graph::Person {
         self.graph.person(self.key)
     }
 
     /// The project the person belongs to.
     #[must_use]
     pub fn project(&self) -> &'e Project {
-        &self.graph.project
+        self.graph.project()
     }
 
     /// The person's uuid.
@@ -569,8 +494,8 @@ impl<'e> PersonRef<'e> {
     pub fn property(&self, key: &str) -> Option<&'e Value> {
         let key = PropKey::from_raw(self.engine.prop_keys.lookup(key)?);
         self.graph
-            .props
-            .value(self.person().props, key)
+            .props()
+            .value(self.person().props(), key)
             .map(|v| self.engine.values.get(v))
     }
 }
@@ -593,7 +518,7 @@ pub struct GroupRef<'e> {
     group_type: &'e str,
     group_type_index: u8,
     group_key: &'e str,
-    group: &'e crate::groups::Group,
+    group: &'e Group,
 }
 
 impl<'e> GroupRef<'e> {

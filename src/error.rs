@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-/// Why an input line is not an event (CONTRACT.md section 1). A rejected line changes
+/// Why an input line is not an event (docs/contract.md §1). A rejected line changes
 /// nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -48,6 +48,30 @@ pub enum EngineError {
         what: &'static str,
         /// The most there can be.
         limit: u64,
+    },
+}
+
+/// Why a graph edit (unlink, split, delete, erase) could not be made. A failed edit changes
+/// nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EditError {
+    /// The project has never been seen.
+    #[error("unknown project {0}")]
+    UnknownProject(String),
+    /// The distinct id is not in the project.
+    #[error("unknown distinct id {0:?}")]
+    UnknownId(String),
+    /// The distinct id has no person.
+    #[error("{0:?} has no person")]
+    NoPerson(String),
+    /// No link joins the two ids directly.
+    #[error("no link joins {a:?} and {b:?} directly")]
+    NotLinked {
+        /// One id.
+        a: String,
+        /// The other.
+        b: String,
     },
 }
 
@@ -114,7 +138,7 @@ pub enum Error {
     Engine(#[from] EngineError),
     /// A graph edit (unlink, split, delete, erase) could not be made.
     #[error(transparent)]
-    Edit(#[from] crate::edit::EditError),
+    Edit(#[from] EditError),
     /// An I/O error.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -4,14 +4,9 @@
 //! built for that one component: explaining costs O(ids of the person + links of the
 //! project), never the whole graph.
 
-use hashbrown::HashMap;
-use petgraph::graph::{NodeIndex, UnGraph};
 use serde::Serialize;
 
-use crate::engine::{Engine, ProjectGraph};
-use crate::event::Project;
-use crate::id::IdKey;
-use crate::links::{EventRef, LinkEffect, LinkKind, RefusalReason};
+use crate::graph::{EventRef, IdKey, LinkEffect, LinkKind, PersonKey, ProjectGraph, RefusalReason};
 
 /// The answer to "why are these two ids one person?".
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -69,99 +64,69 @@ fn serialize_event<S: serde::Serializer>(event: &EventRef, s: S) -> Result<S::Ok
     map.end()
 }
 
-impl Engine {
-    /// Why `a` and `b` are, or are not, the same person of `project`.
-    ///
-    /// ```
-    /// use idgraph::{Engine, Event, Project};
-    ///
-    /// let mut engine = Engine::new();
-    /// engine.apply(&Event::new("$identify", "user").with_property("$anon_distinct_id", "phone"))?;
-    /// engine.apply(&Event::new("$create_alias", "user").with_property("alias", "user@example.com"))?;
-    /// let why = engine.explain(&Project::Default, "phone", "user@example.com");
-    /// assert!(why.same_person);
-    /// assert_eq!(why.chain.len(), 2);
-    /// # Ok::<(), idgraph::Error>(())
-    /// ```
-    #[must_use]
-    pub fn explain(&self, project: &Project, a: &str, b: &str) -> Explanation {
-        let mut explanation = Explanation {
-            a: a.to_owned(),
-            b: b.to_owned(),
-            same_person: false,
-            chain: Vec::new(),
-            refused: Vec::new(),
-        };
-        let Some(graph) = self.graph(project) else {
-            return explanation;
-        };
-        let (Some(ka), Some(kb)) = (graph.key_of(a), graph.key_of(b)) else {
-            return explanation;
-        };
-        let (pa, pb) = (graph.person_of(ka), graph.person_of(kb));
-        if pa.is_some() && pa == pb {
-            explanation.same_person = true;
-            explanation.chain = chain(graph, ka, kb);
-            return explanation;
-        }
-        // Which "side" an id is on: its person, or the id itself when it has none.
-        let side = |k: IdKey| graph.person_of(k).map_or(Side::Id(k), Side::Person);
-        let (sa, sb) = (side(ka), side(kb));
-        explanation.refused = graph
-            .links
-            .refusals
-            .iter()
-            .filter(|r| {
-                let (st, ss) = (side(r.target), side(r.source));
-                (st == sa && ss == sb) || (st == sb && ss == sa)
-            })
-            .map(|r| RefusedStep {
-                target: graph.ids.get(r.target.raw()).to_owned(),
-                source: graph.ids.get(r.source.raw()).to_owned(),
-                kind: r.kind,
-                reason: r.reason,
-                event: r.event,
-            })
-            .collect();
-        explanation
+/// Why `a` and `b` are, or are not, the same person of a project's graph (`None` when the
+/// project was never seen).
+pub(crate) fn explain(graph: Option<&ProjectGraph>, a: &str, b: &str) -> Explanation {
+    let mut explanation = Explanation {
+        a: a.to_owned(),
+        b: b.to_owned(),
+        same_person: false,
+        chain: Vec::new(),
+        refused: Vec::new(),
+    };
+    let Some(graph) = graph else {
+        return explanation;
+    };
+    let (Some(ka), Some(kb)) = (graph.key_of(a), graph.key_of(b)) else {
+        return explanation;
+    };
+    let (pa, pb) = (graph.person_of(ka), graph.person_of(kb));
+    if pa.is_some() && pa == pb {
+        explanation.same_person = true;
+        explanation.chain = chain(graph, ka, kb);
+        return explanation;
     }
+    // Which "side" an id is on: its person, or the id itself when it has none.
+    let side = |k: IdKey| graph.person_of(k).map_or(Side::Id(k), Side::Person);
+    let (sa, sb) = (side(ka), side(kb));
+    explanation.refused = graph
+        .links()
+        .refusals
+        .iter()
+        .filter(|r| {
+            let (st, ss) = (side(r.target), side(r.source));
+            (st == sa && ss == sb) || (st == sb && ss == sa)
+        })
+        .map(|r| RefusedStep {
+            target: graph.id_text(r.target).to_owned(),
+            source: graph.id_text(r.source).to_owned(),
+            kind: r.kind,
+            reason: r.reason,
+            event: r.event,
+        })
+        .collect();
+    explanation
 }
 
 #[derive(PartialEq, Eq, Clone, Copy)]
 enum Side {
-    Person(crate::id::PersonKey),
+    Person(PersonKey),
     Id(IdKey),
 }
 
-/// The shortest chain of links from `a` to `b`, both ids of one person.
+/// The chain of links from `a` to `b`, both ids of one person.
 fn chain(graph: &ProjectGraph, a: IdKey, b: IdKey) -> Vec<LinkStep> {
-    if a == b {
-        return Vec::new();
-    }
-    let mut nodes: HashMap<IdKey, NodeIndex> = HashMap::new();
-    let mut component: UnGraph<IdKey, usize> = UnGraph::default();
-    for member in graph.forest.members(a) {
-        nodes.insert(member, component.add_node(member));
-    }
-    for (index, link) in graph.links.links.iter().enumerate() {
-        if let (Some(&t), Some(&s)) = (nodes.get(&link.target), nodes.get(&link.source)) {
-            component.add_edge(t, s, index);
-        }
-    }
-    let (Some(&start), Some(&goal)) = (nodes.get(&a), nodes.get(&b)) else {
-        return Vec::new();
-    };
-    let Some((_, path)) = petgraph::algo::astar(&component, start, |n| n == goal, |_| 1u32, |_| 0)
-    else {
-        return Vec::new();
-    };
-    path.windows(2)
-        .filter_map(|step| component.find_edge(step[0], step[1]))
-        .map(|edge| {
-            let link = &graph.links.links[component[edge]];
+    let members: Vec<IdKey> = graph.members(a).collect();
+    let links = &graph.links().links;
+    graph
+        .walk(&members)
+        .chain(a, b)
+        .into_iter()
+        .map(|index| {
+            let link = &links[index];
             LinkStep {
-                target: graph.ids.get(link.target.raw()).to_owned(),
-                source: graph.ids.get(link.source.raw()).to_owned(),
+                target: graph.id_text(link.target).to_owned(),
+                source: graph.id_text(link.source).to_owned(),
                 kind: link.kind,
                 effect: link.effect,
                 event: link.event,

@@ -4,7 +4,7 @@
 //! merges ids into persons with union-find (`$identify`, `$create_alias`,
 //! `$merge_dangerously`), applies `$set`, `$set_once` and `$unset`, keeps groups, honours
 //! personless mode, and resolves any id to its person at any moment. Its default behaviour is
-//! PostHog's, rule for rule (see `SEMANTICS.md` beside the repository).
+//! PostHog's, rule for rule (see `docs/behaviour.md` in the repository).
 //!
 //! ```
 //! use idgraph::{Engine, Event, Project, Value};
@@ -27,57 +27,37 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(feature = "workload")]
-mod client;
 mod dump;
-mod edit;
 mod engine;
 mod error;
 mod event;
 mod explain;
 mod graph;
-mod groups;
-mod id;
-mod ingest;
-mod links;
-mod outcome;
-mod prop_arena;
-mod props;
-#[cfg(feature = "workload")]
-mod rng;
-mod rules;
+mod posthog;
 mod snapshot;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod value;
-mod values;
 #[cfg(feature = "workload")]
 mod workload;
 
-#[cfg(feature = "workload")]
-pub use client::{Client, PersonProfiles, UserState};
 pub use dump::{
     Dump, GroupRecord, LineStatus, PersonRecord, PersonlessRecord, RejectedRecord, Replay,
     WarningRecord,
 };
-pub use edit::{EditError, Unlinked};
-pub use engine::{Config, Counters, Engine, EngineBuilder, GroupRef, PersonRef, Stats};
-pub use error::{EngineError, Error, EventError, Result, SnapshotError};
-pub use event::{Event, EventKind, Project, Timestamp};
+pub use engine::{Counters, Engine, EngineBuilder, GroupRef, PersonRef, Stats};
+pub use error::{EditError, EngineError, Error, EventError, Result, SnapshotError};
+pub use event::{Event, EventKind, Number, Project, Timestamp, Value, write_event_json};
 pub use explain::{Explanation, LinkStep, RefusedStep};
-pub use groups::MAX_GROUP_TYPES;
-pub use links::{EventRef, LinkEffect, LinkKind, RefusalReason};
-pub use outcome::{Change, Outcome, Warning, WarningKind};
-pub use props::PropertyChanges;
-pub use rules::{
-    LIFTED_KEYS as LIFTED_PROPERTIES, MAX_ID_CHARS, is_churn_filtered, is_illegal_id,
-    is_rejected_by_capture, is_unmergeable_id,
+pub use graph::{EventRef, LinkEffect, LinkKind, MAX_GROUP_TYPES, RefusalReason};
+pub use posthog::{
+    Change, Config, LIFTED_KEYS as LIFTED_PROPERTIES, MAX_ID_CHARS, Outcome, PropertyChanges,
+    Unlinked, Warning, WarningKind, is_churn_filtered, is_illegal_id, is_rejected_by_capture,
+    is_unmergeable_id,
 };
 pub use snapshot::Snapshot;
 pub use uuid::Uuid;
-pub use value::{Number, Value};
 #[cfg(feature = "workload")]
-pub use workload::{Shape, Workload, WorkloadConfig, write_event_json};
+pub use workload::{Client, PersonProfiles, Shape, UserState, Workload, WorkloadConfig};
 
 /// The README's Rust examples, compiled and run as doctests so that they stay true.
 #[cfg(doctest)]

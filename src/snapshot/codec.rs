@@ -22,12 +22,12 @@ use bincode::{Decode, Encode};
 use uuid::Uuid;
 
 use super::rows::{RowCheck, RowRules, RowVerdict};
-use crate::engine::Person;
 use crate::event::Timestamp;
-use crate::id::{IdKey, PropKey, ValueId};
-use crate::links::{EventRef, Link, LinkEffect, LinkKind, MergeRecord, RefusalReason};
-use crate::prop_arena::{PropArena, PropRange, PropRuns, RunAt};
-use crate::props::Prop;
+use crate::graph::Person;
+use crate::graph::Prop;
+use crate::graph::{EventRef, Link, LinkEffect, LinkKind, MergeRecord, RefusalReason};
+use crate::graph::{IdKey, PropKey, ValueId};
+use crate::graph::{PropArena, PropRange, PropRuns, RunAt};
 
 /// The format's only bincode configuration: little-endian fixed-width integers, lengths as
 /// `u64`. Changing it changes the format, so it lives here and nowhere else.
@@ -544,9 +544,9 @@ fn put_person(person: &Person, out: &mut [u8; 1 + PERSON_SIZE]) {
     out[17..25].copy_from_slice(&person.created_at.unix_micros().to_le_bytes());
     out[25..33].copy_from_slice(&person.version.to_le_bytes());
     out[33] = if person.is_identified { IDENTIFIED } else { 0 };
-    out[34..38].copy_from_slice(&person.anchor.raw().to_le_bytes());
-    out[38..42].copy_from_slice(&person.ids.to_le_bytes());
-    let props = u32::try_from(person.props.len()).unwrap_or(u32::MAX);
+    out[34..38].copy_from_slice(&person.anchor().raw().to_le_bytes());
+    out[38..42].copy_from_slice(&person.id_count().to_le_bytes());
+    let props = u32::try_from(person.props().len()).unwrap_or(u32::MAX);
     out[42..].copy_from_slice(&props.to_le_bytes());
 }
 
@@ -558,15 +558,17 @@ fn get_person(b: &[u8; PERSON_SIZE], start: usize) -> Result<Person, DecodeError
     if flags & !IDENTIFIED != 0 {
         return Err(DecodeError::Other("unknown person flags"));
     }
-    Ok(Person {
-        uuid: Uuid::from_bytes(uuid),
-        created_at: Timestamp::from_unix_micros(i64::from_le_bytes(take8(&b[16..24]))),
-        version: u64::from_le_bytes(take8(&b[24..32])),
-        is_identified: flags & IDENTIFIED != 0,
-        anchor: IdKey::from_raw(u32::from_le_bytes([b[33], b[34], b[35], b[36]])),
-        ids: u32::from_le_bytes([b[37], b[38], b[39], b[40]]),
-        props: PropRange::exact(start, u32::from_le_bytes([b[41], b[42], b[43], b[44]])),
-    })
+    Ok(Person::stored(
+        Uuid::from_bytes(uuid),
+        Timestamp::from_unix_micros(i64::from_le_bytes(take8(&b[16..24]))),
+        u64::from_le_bytes(take8(&b[24..32])),
+        flags & IDENTIFIED != 0,
+        (
+            PropRange::exact(start, u32::from_le_bytes([b[41], b[42], b[43], b[44]])),
+            IdKey::from_raw(u32::from_le_bytes([b[33], b[34], b[35], b[36]])),
+            u32::from_le_bytes([b[37], b[38], b[39], b[40]]),
+        ),
+    ))
 }
 
 /// Eight bytes of a slice known to hold them.
@@ -638,7 +640,7 @@ impl Decode<DecodeContext> for Persons<'static> {
                 },
             };
             if let Some(person) = &slot {
-                props = props.saturating_add(person.props.len());
+                props = props.saturating_add(person.props().len());
             }
             slots.push(slot);
         }
@@ -825,7 +827,7 @@ impl PropRows<'_> {
         match self {
             PropRows::Persons(arena, slots) => {
                 for person in slots.iter().flatten() {
-                    each(arena.get(person.props))?;
+                    each(arena.get(person.props()))?;
                 }
             }
             PropRows::Records(runs, links) => {

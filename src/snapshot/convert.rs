@@ -11,17 +11,19 @@ use super::codec::{
     Seq, Strs, Values, code_in, link_kind_code, reason_code, take_col, uuid_bytes, uuid_of,
 };
 use super::rows::{FallsAtStarts, RowVerdict};
-use crate::engine::{Config, Counters, Engine, NO_PERSON, Person, ProjectGraph};
+use crate::engine::{Counters, Engine};
 use crate::error::SnapshotError;
+use crate::event::{Number, Value};
 use crate::event::{Project, Timestamp};
+use crate::graph::{EventRef, Link, LinkStore, Refusal};
 use crate::graph::{Forest, Sets};
-use crate::groups::{Group, Groups, MAX_GROUP_TYPES};
-use crate::id::{IdKey, Interner, Unfinished};
-use crate::links::{EventRef, Link, LinkStore, Refusal};
-use crate::outcome::WarningKind;
-use crate::prop_arena::{PropArena, PropRuns};
-use crate::value::{Number, Value};
-use crate::values::{Rebuild, ValueStore};
+use crate::graph::{Group, Groups, MAX_GROUP_TYPES};
+use crate::graph::{IdKey, Interner, Unfinished};
+use crate::graph::{NO_PERSON, Person, ProjectGraph, ProjectParts, Projects};
+use crate::graph::{PropArena, PropRuns};
+use crate::graph::{Rebuild, ValueStore};
+use crate::posthog::Config;
+use crate::posthog::WarningKind;
 
 /// How deep values may nest. JSON input is limited to 128 levels by the parser; values
 /// built through the API are refused on save past this, so that every saved file loads.
@@ -153,16 +155,16 @@ fn arena(interner: &Interner) -> Arena<'_> {
     reason = "one line per column of the format, in its order"
 )]
 fn project_out(graph: &ProjectGraph) -> Result<ProjectV2<'_>, SnapshotError> {
-    let (kind, team, token) = match &graph.project {
+    let (kind, team, token) = match graph.project() {
         Project::Default => (PROJECT_DEFAULT, 0, &[][..]),
         Project::Team(team) => (PROJECT_TEAM, *team, &[][..]),
         Project::Token(token) => (PROJECT_TOKEN, 0, token.as_bytes()),
     };
-    let (parent, rank, next) = graph.forest.parts();
+    let (parent, rank, next) = graph.forest().parts();
 
-    let mut personless = vec![0u8; graph.personless.len().div_ceil(8)];
+    let mut personless = vec![0u8; graph.personless().len().div_ceil(8)];
     for (i, _) in graph
-        .personless
+        .personless()
         .iter()
         .enumerate()
         .filter(|(_, seen)| **seen)
@@ -171,7 +173,7 @@ fn project_out(graph: &ProjectGraph) -> Result<ProjectV2<'_>, SnapshotError> {
     }
 
     let mut values = ValuesOut::default();
-    let refusals = &graph.links.refusals;
+    let refusals = &graph.links().refusals;
     let mut refusal_events = EventCols::default();
     for refusal in refusals {
         refusal_events.push(&refusal.event);
@@ -179,8 +181,12 @@ fn project_out(graph: &ProjectGraph) -> Result<ProjectV2<'_>, SnapshotError> {
 
     // The group table's order is random per process; sorting makes the bytes a function
     // of the graph alone.
-    let mut groups: Vec<(&(u8, Box<str>), &Group)> = graph.groups.groups.iter().collect();
-    groups.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut groups: Vec<((u8, &str), &Group)> = graph
+        .groups()
+        .iter()
+        .map(|(_, i, k, g)| ((i, k), g))
+        .collect();
+    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut group_type_index = Vec::with_capacity(groups.len());
     let mut group_created_at = Vec::with_capacity(groups.len());
     let mut group_versions = Vec::with_capacity(groups.len());
@@ -195,24 +201,24 @@ fn project_out(graph: &ProjectGraph) -> Result<ProjectV2<'_>, SnapshotError> {
         kind,
         team,
         token: Col::borrowed(token),
-        ids: arena(&graph.ids),
+        ids: arena(graph.ids()),
         parent: Col::borrowed(parent),
         rank: Col::borrowed(rank),
         next: Col::borrowed(next),
-        person_at: Col::borrowed(&graph.person_at),
+        person_at: Col::borrowed(graph.person_at()),
         personless: Col::owned(personless),
-        free_persons: Col::borrowed(&graph.free_persons),
-        persons: Persons::Out(&graph.persons),
-        person_props: PropRows::Persons(&graph.props, &graph.persons),
-        ids_erased: Col::borrowed(graph.ids.erased()),
-        group_types: strs(graph.groups.types.iter().map(|t| &**t))?,
+        free_persons: Col::borrowed(graph.free_persons()),
+        persons: Persons::Out(graph.person_slots()),
+        person_props: PropRows::Persons(graph.props(), graph.person_slots()),
+        ids_erased: Col::borrowed(graph.ids().erased()),
+        group_types: strs(graph.groups().types().iter().map(|t| &**t))?,
         group_type_index: Col::owned(group_type_index),
         group_keys: strs(groups.iter().map(|((_, key), _)| &**key))?,
         group_created_at: Col::owned(group_created_at),
         group_versions: Col::owned(group_versions),
         values: values.into_dto(),
-        links: Links::Out(&graph.links.links),
-        record_props: PropRows::Records(&graph.links.records, &graph.links.links),
+        links: Links::Out(&graph.links().links),
+        record_props: PropRows::Records(&graph.links().records, &graph.links().links),
         refusal_target: Col::owned(refusals.iter().map(|r| r.target.raw()).collect()),
         refusal_source: Col::owned(refusals.iter().map(|r| r.source.raw()).collect()),
         refusal_kind: Col::owned(refusals.iter().map(|r| link_kind_code(r.kind)).collect()),
@@ -252,7 +258,7 @@ pub(super) fn body<'e>(
         max_ids_per_person: engine.config.max_ids_per_person.map_or(u64::MAX, u64::from),
         events: engine.counters.events,
         merges: engine.counters.merges,
-        warnings: Col::borrowed(&engine.counters.warnings),
+        warnings: Col::owned(engine.counters.in_kind_order().to_vec()),
         prop_keys: arena(&engine.prop_keys),
         values: {
             let mut out = ValuesOut::default();
@@ -613,7 +619,7 @@ fn persons_in(
     if persons.len() >= u32::MAX as usize {
         return Err(invalid("more person slots than person keys"));
     }
-    let arena = PropArena::from_packed(props.rows, persons.iter().flatten().map(|p| &p.props))
+    let arena = PropArena::from_packed(props.rows, persons.iter().flatten().map(Person::props))
         .ok_or_else(|| counts_differ("persons"))?;
     // One walk over the live persons: their runs of rows, and the set of each one's anchor,
     // which must hold it and count its ids.
@@ -621,8 +627,8 @@ fn persons_in(
     for (slot, person) in persons.iter().enumerate() {
         let Some(person) = person else { continue };
         live += 1;
-        starts.see(arena.get(person.props));
-        let Some(&root) = sets.root.get(person.anchor.index()) else {
+        starts.see(arena.get(person.props()));
+        let Some(&root) = sets.root.get(person.anchor().index()) else {
             return Err(invalid("a person's anchor is not a distinct id"));
         };
         if person_at[root as usize] as usize != slot {
@@ -630,7 +636,7 @@ fn persons_in(
                 "a person's anchor is in a set that holds another person",
             ));
         }
-        if person.ids != sets.size[root as usize] {
+        if person.id_count() != sets.size[root as usize] {
             return Err(invalid("a person's id count differs from its set"));
         }
     }
@@ -711,7 +717,7 @@ fn groups_in(dto: &ProjectV2<'static>, values: &mut ValuesIn<'_>) -> Result<Grou
         groups.insert((index, key.into()), group);
     }
     keys.finish("group keys")?;
-    Ok(Groups { types, groups })
+    Groups::from_parts(types, groups).ok_or_else(|| invalid("a group of an unknown group type"))
 }
 
 fn event_ref(ordinals: &[u64], times: &[i64], uuids: &[u8], i: usize) -> EventRef {
@@ -849,7 +855,7 @@ fn graph_in(
         .map(|i| dto.personless[i / 8] & (1 << (i % 8)) != 0)
         .collect();
     let erased = take_col(&mut dto.ids_erased);
-    let graph = ProjectGraph {
+    let graph = ProjectGraph::from_checked_parts(ProjectParts {
         project,
         ids: finish_interner(ids.table, erased, "distinct ids")?,
         forest,
@@ -860,7 +866,7 @@ fn graph_in(
         props,
         groups,
         links,
-    };
+    });
     Ok((graph, person_max.max(record_max)))
 }
 
@@ -908,7 +914,6 @@ pub(super) fn engine(
     let mut forests = prepared.forests.into_iter();
     let mut persons = prepared.persons.into_iter();
     let mut graphs = Vec::with_capacity(projects.0.len());
-    let mut project_index = HashMap::with_capacity(projects.0.len());
     for dto in projects.0 {
         let (Some(ids), Some(forest), Some(persons)) = (ids.next(), forests.next(), persons.next())
         else {
@@ -918,12 +923,10 @@ pub(super) fn engine(
         if max_value.is_some_and(|v| v as usize >= values.slots()) {
             return Err(no_value());
         }
-        let index = len_u32(graphs.len(), "projects")?;
-        if project_index.insert(graph.project.clone(), index).is_some() {
-            return Err(invalid("a project appears twice"));
-        }
         graphs.push(graph);
     }
+    let projects =
+        Projects::from_graphs(graphs).ok_or_else(|| invalid("a project appears twice"))?;
     let engine = Engine {
         config: Config {
             lift_properties,
@@ -937,13 +940,8 @@ pub(super) fn engine(
         prop_keys,
         values,
         fixed_keys: Vec::new(),
-        projects: graphs,
-        project_index,
-        counters: Counters {
-            events,
-            merges,
-            warnings,
-        },
+        projects,
+        counters: Counters::from_kind_order(events, merges, warnings),
     };
     Ok((engine, position.into_vec()))
 }

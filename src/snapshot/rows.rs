@@ -10,8 +10,8 @@
 //! the decoder's context). Whether keys rise within each owner's run is settled later,
 //! when the owners are known: keys may fall only where a run starts.
 
-use crate::id::PropKey;
-use crate::props::Prop;
+use crate::graph::Prop;
+use crate::graph::PropKey;
 
 /// Bytes per row: key, writer and value slot, each a little-endian `u32`.
 pub(super) const ROW_SIZE: usize = 12;
@@ -241,9 +241,9 @@ mod tests {
         let rows: Vec<Prop> = keys
             .iter()
             .map(|&k| Prop {
-                key: crate::id::PropKey::from_raw(k),
-                writer: crate::id::IdKey::from_raw(0),
-                value: crate::id::ValueId::from_raw(0),
+                key: crate::graph::PropKey::from_raw(k),
+                writer: crate::graph::IdKey::from_raw(0),
+                value: crate::graph::ValueId::from_raw(0),
             })
             .collect();
         let all = verdict_in_pieces(&rules(), &encode(&keys.map(|k| (k, 0, 0))), keys.len()).falls;

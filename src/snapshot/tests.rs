@@ -2,14 +2,15 @@ use std::io::{self, Write};
 
 use super::codec::{self, BodyV2, Col, Links, Persons, PropRows};
 use super::*;
-use crate::engine::NO_PERSON;
-use crate::engine::Person;
+use crate::event::Value;
 use crate::event::{Event, Project};
-use crate::id::{IdKey, PropKey, ValueId};
-use crate::links::{Link, LinkEffect, LinkKind};
-use crate::prop_arena::PropRange;
-use crate::props::Prop;
-use crate::value::Value;
+use crate::graph::NO_PERSON;
+use crate::graph::Person;
+use crate::graph::Prop;
+use crate::graph::PropRange;
+use crate::graph::{IdKey, PropKey, ValueId};
+use crate::graph::{Link, LinkEffect, LinkKind};
+use crate::posthog::WarningKind;
 
 /// Persons with merges (so a free slot), properties, a group, a personless id and two
 /// projects.
@@ -120,8 +121,11 @@ fn an_unchanged_body_loads() {
 fn broken_invariants_are_refused() {
     check_refused(|b| set(&mut b.projects.0[0].parent, 0, 99), "forest");
     check_refused(|b| set(&mut b.projects.0[0].next, 0, 0), "forest");
-    check_refused(|b| person(b).anchor = IdKey::from_raw(2), "anchor");
-    check_refused(|b| person(b).anchor = IdKey::from_raw(50), "anchor");
+    check_refused(|b| *person(b).stored_mut().1 = IdKey::from_raw(2), "anchor");
+    check_refused(
+        |b| *person(b).stored_mut().1 = IdKey::from_raw(50),
+        "anchor",
+    );
     check_refused(
         |b| person_props(b)[0].key = PropKey::from_raw(9_999),
         "property key",
@@ -162,7 +166,7 @@ fn broken_invariants_are_refused() {
     check_refused(
         |b| {
             let person = person(b);
-            person.props = PropRange::exact(0, person.props.len() as u32 + 1);
+            *person.stored_mut().0 = PropRange::exact(0, person.props().len() as u32 + 1);
         },
         "do not add up",
     );
@@ -173,7 +177,7 @@ fn broken_invariants_are_refused() {
         },
         "do not add up",
     );
-    check_refused(|b| person(b).ids = 7, "id count");
+    check_refused(|b| *person(b).stored_mut().2 = 7, "id count");
     check_refused(
         |b| {
             persons(b).clear();
@@ -322,8 +326,8 @@ fn a_load_on_one_thread_gives_the_same_engine_and_the_same_errors() {
     let changes: [fn(&mut BodyV2<'static>); 8] = [
         |b| set(&mut b.projects.0[0].parent, 0, 99),
         |b| set(&mut b.projects.0[0].next, 0, 0),
-        |b| person(b).anchor = IdKey::from_raw(2),
-        |b| person(b).ids = 7,
+        |b| *person(b).stored_mut().1 = IdKey::from_raw(2),
+        |b| *person(b).stored_mut().2 = 7,
         |b| person_props(b)[0].value = ValueId::from_raw(999),
         |b| b.projects.0[0].ids_erased = Col::owned(vec![0]),
         |b| b.value_free = Col::owned(vec![0]),
@@ -505,7 +509,11 @@ fn counters_and_versions_saturate_after_a_load() {
     );
     assert_eq!(loaded.counters().events, u64::MAX);
     assert_eq!(loaded.counters().merges, u64::MAX);
-    assert!(loaded.counters().warnings.iter().all(|&n| n == u64::MAX));
+    assert!(
+        WarningKind::ALL
+            .iter()
+            .all(|&kind| loaded.counters().warnings_of(kind) == u64::MAX)
+    );
     let person = loaded
         .resolve(&Project::Default, "fresh")
         .expect("attached");
@@ -529,12 +537,12 @@ fn prop_tuples(props: &[Prop]) -> Vec<PropTuple> {
 #[test]
 fn rows_and_columns_are_bincode_encodings_of_plain_types() {
     let engine = engine();
-    let graph = &engine.projects[0];
+    let graph = engine.projects.iter().next().expect("a project");
     let body = convert::body(&engine, &[]).expect("converts");
     let project = &body.projects.0[0];
 
     let plain: Vec<_> = graph
-        .persons
+        .person_slots()
         .iter()
         .map(|slot| {
             slot.as_ref().map(|p| {
@@ -543,9 +551,9 @@ fn rows_and_columns_are_bincode_encodings_of_plain_types() {
                     p.created_at.unix_micros(),
                     p.version,
                     u8::from(p.is_identified),
-                    p.anchor.raw(),
-                    p.ids,
-                    p.props.len() as u32,
+                    p.anchor().raw(),
+                    p.id_count(),
+                    p.props().len() as u32,
                 )
             })
         })
@@ -553,7 +561,7 @@ fn rows_and_columns_are_bincode_encodings_of_plain_types() {
     assert!(plain.iter().any(Option::is_none), "a free slot");
     assert_eq!(encode(&project.persons), encode(&plain));
     let plain: Vec<PropTuple> = graph
-        .persons
+        .person_slots()
         .iter()
         .flatten()
         .flat_map(|p| prop_tuples(graph.props_of(p)))
@@ -598,7 +606,7 @@ fn rows_and_columns_are_bincode_encodings_of_plain_types() {
         .iter()
         .filter_map(|l| l.merge.as_ref())
         .flat_map(|r| {
-            let records = &graph.links.records;
+            let records = &graph.links().records;
             let mut rows = prop_tuples(records.get(r.target_props));
             rows.extend(prop_tuples(records.get(r.source_props)));
             rows
@@ -607,7 +615,7 @@ fn rows_and_columns_are_bincode_encodings_of_plain_types() {
     assert!(!plain.is_empty(), "a record with properties");
     assert_eq!(encode(&project.record_props), encode(&plain));
 
-    let parent = graph.forest.parts().0;
+    let parent = graph.forest().parts().0;
     assert_eq!(encode(Col::borrowed(parent)), encode(parent.to_vec()));
 }
 /// The inputs behind `tests/fuzz_regressions.rs`: the fuzz target's mode byte 1 (a body

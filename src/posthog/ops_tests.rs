@@ -1,5 +1,6 @@
 use super::*;
 use crate::event::Event;
+use crate::graph::Props;
 
 fn obj(members: &[(&str, Value)]) -> Value {
     Value::object(members.iter().map(|(k, v)| (*k, v.clone())))

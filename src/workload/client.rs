@@ -8,9 +8,9 @@
 
 use std::sync::Arc;
 
+use crate::event::Value;
 use crate::event::{Event, Timestamp};
-use crate::rng::Rng;
-use crate::value::Value;
+use crate::workload::Rng;
 
 /// posthog-js's `person_profiles` option: when events create and update persons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -346,4 +346,5 @@ fn empty_object() -> Value {
 }
 
 #[cfg(test)]
+#[path = "client_tests.rs"]
 mod tests;

@@ -1,126 +1,12 @@
-//! Person properties and PostHog's rules for changing them (SEMANTICS.md section 7).
-//!
-//! A person's properties are a vector of `(PropKey, Value)` sorted by key: persons carry a
-//! handful of properties, so a sorted vector beats a hash map in memory (no table, no empty
-//! buckets) and is fast enough by binary search.
+//! PostHog's rules for changing person properties (docs/behaviour.md §7): one event's
+//! `$set`, `$set_once` and `$unset` after lifting and precedence, and churn filtering.
 
 use crate::error::EngineError;
 use crate::event::Event;
-use crate::id::{IdKey, Interner, PropKey, ValueId};
-use crate::rules::{LIFTED_KEYS, OS, OS_NAME, OS_VERSION, is_churn_filtered};
-use crate::value::Value;
-use crate::values::ValueStore;
+use crate::event::Value;
+use crate::graph::{IdKey, Interner, PropKey, PropStore, ValueId, ValueStore};
+use crate::posthog::rules::{LIFTED_KEYS, OS, OS_NAME, OS_VERSION, is_churn_filtered};
 
-/// One property of a person, with the distinct id whose event last wrote it, so that
-/// undoing a merge can hand each value back to the side that wrote it. 12 bytes: the value
-/// lives in the engine's `ValueStore`. Laid out as the snapshot's row (`repr(C)`, plain old
-/// data), so that loading reads rows straight into the engine's arena.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
-pub(crate) struct Prop {
-    pub(crate) key: PropKey,
-    pub(crate) writer: IdKey,
-    pub(crate) value: ValueId,
-}
-
-/// Properties sorted by key, on their own: what splitting and merging persons compute
-/// before storing the result in the project's arena (`prop_arena`).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Props(Box<[Prop]>);
-
-/// Where [`Ops`] reads and writes a person's properties: the project's arena, or a
-/// [`Props`] of its own.
-pub(crate) trait PropStore {
-    /// The value of `key`.
-    fn value(&self, key: PropKey) -> Option<ValueId>;
-    /// Sets `key` to `value`, written by `writer`.
-    fn put(&mut self, key: PropKey, writer: IdKey, value: ValueId);
-    /// Removes `key`; whether it was there.
-    fn take(&mut self, key: PropKey) -> bool;
-}
-
-impl PropStore for Props {
-    fn value(&self, key: PropKey) -> Option<ValueId> {
-        self.get(key)
-    }
-
-    fn put(&mut self, key: PropKey, writer: IdKey, value: ValueId) {
-        self.insert(key, writer, value);
-    }
-
-    fn take(&mut self, key: PropKey) -> bool {
-        self.remove(key)
-    }
-}
-
-impl Props {
-    pub(crate) fn get(&self, key: PropKey) -> Option<ValueId> {
-        self.find(key).ok().map(|i| self.0[i].value)
-    }
-
-    fn find(&self, key: PropKey) -> Result<usize, usize> {
-        self.0.binary_search_by_key(&key, |p| p.key)
-    }
-
-    fn insert(&mut self, key: PropKey, writer: IdKey, value: ValueId) {
-        match self.find(key) {
-            Ok(i) => self.0[i] = Prop { key, writer, value },
-            Err(i) => {
-                // Persons gain keys one at a time and rarely many: a boxed slice grown by one
-                // stays exact (no spare capacity) and costs 8 bytes less per person than a
-                // vector.
-                let mut props = std::mem::take(&mut self.0).into_vec();
-                props.reserve_exact(1);
-                props.insert(i, Prop { key, writer, value });
-                self.0 = props.into_boxed_slice();
-            }
-        }
-    }
-
-    fn remove(&mut self, key: PropKey) -> bool {
-        match self.find(key) {
-            Ok(i) => {
-                let mut props = std::mem::take(&mut self.0).into_vec();
-                props.remove(i);
-                self.0 = props.into_boxed_slice();
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Every property with its writer.
-    pub(crate) fn entries(&self) -> &[Prop] {
-        &self.0
-    }
-
-    /// Properties from entries sorted by key without repeats; `None` otherwise.
-    pub(crate) fn from_sorted(entries: Vec<Prop>) -> Option<Props> {
-        entries
-            .windows(2)
-            .all(|w| w[0].key < w[1].key)
-            .then_some(Props(entries.into_boxed_slice()))
-    }
-
-    /// The properties of a merge: `source` overlaid by `target`, the target winning on every
-    /// shared key.
-    pub(crate) fn overlay(source: &[Prop], target: &[Prop]) -> Props {
-        let mut merged = Vec::with_capacity(source.len() + target.len());
-        let mut s = source.iter().copied().peekable();
-        for &entry in target {
-            while let Some(earlier) = s.next_if(|e| e.key < entry.key) {
-                merged.push(earlier);
-            }
-            s.next_if(|e| e.key == entry.key);
-            merged.push(entry);
-        }
-        merged.extend(s);
-        Props(merged.into_boxed_slice())
-    }
-}
-
-/// How many property names are fixed in every engine: each lifted event property, then each
-/// `$initial_` key, in [`LIFTED_KEYS`] order.
 pub(crate) const FIXED_KEYS: usize = 2 * LIFTED_KEYS.len();
 
 /// The name of fixed key `i`.
@@ -287,7 +173,7 @@ impl<'e> Ops<'e> {
     /// Whether `key` is a `$set` key of this event.
     fn in_set(&self, key: &str) -> bool {
         contains(self.explicit_set, key)
-            || crate::rules::lifted_key_index(key).is_some_and(|i| self.active & (1 << i) != 0)
+            || crate::posthog::lifted_key_index(key).is_some_and(|i| self.active & (1 << i) != 0)
     }
 
     /// `$set_once`: the explicit members that no `$set` key beats, then the lifted
@@ -426,4 +312,5 @@ pub struct PropertyChanges {
 }
 
 #[cfg(test)]
+#[path = "ops_tests.rs"]
 mod tests;

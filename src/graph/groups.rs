@@ -1,10 +1,10 @@
 //! Groups (companies and the like) of one project: at most five group types, each group a
-//! shallow property map updated by `$group_set` (SEMANTICS.md section 12).
+//! shallow property map updated by `$group_set` (docs/behaviour.md §12).
 
 use hashbrown::HashMap;
 
 use crate::event::Timestamp;
-use crate::value::Value;
+use crate::event::Value;
 
 /// PostHog's `MAX_GROUP_TYPES_PER_TEAM`.
 pub const MAX_GROUP_TYPES: usize = 5;
@@ -21,11 +21,41 @@ pub(crate) struct Group {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Groups {
     /// Group type names; the position is the group type index.
-    pub(crate) types: Vec<Box<str>>,
-    pub(crate) groups: HashMap<(u8, Box<str>), Group>,
+    types: Vec<Box<str>>,
+    groups: HashMap<(u8, Box<str>), Group>,
 }
 
 impl Groups {
+    /// Groups from a snapshot's parts; `None` when there are more than five types or a
+    /// group names a type that does not exist.
+    pub(crate) fn from_parts(
+        types: Vec<Box<str>>,
+        groups: HashMap<(u8, Box<str>), Group>,
+    ) -> Option<Groups> {
+        (types.len() <= MAX_GROUP_TYPES
+            && groups
+                .keys()
+                .all(|(index, _)| usize::from(*index) < types.len()))
+        .then_some(Groups { types, groups })
+    }
+
+    /// The group type names, by index.
+    pub(crate) fn types(&self) -> &[Box<str>] {
+        &self.types
+    }
+
+    /// Every group: its type name and index, its key, and its state, in no order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, u8, &str, &Group)> {
+        self.groups
+            .iter()
+            .map(|((index, key), group)| (&*self.types[usize::from(*index)], *index, &**key, group))
+    }
+
+    /// How many groups there are.
+    pub(crate) fn len(&self) -> usize {
+        self.groups.len()
+    }
+
     /// The index of a group type, allocating the next free one; `None` when all five are
     /// taken by other types.
     fn type_index(&mut self, name: &str) -> Option<u8> {

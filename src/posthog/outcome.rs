@@ -4,7 +4,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
-use crate::props::PropertyChanges;
+use super::ops::PropertyChanges;
 
 /// The ingestion warnings of SEMANTICS.md section 14 that an in-process engine can raise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -13,8 +13,8 @@ use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::error::EngineError;
-use crate::id::ValueId;
-use crate::value::{Number, Value};
+use crate::event::{Number, Value};
+use crate::graph::ValueId;
 
 /// Below this many slots, collection is not worth a pass.
 const MIN_COLLECT: usize = 1 << 12;

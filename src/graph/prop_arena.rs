@@ -12,8 +12,8 @@
 //! and is handed to the next person needing that class. When more than half of the vector
 //! is free, [`PropArena::compact`] packs the live blocks together again.
 
-use crate::id::{IdKey, PropKey, ValueId, reserve_room};
-use crate::props::{Prop, PropStore};
+use super::props::{Prop, PropStore};
+use crate::graph::{IdKey, PropKey, ValueId, reserve_room};
 
 /// Where a person's properties sit in its project's [`PropArena`]: `len` entries sorted by
 /// key from `start`, in a block of `cap` slots. 16 bytes, as the boxed slice it replaces;
@@ -256,9 +256,9 @@ impl PropArena {
 
     /// An arena holding the blocks of `ranges`, made with [`PropRange::exact`] back to back
     /// from 0: what a snapshot loads. `None` when they do not cover `slots` exactly.
-    pub(crate) fn from_packed<'r>(
+    pub(crate) fn from_packed(
         slots: Vec<Prop>,
-        ranges: impl Iterator<Item = &'r PropRange>,
+        ranges: impl Iterator<Item = PropRange>,
     ) -> Option<PropArena> {
         let mut end = 0;
         for at in ranges {
@@ -287,7 +287,7 @@ impl PropArena {
     }
 }
 
-/// One person's properties in the arena, for [`crate::props::Ops`].
+/// One person's properties in the arena, for `posthog::Ops`.
 pub(crate) struct InArena<'a> {
     pub(crate) arena: &'a mut PropArena,
     pub(crate) at: &'a mut PropRange,
@@ -508,16 +508,15 @@ mod tests {
                 )
                 .unwrap();
         }
-        for graph in &engine.projects {
+        for graph in engine.projects.iter() {
             let mut starts: Vec<(usize, usize)> = graph
-                .persons
-                .iter()
-                .flatten()
-                .filter(|p| p.props.cap() > 0)
-                .map(|p| (p.props.start, p.props.cap()))
+                .persons()
+                .map(|(_, p)| p.props())
+                .filter(|props| props.cap() > 0)
+                .map(|props| (props.start, props.cap()))
                 .collect();
             let held: usize = starts.iter().map(|&(_, cap)| cap).sum();
-            assert_eq!(held, graph.props.in_use());
+            assert_eq!(held, graph.props().in_use());
             starts.sort_unstable();
             assert!(
                 starts.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0),

@@ -2,15 +2,18 @@
 //! was refused, and what the two sides of a merge held at that moment.
 //!
 //! Links are what make a person explainable and a bad merge undoable. The union-find in
-//! `graph.rs` answers "same person?" fast; the links answer "why?" and "what if not?". The
+//! `forest.rs` answers "same person?" fast; the links answer "why?" and "what if not?". The
 //! invariant tying them: the ids joined by the links of a project are exactly the sets of its
 //! union-find.
 
+use hashbrown::{HashMap, HashSet};
+use petgraph::graph::{NodeIndex, UnGraph};
+use petgraph::visit::Bfs;
 use uuid::Uuid;
 
+use super::keys::{IdKey, ValueId};
+use super::prop_arena::{PropRuns, RunAt};
 use crate::event::{Event, Timestamp};
-use crate::id::IdKey;
-use crate::prop_arena::{PropRuns, RunAt};
 
 /// The event that made a link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -172,6 +175,74 @@ pub(crate) struct LinkStore {
 }
 
 impl LinkStore {
+    /// Every value held by a merge record.
+    pub(crate) fn values_in_use(&self, mark: &mut impl FnMut(ValueId)) {
+        for record in self.links.iter().filter_map(|l| l.merge.as_ref()) {
+            for prop in self
+                .records
+                .get(record.target_props)
+                .iter()
+                .chain(self.records.get(record.source_props))
+            {
+                mark(prop.value);
+            }
+        }
+    }
+
+    /// Removes every link of `key` and joins the ids it linked among `staying` with bridge
+    /// links, so that `staying` stays one component.
+    pub(crate) fn bridge_over(&mut self, key: IdKey, staying: &[IdKey]) {
+        let staying: HashSet<IdKey> = staying.iter().copied().collect();
+        let mut neighbours: Vec<(IdKey, EventRef)> = Vec::new();
+        self.links.retain(|l| {
+            let other = if l.target == key {
+                l.source
+            } else if l.source == key {
+                l.target
+            } else {
+                return true;
+            };
+            if staying.contains(&other) && !neighbours.iter().any(|(n, _)| *n == other) {
+                neighbours.push((other, l.event));
+            }
+            false
+        });
+        for pair in neighbours.windows(2) {
+            let ((a, _), (b, event)) = (pair[0], pair[1]);
+            self.links.push(Link {
+                target: a,
+                source: b,
+                kind: LinkKind::Bridge,
+                effect: LinkEffect::Merged,
+                event,
+                merge: None,
+            });
+        }
+    }
+
+    /// Removes the links whose target is one of `members`, the ids of one person (a link
+    /// joins two ids of one person, so these are all its links).
+    pub(crate) fn remove_links_of(&mut self, members: &[IdKey]) {
+        let members: HashSet<IdKey> = members.iter().copied().collect();
+        self.links.retain(|l| !members.contains(&l.target));
+    }
+
+    /// Removes from the merge records every value written by `writer`.
+    pub(crate) fn forget_writer(&mut self, writer: IdKey) {
+        for record in self.links.iter_mut().filter_map(|l| l.merge.as_mut()) {
+            self.records
+                .retain(&mut record.target_props, |p| p.writer != writer);
+            self.records
+                .retain(&mut record.source_props, |p| p.writer != writer);
+        }
+        self.compact_records();
+    }
+
+    /// Removes the refusals that name `key`.
+    pub(crate) fn forget_refusals_of(&mut self, key: IdKey) {
+        self.refusals.retain(|r| r.target != key && r.source != key);
+    }
+
     /// Drops the record properties that no link refers to any more (left by removed links
     /// and by erasing), once they are most of the store.
     pub(crate) fn compact_records(&mut self) {
@@ -189,5 +260,60 @@ impl LinkStore {
                     .flat_map(|m| [&mut m.target_props, &mut m.source_props]),
             );
         }
+    }
+}
+
+/// The links among a set of ids, as a graph to walk: the one way both `explain` (the chain
+/// between two ids) and the edits (what stays joined once a link is gone) walk a person's
+/// links. Links form a spanning forest of the union-find's sets, so a chain between two ids
+/// is unique when it exists.
+pub(crate) struct LinkWalk {
+    nodes: HashMap<IdKey, NodeIndex>,
+    /// Nodes are ids, edges the positions of links in the store.
+    graph: UnGraph<IdKey, usize>,
+}
+
+impl LinkWalk {
+    pub(crate) fn new(store: &LinkStore, members: &[IdKey]) -> LinkWalk {
+        let mut graph: UnGraph<IdKey, usize> = UnGraph::default();
+        let nodes: HashMap<IdKey, NodeIndex> =
+            members.iter().map(|&m| (m, graph.add_node(m))).collect();
+        for (index, link) in store.links.iter().enumerate() {
+            if let (Some(&t), Some(&s)) = (nodes.get(&link.target), nodes.get(&link.source)) {
+                graph.add_edge(t, s, index);
+            }
+        }
+        LinkWalk { nodes, graph }
+    }
+
+    /// The links, by position in the store, of the chain from `a` to `b`; empty when they
+    /// are the same id or not joined.
+    pub(crate) fn chain(&self, a: IdKey, b: IdKey) -> Vec<usize> {
+        let (Some(&start), Some(&goal)) = (self.nodes.get(&a), self.nodes.get(&b)) else {
+            return Vec::new();
+        };
+        if start == goal {
+            return Vec::new();
+        }
+        let found = petgraph::algo::astar(&self.graph, start, |n| n == goal, |_| 1u32, |_| 0);
+        let Some((_, path)) = found else {
+            return Vec::new();
+        };
+        path.windows(2)
+            .filter_map(|step| self.graph.find_edge(step[0], step[1]))
+            .map(|edge| self.graph[edge])
+            .collect()
+    }
+
+    /// The ids joined to `start` by the links.
+    pub(crate) fn reachable(&self, start: IdKey) -> HashSet<IdKey> {
+        let mut seen = HashSet::from_iter([start]);
+        if let Some(&node) = self.nodes.get(&start) {
+            let mut bfs = Bfs::new(&self.graph, node);
+            while let Some(next) = bfs.next(&self.graph) {
+                seen.insert(self.graph[next]);
+            }
+        }
+        seen
     }
 }

@@ -6,7 +6,7 @@
 //! chosen by rank alone, never forced to be the surviving person's id, which would break the
 //! rank bound on depth.
 
-use crate::id::{IdKey, reserve_gently};
+use crate::graph::{IdKey, reserve_gently};
 
 #[derive(Clone, Default)]
 pub(crate) struct Forest {

@@ -30,19 +30,13 @@
 //! Version 1 (columns for persons, properties and links) was never released; a version 1
 //! file is refused with [`SnapshotError::UnsupportedVersion`].
 
-mod codec;
-mod concurrent;
-mod convert;
-mod rows;
-#[cfg(test)]
-mod tests;
-
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
+use super::{codec, concurrent, convert};
 use crate::engine::Engine;
 use crate::error::SnapshotError;
 
@@ -523,3 +517,7 @@ fn sync_dir(dir: &Path) -> Result<(), SnapshotError> {
 fn sync_dir(_dir: &Path) -> Result<(), SnapshotError> {
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

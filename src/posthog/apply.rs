@@ -1,19 +1,20 @@
-//! Applying one event: validation, personless mode, the merge entry and its guards, the four
-//! merge cases, and property updates (SEMANTICS.md sections 3 to 10 and 12).
+//! What an event does: validation, personless mode, the merge entry and its guards, the four
+//! merge cases, and property updates (docs/behaviour.md §3 to §10 and §12).
 //!
 //! Decisions are taken here, against the current state, before anything is changed; the
-//! graph mechanism in `engine.rs` and `graph.rs` never re-checks policy.
+//! graph's operations (`graph/project.rs`) never re-check policy.
 
-use crate::engine::{Engine, Person, ProjectGraph};
+use super::config::Config;
+use super::ops::{KeyTable, Ops, PropertyChanges, resolve_fixed_keys};
+use super::outcome::{Change, Outcome, Warning, WarningKind};
+use super::person_uuid::person_uuid;
+use super::rules::{MAX_ID_CHARS, is_too_long, is_unmergeable_id};
 use crate::error::EngineError;
-use crate::event::{Event, EventKind, Project, Timestamp};
-use crate::id::{IdKey, PersonKey};
-use crate::links::{EventRef, Link, LinkEffect, LinkKind, MergeRecord, Refusal, RefusalReason};
-use crate::outcome::{Change, Outcome, Warning, WarningKind};
-use crate::prop_arena::{InArena, PropRange};
-use crate::props::{KeyTable, Ops, PropertyChanges, Props, resolve_fixed_keys};
-use crate::rules::{MAX_ID_CHARS, is_too_long, is_unmergeable_id};
-use crate::value::Value;
+use crate::event::{Event, EventKind, Timestamp, Value};
+use crate::graph::{
+    EventRef, IdKey, Interner, Link, LinkEffect, LinkKind, MergeRecord, NewPerson, PersonKey,
+    ProjectGraph, Projects, PropKey, Refusal, RefusalReason, ValueStore,
+};
 
 /// How an event asks to merge, once its entry conditions hold.
 struct MergeRequest<'e> {
@@ -21,91 +22,68 @@ struct MergeRequest<'e> {
     dangerous: bool,
 }
 
-impl Engine {
-    /// Applies one event.
-    ///
-    /// # Errors
-    ///
-    /// Only [`EngineError::CapacityExceeded`], when a project's ids or the property key
-    /// names pass what `u32` keys can number; the event then changed nothing. Bad events are
-    /// not errors: they come back as warnings in the [`Outcome`].
-    pub fn apply(&mut self, event: &Event) -> Result<Outcome, EngineError> {
-        let mut outcome = Outcome::default();
-        self.apply_into(event, &mut outcome)?;
-        Ok(outcome)
-    }
+/// What applying one event may touch: the options, every project's graph, and the property
+/// keys and values shared by all projects.
+pub(crate) struct Applier<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) projects: &'a mut Projects,
+    pub(crate) prop_keys: &'a mut Interner,
+    pub(crate) fixed_keys: &'a mut Vec<PropKey>,
+    pub(crate) values: &'a mut ValueStore,
+    /// The event's 1-based place in the engine's life, kept on the links it makes.
+    pub(crate) ordinal: u64,
+}
 
-    /// Applies one event, writing what happened into `outcome` (cleared first), so that a
-    /// loop can reuse one outcome's allocations.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::apply`].
-    pub fn apply_into(&mut self, event: &Event, outcome: &mut Outcome) -> Result<(), EngineError> {
-        outcome.clear();
-        self.check_capacity(event)?;
-        // Counters and versions come back from snapshots as they were saved, so they
-        // saturate rather than overflow.
-        self.counters.events = self.counters.events.saturating_add(1);
-        let result = self.apply_checked(event, outcome);
-        if self.values.wants_collection() {
-            self.collect_values();
-        }
-        self.counters.merges = self
-            .counters
-            .merges
-            .saturating_add(u64::from(outcome.merged));
-        for warning in &outcome.warnings {
-            if let Some(i) = WarningKind::ALL.iter().position(|k| *k == warning.kind) {
-                self.counters.warnings[i] = self.counters.warnings[i].saturating_add(1);
-            }
-        }
-        result
+/// Refuses, before anything changes, an event whose ids or property keys could not be
+/// numbered, so that a capacity error never leaves an event half applied.
+pub(crate) fn check_capacity(
+    projects: &Projects,
+    prop_keys: &Interner,
+    event: &Event,
+) -> Result<(), EngineError> {
+    const LIMIT: usize = (u32::MAX - 1) as usize;
+    let (ids, id_bytes) = projects
+        .get(event.project())
+        .map_or((0, 0), |g| (g.ids().len(), g.ids().parts().0.len()));
+    let (keys, key_bytes) = (prop_keys.len(), prop_keys.parts().0.len());
+    // Far from every limit, no event can reach one: a line is read whole into memory, so
+    // it is far smaller than half of 4 GiB.
+    if [ids, id_bytes, keys, key_bytes]
+        .iter()
+        .all(|&used| used < LIMIT / 2)
+    {
+        return Ok(());
     }
-
-    /// Refuses, before anything changes, an event whose ids or property keys could not be
-    /// numbered, so that a capacity error never leaves an event half applied.
-    fn check_capacity(&self, event: &Event) -> Result<(), EngineError> {
-        const LIMIT: usize = (u32::MAX - 1) as usize;
-        let (ids, id_bytes) = self
-            .graph(event.project())
-            .map_or((0, 0), |g| (g.ids.len(), g.ids.parts().0.len()));
-        let (keys, key_bytes) = (self.prop_keys.len(), self.prop_keys.parts().0.len());
-        // Far from every limit, no event can reach one: a line is read whole into memory, so
-        // it is far smaller than half of 4 GiB.
-        if [ids, id_bytes, keys, key_bytes]
-            .iter()
-            .all(|&used| used < LIMIT / 2)
-        {
-            return Ok(());
-        }
-        // An event adds at most two ids (each at most 400 characters, 1600 bytes, when they
-        // take part in a merge) and at most as many keys as its operations name.
-        let props = &event.props;
-        let new_key_bytes: usize = [&props.set, &props.set_once, &props.unset]
-            .into_iter()
-            .flatten()
-            .map(|v| match v {
-                Value::Object(m) => m.iter().map(|(k, _)| k.len() + 32).sum(),
-                Value::Array(items) => items.len() * 32,
-                _ => 0,
-            })
-            .sum::<usize>()
-            + 64 * 44;
-        let full = |what| EngineError::CapacityExceeded {
-            what,
-            limit: u64::from(u32::MAX - 1),
-        };
-        if ids + 2 > LIMIT || id_bytes + event.distinct_id().len() + 1600 > LIMIT {
-            return Err(full(IdKey::WHAT));
-        }
-        if keys + new_key_bytes / 32 > LIMIT || key_bytes + new_key_bytes > LIMIT {
-            return Err(full(crate::id::PropKey::WHAT));
-        }
-        Ok(())
+    // An event adds at most two ids (each at most 400 characters, 1600 bytes, when they
+    // take part in a merge) and at most as many keys as its operations name.
+    let props = &event.props;
+    let new_key_bytes: usize = [&props.set, &props.set_once, &props.unset]
+        .into_iter()
+        .flatten()
+        .map(|v| match v {
+            Value::Object(m) => m.iter().map(|(k, _)| k.len() + 32).sum(),
+            Value::Array(items) => items.len() * 32,
+            _ => 0,
+        })
+        .sum::<usize>()
+        + 64 * 44;
+    let full = |what| EngineError::CapacityExceeded {
+        what,
+        limit: u64::from(u32::MAX - 1),
+    };
+    if ids + 2 > LIMIT || id_bytes + event.distinct_id().len() + 1600 > LIMIT {
+        return Err(full(IdKey::WHAT));
     }
+    if keys + new_key_bytes / 32 > LIMIT || key_bytes + new_key_bytes > LIMIT {
+        return Err(full(PropKey::WHAT));
+    }
+    Ok(())
+}
 
-    fn apply_checked(&mut self, event: &Event, outcome: &mut Outcome) -> Result<(), EngineError> {
+impl Applier<'_> {
+    /// Applies one event (its capacity already checked), writing what happened into
+    /// `outcome`.
+    pub(crate) fn apply(self, event: &Event, outcome: &mut Outcome) -> Result<(), EngineError> {
         let now = event.timestamp().unwrap_or_else(Timestamp::now);
         let kind = event.kind();
         let target = event.distinct_id();
@@ -163,22 +141,22 @@ impl Engine {
             _ => Ops::of_event(event, self.config.lift_properties),
         };
         let filter_churn = self.config.filter_churn && !kind.is_person_event();
-        resolve_fixed_keys(&mut self.prop_keys, &mut self.fixed_keys)?;
-        let index = self.graph_index(event.project());
+        resolve_fixed_keys(self.prop_keys, self.fixed_keys)?;
+        let graph = self.projects.get_or_insert(event.project());
         let mut step = Step {
-            graph: &mut self.projects[index],
+            graph,
             keys: KeyTable {
-                names: &mut self.prop_keys,
-                fixed: &self.fixed_keys,
+                names: self.prop_keys,
+                fixed: self.fixed_keys,
             },
-            values: &mut self.values,
+            values: self.values,
             outcome,
             record: self.config.record_changes,
             now,
             ops: &ops,
             filter_churn,
             max_ids: self.config.max_ids_per_person,
-            event: EventRef::of(event, self.counters.events, now),
+            event: EventRef::of(event, self.ordinal, now),
         };
         match merge_request(event) {
             Some(request) if request.source != target => {
@@ -197,7 +175,11 @@ impl Engine {
                 .as_ref()
                 .and_then(Value::as_object)
                 .unwrap_or(&[]);
-            if step.graph.groups.upsert(&group_type, &group_key, set, now) && step.record {
+            let written = step
+                .graph
+                .groups_mut()
+                .upsert(&group_type, &group_key, set, now);
+            if written && step.record {
                 let (group_type, group_key) = (group_type.into(), group_key.into());
                 step.outcome.changes.push(Change::GroupUpdated {
                     group_type,
@@ -206,49 +188,29 @@ impl Engine {
             }
         }
         // Only this project's persons changed, so only its arena can have become sparse.
-        self.projects[index].compact_props_if_sparse();
+        step.graph.compact_props_if_sparse();
         Ok(())
     }
 
     /// Personless mode: no person is created or changed. The id is recorded as personless
     /// unless it already has a person, to which the event is then attributed.
-    fn apply_personless(
-        &mut self,
-        event: &Event,
-        outcome: &mut Outcome,
-    ) -> Result<(), EngineError> {
-        let index = self.graph_index(event.project());
-        let graph = &mut self.projects[index];
+    fn apply_personless(self, event: &Event, outcome: &mut Outcome) -> Result<(), EngineError> {
+        let graph = self.projects.get_or_insert(event.project());
         if let Some(person) = graph.person_of_id(event.distinct_id()) {
             outcome.person = Some(graph.person(person).uuid);
             return Ok(());
         }
         let key = graph.intern(event.distinct_id())?;
-        if !graph.personless[key.index()] {
-            graph.personless[key.index()] = true;
-            if self.config.record_changes {
-                outcome.changes.push(Change::PersonlessRecorded {
-                    distinct_id: event.distinct_id().into(),
-                });
-            }
+        if graph.mark_personless(key) && self.config.record_changes {
+            outcome.changes.push(Change::PersonlessRecorded {
+                distinct_id: event.distinct_id().into(),
+            });
         }
         Ok(())
     }
-
-    fn graph_index(&mut self, project: &Project) -> usize {
-        if let Some(i) = self.project_slot(project) {
-            return i;
-        }
-        self.projects.push(ProjectGraph::new(project.clone()));
-        let i = self.projects.len() - 1;
-        // Projects are few; a project count past u32 is not a real case.
-        self.project_index
-            .insert(project.clone(), u32::try_from(i).unwrap_or(u32::MAX));
-        i
-    }
 }
 
-/// The merge an event asks for, if its entry conditions hold (SEMANTICS.md section 3):
+/// The merge an event asks for, if its entry conditions hold (docs/behaviour.md §3):
 /// `$identify` with the key `$anon_distinct_id` present (`null` reads as `"null"`), or
 /// `$create_alias`/`$merge_dangerously` with a truthy `alias`.
 fn merge_request(event: &Event) -> Option<MergeRequest<'_>> {
@@ -344,7 +306,7 @@ fn group_of(event: &Event) -> Result<Option<(String, String)>, WarningKind> {
 struct Step<'a, 'e> {
     graph: &'a mut ProjectGraph,
     keys: KeyTable<'a>,
-    values: &'a mut crate::values::ValueStore,
+    values: &'a mut ValueStore,
     outcome: &'a mut Outcome,
     record: bool,
     now: Timestamp,
@@ -372,33 +334,17 @@ impl Step<'_, '_> {
         distinct_id: &str,
         identified: bool,
     ) -> Result<PersonKey, EngineError> {
-        let mut props = PropRange::default();
-        let created = self.ops.create(
-            &mut InArena {
-                arena: &mut self.graph.props,
-                at: &mut props,
-            },
-            &mut self.keys,
-            self.values,
-            key,
-        );
-        let uuid = self.graph.person_uuid(distinct_id);
-        let person = Person {
+        let uuid = person_uuid(self.graph.project(), distinct_id);
+        let new = NewPerson {
             uuid,
             created_at: self.now,
             version: 0,
             is_identified: identified,
-            props,
-            anchor: key,
-            ids: 1,
         };
-        let slot = match created.and_then(|()| self.graph.add_person(key, person)) {
-            Ok(slot) => slot,
-            Err(error) => {
-                self.graph.props.clear(&mut props);
-                return Err(error);
-            }
-        };
+        let (ops, keys, values) = (self.ops, &mut self.keys, &mut *self.values);
+        let slot = self
+            .graph
+            .create_person(key, new, |props| ops.create(props, keys, values, key))?;
         self.outcome.person = Some(uuid);
         if self.record {
             self.outcome.changes.push(Change::PersonCreated {
@@ -425,24 +371,19 @@ impl Step<'_, '_> {
         let mut log = self.record.then(PropertyChanges::default);
         let record = self.record;
         let filter_churn = self.filter_churn;
-        let (state, arena) = self.graph.person_and_props(person);
-        let changed = self.ops.apply(
-            &mut InArena {
-                arena,
-                at: &mut state.props,
-            },
-            &mut self.keys,
-            self.values,
-            writer,
-            filter_churn,
-            log.as_mut(),
-        )?;
-        let newly_identified = identify && !state.is_identified;
-        state.is_identified |= identify;
-        if changed || newly_identified {
-            state.version = state.version.saturating_add(1);
-        }
-        let uuid = state.uuid;
+        let (ops, keys, values) = (self.ops, &mut self.keys, &mut *self.values);
+        let (newly_identified, uuid) = self.graph.with_person_props(person, |state, props| {
+            let changed = ops.apply(props, keys, values, writer, filter_churn, log.as_mut())?;
+            let newly_identified = identify && !state.is_identified;
+            state.is_identified |= identify;
+            if changed || newly_identified {
+                state.version = state.version.saturating_add(1);
+            }
+            if !changed {
+                log = None;
+            }
+            Ok::<_, EngineError>((newly_identified, state.uuid))
+        })?;
         self.outcome.person = Some(uuid);
         if record {
             if newly_identified {
@@ -450,7 +391,7 @@ impl Step<'_, '_> {
                     .changes
                     .push(Change::Identified { person: uuid });
             }
-            if let Some(changes) = log.filter(|_| changed) {
+            if let Some(changes) = log {
                 self.outcome.changes.push(Change::PropertiesChanged {
                     person: uuid,
                     changes,
@@ -507,7 +448,7 @@ impl Step<'_, '_> {
         // capacity check counts on ids of at most 400 characters.
         if !is_too_long(source) {
             let (target_key, source_key) = (self.graph.intern(target)?, self.graph.intern(source)?);
-            self.graph.links.refusals.push(Refusal {
+            self.graph.add_refusal(Refusal {
                 target: target_key,
                 source: source_key,
                 kind: link_kind(event.kind()),
@@ -527,8 +468,7 @@ impl Step<'_, '_> {
         merge: Option<MergeRecord>,
     ) {
         let kind = link_kind(event.kind());
-        crate::id::reserve_gently(&mut self.graph.links.links);
-        self.graph.links.links.push(Link {
+        self.graph.add_link(Link {
             target,
             source,
             kind,
@@ -539,7 +479,7 @@ impl Step<'_, '_> {
         self.outcome.merged = true;
     }
 
-    /// The four merge cases (SEMANTICS.md section 5), once the entry guards have passed.
+    /// The four merge cases (docs/behaviour.md §5), once the entry guards have passed.
     fn merge(
         &mut self,
         event: &Event,
@@ -567,8 +507,8 @@ impl Step<'_, '_> {
                 if self.over_limit(
                     self.graph
                         .person(t)
-                        .ids
-                        .saturating_add(self.graph.person(s).ids),
+                        .id_count()
+                        .saturating_add(self.graph.person(s).id_count()),
                 ) {
                     return self.refuse(event, target, source, RefusalReason::MoveLimitExceeded);
                 }
@@ -596,7 +536,7 @@ impl Step<'_, '_> {
     }
 
     /// Case 1: the id without a person joins the one that has one. There is no identified
-    /// check on this path (SEMANTICS.md decision 1).
+    /// check on this path (docs/behaviour.md §16, decision 1).
     fn attach(
         &mut self,
         event: &Event,
@@ -613,7 +553,7 @@ impl Step<'_, '_> {
                 other
             },
         );
-        if self.over_limit(self.graph.person(person).ids.saturating_add(1)) {
+        if self.over_limit(self.graph.person(person).id_count().saturating_add(1)) {
             return self.refuse(event, target, source, RefusalReason::MoveLimitExceeded);
         }
         let key = self.graph.intern(distinct_id)?;
@@ -637,7 +577,7 @@ impl Step<'_, '_> {
 
     /// Case 3: the target survives with the source's ids, the earlier `created_at`, the
     /// source's properties overlaid by its own, then the event's operations applied once
-    /// (SEMANTICS.md decision 13).
+    /// (docs/behaviour.md §16, decision 13).
     fn merge_persons(
         &mut self,
         event: &Event,
@@ -647,43 +587,19 @@ impl Step<'_, '_> {
         source_person: PersonKey,
     ) -> Result<(), EngineError> {
         let (target_key, source_key) = (self.graph.intern(target)?, self.graph.intern(source)?);
-        let mut merged = self.graph.absorb(target_person, source_person);
-        let graph = &mut *self.graph;
-        let survivor_props = graph.person(target_person).props;
-        let (target_run, source_run) = (
-            graph.links.records.push(graph.props.get(survivor_props)),
-            graph.links.records.push(graph.props.get(merged.props)),
-        );
-        let props = Props::overlay(
-            graph.props.get(merged.props),
-            graph.props.get(survivor_props),
-        );
-        graph.props.clear(&mut merged.props);
-        let (survivor, arena) = graph.person_and_props(target_person);
-        arena.set(&mut survivor.props, props.entries());
-        let record = MergeRecord {
-            target_props: target_run,
-            source_props: source_run,
-            target_created_at: survivor.created_at,
-            source_created_at: merged.created_at,
-        };
-        survivor.created_at = survivor.created_at.min(merged.created_at);
-        survivor.version = survivor.version.max(merged.version).saturating_add(1);
-        let newly_identified = !survivor.is_identified;
-        survivor.is_identified = true;
-        let uuid = survivor.uuid;
+        let (merged, record) = self.graph.merge_persons(target_person, source_person);
         let mut log = self.record.then(PropertyChanges::default);
-        self.ops.apply(
-            &mut InArena {
-                arena,
-                at: &mut survivor.props,
-            },
-            &mut self.keys,
-            self.values,
-            target_key,
-            false,
-            log.as_mut(),
-        )?;
+        let (ops, keys, values) = (self.ops, &mut self.keys, &mut *self.values);
+        let (newly_identified, uuid) =
+            self.graph
+                .with_person_props(target_person, |survivor, props| {
+                    survivor.created_at = survivor.created_at.min(merged.created_at);
+                    survivor.version = survivor.version.max(merged.version).saturating_add(1);
+                    let newly_identified = !survivor.is_identified;
+                    survivor.is_identified = true;
+                    ops.apply(props, keys, values, target_key, false, log.as_mut())?;
+                    Ok::<_, EngineError>((newly_identified, survivor.uuid))
+                })?;
         self.add_link(
             event,
             target_key,

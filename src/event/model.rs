@@ -1,0 +1,405 @@
+//! Typed events: what identity processing reads of one analytics event.
+//!
+//! An [`Event`] keeps only the name, the distinct id, the project, the time, the uuid and the
+//! few properties the rules look at; `reader.rs` builds them from JSON and `writer.rs` writes
+//! them back.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use super::value::Value;
+use crate::error::EventError;
+use crate::posthog::{LIFTED_KEYS, lifted_key_index};
+
+/// What an event means to identity processing, derived from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// `$identify`: may merge `$anon_distinct_id` into `distinct_id`.
+    Identify,
+    /// `$create_alias`: may merge `alias` into `distinct_id`.
+    CreateAlias,
+    /// `$merge_dangerously`: like `$create_alias`, without the already-identified guard.
+    MergeDangerously,
+    /// `$set`: an ordinary update that churn filtering never suppresses.
+    Set,
+    /// `$groupidentify`: updates a group; never changes person properties.
+    GroupIdentify,
+    /// `$exception` or `$$heatmap`: never writes person properties.
+    NoPersonUpdate,
+    /// Any other event (`$pageview`, custom names).
+    Other,
+}
+
+impl EventKind {
+    /// The kind of an event name.
+    #[must_use]
+    pub fn from_name(name: &str) -> EventKind {
+        match name {
+            "$identify" => EventKind::Identify,
+            "$create_alias" => EventKind::CreateAlias,
+            "$merge_dangerously" => EventKind::MergeDangerously,
+            "$set" => EventKind::Set,
+            "$groupidentify" => EventKind::GroupIdentify,
+            "$exception" | "$$heatmap" => EventKind::NoPersonUpdate,
+            _ => EventKind::Other,
+        }
+    }
+
+    /// The events PostHog calls "person events": their updates are always written.
+    #[must_use]
+    pub fn is_person_event(self) -> bool {
+        matches!(
+            self,
+            EventKind::Identify
+                | EventKind::CreateAlias
+                | EventKind::MergeDangerously
+                | EventKind::Set
+        )
+    }
+}
+
+/// The project an event belongs to. Persons of different projects never meet.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Project {
+    /// Events that name no project.
+    #[default]
+    Default,
+    /// A numeric `team_id`.
+    Team(u64),
+    /// A `token` or `api_key`.
+    Token(Box<str>),
+}
+
+impl fmt::Display for Project {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Project::Default => f.write_str("default"),
+            Project::Team(id) => write!(f, "{id}"),
+            Project::Token(token) => f.write_str(token),
+        }
+    }
+}
+
+/// A point in time, in microseconds since the Unix epoch (UTC).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The Unix epoch.
+    pub const EPOCH: Timestamp = Timestamp(0);
+
+    /// A timestamp from microseconds since the Unix epoch.
+    #[must_use]
+    pub const fn from_unix_micros(micros: i64) -> Timestamp {
+        Timestamp(micros)
+    }
+
+    /// Microseconds since the Unix epoch.
+    #[must_use]
+    pub const fn unix_micros(self) -> i64 {
+        self.0
+    }
+
+    /// The current time of the system clock.
+    #[must_use]
+    pub fn now() -> Timestamp {
+        let now = time::OffsetDateTime::now_utc();
+        Timestamp(micros_of(now))
+    }
+
+    /// Parses an RFC 3339 timestamp. ClickHouse's `2024-01-01 00:00:00.123` form (a space for
+    /// the `T`, no offset, meaning UTC) is accepted too, since PostHog exports use it.
+    ///
+    /// # Errors
+    ///
+    /// [`EventError::InvalidTimestamp`] when the text is neither form.
+    pub fn parse(text: &str) -> Result<Timestamp, EventError> {
+        use time::format_description::well_known::Rfc3339;
+        let invalid = || EventError::InvalidTimestamp(text.chars().take(64).collect());
+        if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
+            return Ok(Timestamp(micros_of(t)));
+        }
+        if text.len() >= 19 && text.as_bytes().get(10) == Some(&b' ') && text.is_ascii() {
+            let mut fixed = String::with_capacity(text.len() + 1);
+            fixed.push_str(&text[..10]);
+            fixed.push('T');
+            fixed.push_str(&text[11..]);
+            if !text[11..].contains(['Z', 'z', '+', '-']) {
+                fixed.push('Z');
+            }
+            if let Ok(t) = time::OffsetDateTime::parse(&fixed, &Rfc3339) {
+                return Ok(Timestamp(micros_of(t)));
+            }
+        }
+        Err(invalid())
+    }
+}
+
+fn micros_of(t: time::OffsetDateTime) -> i64 {
+    // time's range (years -9999..=9999) is well inside i64 microseconds.
+    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC, with a fraction only when there is one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use time::format_description::well_known::Rfc3339;
+        let formatted = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1000)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok());
+        match formatted {
+            Some(text) => f.write_str(&text),
+            None => write!(f, "@{}us", self.0),
+        }
+    }
+}
+
+/// The properties identity processing reads. Everything else is dropped at parse time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct IdentityProperties {
+    pub(crate) set: Option<Value>,
+    pub(crate) set_once: Option<Value>,
+    pub(crate) unset: Option<Value>,
+    pub(crate) anon_distinct_id: Option<Value>,
+    pub(crate) alias: Option<Value>,
+    pub(crate) group_type: Option<Value>,
+    pub(crate) group_key: Option<Value>,
+    pub(crate) group_set: Option<Value>,
+    pub(crate) process_person_profile: Option<Value>,
+    pub(crate) is_server: Option<Value>,
+    /// Event properties that are lifted into person properties, by index into
+    /// [`LIFTED_KEYS`], in the order they were given.
+    pub(crate) lifted: Vec<(u8, Value)>,
+}
+
+impl IdentityProperties {
+    fn slot(&mut self, key: &str) -> Option<&mut Option<Value>> {
+        Some(match key {
+            "$set" => &mut self.set,
+            "$set_once" => &mut self.set_once,
+            "$unset" => &mut self.unset,
+            "$anon_distinct_id" => &mut self.anon_distinct_id,
+            "alias" => &mut self.alias,
+            "$group_type" => &mut self.group_type,
+            "$group_key" => &mut self.group_key,
+            "$group_set" => &mut self.group_set,
+            "$process_person_profile" => &mut self.process_person_profile,
+            "$is_server" => &mut self.is_server,
+            _ => return None,
+        })
+    }
+
+    fn get(&self, key: &str) -> Option<&Value> {
+        match key {
+            "$set" => self.set.as_ref(),
+            "$set_once" => self.set_once.as_ref(),
+            "$unset" => self.unset.as_ref(),
+            "$anon_distinct_id" => self.anon_distinct_id.as_ref(),
+            "alias" => self.alias.as_ref(),
+            "$group_type" => self.group_type.as_ref(),
+            "$group_key" => self.group_key.as_ref(),
+            "$group_set" => self.group_set.as_ref(),
+            "$process_person_profile" => self.process_person_profile.as_ref(),
+            "$is_server" => self.is_server.as_ref(),
+            _ => {
+                let index = lifted_key_index(key)?;
+                self.lifted
+                    .iter()
+                    .find(|(i, _)| *i == index)
+                    .map(|(_, v)| v)
+            }
+        }
+    }
+
+    /// Whether `insert` would keep a property of this name.
+    pub(super) fn retains(key: &str) -> bool {
+        matches!(
+            key,
+            "$set"
+                | "$set_once"
+                | "$unset"
+                | "$anon_distinct_id"
+                | "alias"
+                | "$group_type"
+                | "$group_key"
+                | "$group_set"
+                | "$process_person_profile"
+                | "$is_server"
+        ) || lifted_key_index(key).is_some()
+    }
+
+    pub(super) fn insert(&mut self, key: &str, value: Value) {
+        if let Some(slot) = self.slot(key) {
+            *slot = Some(value);
+        } else if let Some(index) = lifted_key_index(key) {
+            // A repeated key replaces the earlier value, as JSON parsers do.
+            match self.lifted.iter_mut().find(|(i, _)| *i == index) {
+                Some(entry) => entry.1 = value,
+                None => self.lifted.push((index, value)),
+            }
+        }
+    }
+
+    /// Merges a top-level `$set`/`$set_once` object into the property of the same name, the
+    /// top-level keys winning (PostHog's `sanitizeEvent`).
+    pub(super) fn merge_top_level(&mut self, key: &str, top: Value) {
+        let Some(slot) = self.slot(key) else { return };
+        let merged = match (slot.take(), top) {
+            (Some(Value::Object(inner)), Value::Object(outer)) => {
+                Value::object(inner.into_vec().into_iter().chain(outer.into_vec()))
+            }
+            (_, top) => top,
+        };
+        *slot = Some(merged);
+    }
+}
+
+/// Event names common enough to share one static copy.
+const KNOWN_NAMES: [&str; 16] = [
+    "$pageview",
+    "$pageleave",
+    "$autocapture",
+    "$rageclick",
+    "$screen",
+    "$identify",
+    "$create_alias",
+    "$merge_dangerously",
+    "$set",
+    "$groupidentify",
+    "$exception",
+    "$$heatmap",
+    "$web_vitals",
+    "$feature_flag_called",
+    "$opt_in",
+    "$snapshot",
+];
+
+pub(super) fn name_of(name: &str) -> Cow<'static, str> {
+    KNOWN_NAMES
+        .iter()
+        .find(|known| **known == name)
+        .map_or_else(
+            || Cow::Owned(name.to_owned()),
+            |known| Cow::Borrowed(*known),
+        )
+}
+
+/// One analytics event, as identity processing sees it.
+///
+/// ```
+/// use idgraph::{Event, EventKind, Value};
+///
+/// let event = Event::new("$identify", "user_1")
+///     .with_property("$anon_distinct_id", "anon_1")
+///     .with_property("$set", Value::object([("plan", Value::from("pro"))]));
+/// assert_eq!(event.kind(), EventKind::Identify);
+/// assert_eq!(event.property("$anon_distinct_id"), Some(&Value::from("anon_1")));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub(super) kind: EventKind,
+    /// Borrowed from [`KNOWN_NAMES`] for the common names, so most events allocate no name.
+    pub(super) name: Cow<'static, str>,
+    pub(super) distinct_id: Box<str>,
+    pub(super) project: Project,
+    pub(super) timestamp: Option<Timestamp>,
+    pub(super) uuid: Option<Box<str>>,
+    pub(crate) props: IdentityProperties,
+}
+
+impl Event {
+    /// An event with no properties, in the default project, without a timestamp (the engine
+    /// then uses the time it applies the event).
+    #[must_use]
+    pub fn new(name: impl Into<Box<str>>, distinct_id: impl Into<Box<str>>) -> Event {
+        let name: Box<str> = name.into();
+        Event {
+            kind: EventKind::from_name(&name),
+            name: name_of(&name),
+            distinct_id: distinct_id.into(),
+            project: Project::Default,
+            timestamp: None,
+            uuid: None,
+            props: IdentityProperties::default(),
+        }
+    }
+
+    /// Sets a property. Properties that identity processing never reads are dropped.
+    #[must_use]
+    pub fn with_property(mut self, key: &str, value: impl Into<Value>) -> Event {
+        self.props.insert(key, value.into());
+        self
+    }
+
+    /// Sets the event time.
+    #[must_use]
+    pub fn with_timestamp(mut self, timestamp: Timestamp) -> Event {
+        self.timestamp = Some(timestamp);
+        self
+    }
+
+    /// Sets the project.
+    #[must_use]
+    pub fn with_project(mut self, project: Project) -> Event {
+        self.project = project;
+        self
+    }
+
+    /// Sets the event uuid, echoed in warnings.
+    #[must_use]
+    pub fn with_uuid(mut self, uuid: impl Into<Box<str>>) -> Event {
+        self.uuid = Some(uuid.into());
+        self
+    }
+
+    /// What the event means to identity processing.
+    #[must_use]
+    pub fn kind(&self) -> EventKind {
+        self.kind
+    }
+
+    /// The event name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The distinct id of whoever did it.
+    #[must_use]
+    pub fn distinct_id(&self) -> &str {
+        &self.distinct_id
+    }
+
+    /// The project.
+    #[must_use]
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+
+    /// The event time, if the event had one.
+    #[must_use]
+    pub fn timestamp(&self) -> Option<Timestamp> {
+        self.timestamp
+    }
+
+    /// The event uuid, if the event had one.
+    #[must_use]
+    pub fn uuid(&self) -> Option<&str> {
+        self.uuid.as_deref()
+    }
+
+    /// A property that identity processing reads (`$set`, `$anon_distinct_id`, `$browser`, ...);
+    /// `None` when absent or not one of those.
+    #[must_use]
+    pub fn property(&self, key: &str) -> Option<&Value> {
+        self.props.get(key)
+    }
+
+    /// The lifted event properties (`$browser`, `utm_source`, ...) present on the event.
+    pub fn lifted_properties(&self) -> impl Iterator<Item = (&'static str, &Value)> {
+        self.props
+            .lifted
+            .iter()
+            .map(|(i, v)| (LIFTED_KEYS[usize::from(*i)].0, v))
+    }
+}
