@@ -1,4 +1,4 @@
-//! The JSON dump of CONTRACT.md section 2.2, and replaying JSON Lines into it.
+//! The JSON dump of docs/contract.md §2.2, and replaying JSON Lines into it.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +8,7 @@ use crate::event::Event;
 use crate::event::Value;
 use crate::posthog::{Outcome, Warning};
 
-/// The whole state of an engine in CONTRACT.md's JSON shape, plus the warnings and rejected
+/// The whole state of an engine in docs/contract.md's JSON shape, plus the warnings and rejected
 /// lines of a replay. Every list is in a deterministic order.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dump {
@@ -148,7 +148,7 @@ impl Dump {
         Dump::new(persons, personless, groups)
     }
 
-    /// A dump of these records in CONTRACT.md's order: persons by project, then smallest
+    /// A dump of these records in docs/contract.md's order: persons by project, then smallest
     /// distinct id; personless ids by project and id; groups by project, type index, key.
     /// `warnings` and `rejected` start empty. The one place that order is decided, so that
     /// every producer of a dump (the engine, the reference model) agrees on it.
@@ -228,7 +228,7 @@ impl Replay {
     /// Rejects lines whose `distinct_id` PostHog's capture v1 endpoint refuses
     /// ([`is_rejected_by_capture`](crate::is_rejected_by_capture)), as capture would before
     /// ingestion sees them. Default: off, as ingestion does not apply that list
-    /// (SEMANTICS.md decision 10).
+    /// (docs/behaviour.md §16, decision 10).
     #[must_use]
     pub fn capture_validation(mut self, on: bool) -> Replay {
         self.capture_validation = on;

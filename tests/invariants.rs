@@ -41,7 +41,7 @@ proptest! {
 
     /// Applying a merge event a second time changes nothing: no merge, the same persons with
     /// the same ids and flags. Properties too, unless the event both sets and unsets a key:
-    /// then PostHog's rule "present means gone, absent means the value lands" (SEMANTICS.md
+    /// then PostHog's rule "present means gone, absent means the value lands" (docs/behaviour.md
     /// decision 5) makes the second application remove what the first one wrote.
     #[test]
     fn a_repeated_merge_event_changes_nothing(

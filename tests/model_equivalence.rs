@@ -118,7 +118,7 @@ fn events_without_timestamps_agree_on_everything_but_times() {
 }
 
 /// Regression: a merge event whose `$anon_distinct_id` or `alias` is neither a string nor
-/// null is dropped with `invalid_anon_distinct_id` / `invalid_alias` (SEMANTICS.md section 3,
+/// null is dropped with `invalid_anon_distinct_id` / `invalid_alias` (docs/behaviour.md §3,
 /// newest validation step, which checks both properties on all three merge events). The
 /// engine once checked only the property the event kind merges with.
 #[test]
@@ -147,7 +147,7 @@ fn merge_events_with_the_other_merge_id_malformed_are_dropped() {
     }
 }
 
-/// Regression: an id is illegal when JavaScript's `trim()` leaves it empty (SEMANTICS.md
+/// Regression: an id is illegal when JavaScript's `trim()` leaves it empty (docs/behaviour.md
 /// section 4.1). `trim()` keeps U+0085 (NEXT LINE), which is not ECMAScript white space, so
 /// `"\u{85}"` is a legal id that merges; the engine once trimmed it as Rust's `str::trim`
 /// does and refused the merge.

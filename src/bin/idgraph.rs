@@ -1,4 +1,4 @@
-//! The `idgraph` command line (CONTRACT.md section 2).
+//! The `idgraph` command line (docs/contract.md §2).
 //!
 //! Exit status: 0 success, 1 input or data error, 2 usage error (clap's own).
 

@@ -9,6 +9,7 @@ mod writer;
 pub use model::{Event, EventKind, Project, Timestamp};
 pub use value::{Number, Value};
 pub use writer::write_event_json;
+#[cfg(feature = "workload")]
 pub(crate) use writer::{Line, write_line};
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use super::value::Value;
 use crate::error::EventError;
 
 impl Event {
-    /// Parses one JSON line (CONTRACT.md section 1).
+    /// Parses one JSON line (docs/contract.md §1).
     ///
     /// # Errors
     ///

@@ -8,7 +8,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use super::model::{Event, Project, Timestamp};
 use super::value::Value;
 
-/// Writes one event as a JSON line (CONTRACT.md section 1): `uuid`, `event`, `distinct_id`,
+/// Writes one event as a JSON line (docs/contract.md §1): `uuid`, `event`, `distinct_id`,
 /// `properties` (the properties the event keeps), `timestamp` in RFC 3339 and the project.
 /// [`Event::from_json`] reads the line back into an equal event.
 ///

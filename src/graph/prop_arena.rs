@@ -47,7 +47,7 @@ impl PropRange {
     }
 
     /// Slots in the block.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "workload"))]
     pub(crate) fn cap(self) -> usize {
         self.cap as usize
     }
@@ -464,6 +464,7 @@ mod tests {
     /// unlinking, deleting and erasing: none is lost (memory that compaction could never
     /// reclaim) or shared.
     #[test]
+    #[cfg(feature = "workload")]
     fn every_block_in_use_belongs_to_one_person_after_edits() {
         use crate::{Engine, Event, Project, Workload, WorkloadConfig};
         let mut engine = Engine::new();

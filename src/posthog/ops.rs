@@ -222,7 +222,7 @@ impl<'e> Ops<'e> {
     /// whether anything changed.
     ///
     /// With `filter_churn`, changes only of churn-filtered keys that already existed are not
-    /// written (SEMANTICS.md 7.4): they are written only together with a change that counts.
+    /// written (docs/behaviour.md §7.4): they are written only together with a change that counts.
     pub(crate) fn apply(
         &self,
         props: &mut impl PropStore,

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::ops::PropertyChanges;
 
-/// The ingestion warnings of SEMANTICS.md section 14 that an in-process engine can raise.
+/// The ingestion warnings of docs/behaviour.md §14 that an in-process engine can raise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum WarningKind {

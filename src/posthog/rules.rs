@@ -1,9 +1,9 @@
-//! PostHog's fixed lists and id rules (SEMANTICS.md sections 3, 4.1 and 7.4), as pure
+//! PostHog's fixed lists and id rules (docs/behaviour.md §3, 4.1 and 7.4), as pure
 //! functions over strings. Policy lives here; the graph below never re-checks it.
 
 /// Event properties lifted into person properties (PostHog's event-to-person keys and
 /// campaign keys), each with the `$initial_` key it also fills with `$set_once`
-/// (SEMANTICS.md section 3).
+/// (docs/behaviour.md §3).
 pub const LIFTED_KEYS: [(&str, &str); 44] = [
     ("$app_build", "$initial_app_build"),
     ("$app_name", "$initial_app_name"),
@@ -241,7 +241,7 @@ const CAPTURE_REJECTED: [&str; 20] = [
 ];
 
 /// Whether PostHog's capture v1 endpoint would reject an event with this `distinct_id`
-/// (SEMANTICS.md section 4.1). Ingestion does not apply this wider list, so neither does
+/// (docs/behaviour.md §4.1). Ingestion does not apply this wider list, so neither does
 /// [`Engine::apply`](crate::Engine::apply); it is an option for callers that want capture's
 /// behaviour, and `idgraph replay --capture-validation` rejects such lines.
 #[must_use]

@@ -1,6 +1,6 @@
 //! Test support for this crate and for other crates' test suites (feature `testing`).
 //!
-//! - [`Model`]: a small, obviously-correct reference implementation of SEMANTICS.md to
+//! - [`Model`]: a small, obviously-correct reference implementation of docs/behaviour.md to
 //!   compare the engine (or a pipeline built on it) with, event by event.
 //! - [`strategy`]: proptest strategies for events and event sequences that make ids collide,
 //!   hit every guard and warning, and exercise malformed properties, and for adversarial

@@ -1,10 +1,10 @@
-//! The reference model: SEMANTICS.md sections 3 to 10, 12, 14 and 16, written as plainly as
+//! The reference model: docs/behaviour.md §3 to §10, 12, 14 and 16, written as plainly as
 //! possible.
 //!
 //! It is a second, independent implementation of the engine's rules, for tests that compare
 //! the two. It keeps persons in ordered maps of sets and copies whole property maps on every
 //! update; it has no union-find, no interning and no shortcuts, so that each rule can be read
-//! off the code next to the section of SEMANTICS.md it implements. It shares only the input
+//! off the code next to the section of docs/behaviour.md it implements. It shares only the input
 //! and output types with the engine (`Event`, `Value`, `Dump`): the illegal-id lists, the
 //! lifted keys, the churn-filtered keys and the uuid derivation are written out again here.
 
@@ -17,7 +17,7 @@ use crate::{
     WarningKind,
 };
 
-/// PostHog's namespace for person uuids (SEMANTICS.md section 8).
+/// PostHog's namespace for person uuids (docs/behaviour.md §8).
 const PERSON_NAMESPACE: Uuid = Uuid::from_u128(0x9329_79b4_65c3_4424_8467_0b66_ec27_bc22);
 
 /// Longest distinct id or group key PostHog accepts, in characters (sections 4.1, 12, 13).

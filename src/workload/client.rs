@@ -1,4 +1,4 @@
-//! A client state machine with posthog-js's identity rules (SEMANTICS.md section 15).
+//! A client state machine with posthog-js's identity rules (docs/behaviour.md §15).
 //!
 //! The events a browser sends decide which ids PostHog merges, so the workload generator and
 //! the property tests drive this machine instead of writing `$identify` events by hand: a

@@ -154,7 +154,7 @@ impl Workload {
         }
     }
 
-    /// Writes the remaining events as JSON Lines (CONTRACT.md section 1), one event a line,
+    /// Writes the remaining events as JSON Lines (docs/contract.md §1), one event a line,
     /// and returns how many it wrote. Browser events also carry the `$device_id` and the
     /// `$groups` of their client, which [`Event`] does not keep; every line parses back with
     /// [`Event::from_json`] into the event the iterator would have yielded.

@@ -28,7 +28,7 @@ fn run(events: Vec<Event>) -> (Model, Vec<WarningKind>) {
 
 #[test]
 fn merge_overlays_source_with_target_then_applies_the_event_once() {
-    // SEMANTICS.md section 6, worked example.
+    // docs/behaviour.md §6, worked example.
     let (model, warnings) = run(vec![
         Event::new("$set", "anon").with_property("$set", object(&[("a", int(1)), ("b", int(2))])),
         Event::new("$set", "user").with_property(
@@ -60,7 +60,7 @@ fn merge_overlays_source_with_target_then_applies_the_event_once() {
 
 #[test]
 fn events_apply_in_order_each_seeing_the_previous_result() {
-    // SEMANTICS.md section 7.2 ("ingestion in order"): a key `sXoY` is `$set` by events X and
+    // docs/behaviour.md §7.2 ("ingestion in order"): a key `sXoY` is `$set` by events X and
     // `$set_once` by events Y; its value names the event and a letter per key.
     let keys = [
         ("s0123o0123", "a", "0123", "0123"),
@@ -220,7 +220,7 @@ fn lifting_copies_event_properties_and_explicit_keys_win() {
 #[test]
 fn events_keep_every_lifted_key_the_model_reads() {
     // The model reads lifted keys through `Event::property`, so an event type that dropped
-    // one of SEMANTICS.md's keys would hide it from both implementations alike.
+    // one of docs/behaviour.md's keys would hide it from both implementations alike.
     for key in LIFTED_KEYS {
         let event = Event::new("$pageview", "p").with_property(key, "v");
         assert_eq!(event.property(key), Some(&Value::from("v")), "{key}");
