@@ -172,36 +172,55 @@ pub(crate) struct IdentityProperties {
     pub(crate) lifted: Vec<(u8, Value)>,
 }
 
-impl IdentityProperties {
-    fn slot(&mut self, key: &str) -> Option<&mut Option<Value>> {
-        Some(match key {
-            "$set" => &mut self.set,
-            "$set_once" => &mut self.set_once,
-            "$unset" => &mut self.unset,
-            "$anon_distinct_id" => &mut self.anon_distinct_id,
-            "alias" => &mut self.alias,
-            "$group_type" => &mut self.group_type,
-            "$group_key" => &mut self.group_key,
-            "$group_set" => &mut self.group_set,
-            "$process_person_profile" => &mut self.process_person_profile,
-            "$is_server" => &mut self.is_server,
-            _ => return None,
-        })
-    }
+/// The properties identity processing reads by name, each with its field: the one list of
+/// them, from which lookups by name and the writer's order are made.
+macro_rules! identity_keys {
+    ($($name:literal => $field:ident),* $(,)?) => {
+        /// The names of the properties identity processing reads (apart from the lifted
+        /// ones), in the order the writer writes them.
+        pub(crate) const IDENTITY_KEYS: [&str; 10] = [$($name),*];
 
+        impl IdentityProperties {
+            fn slot(&mut self, key: &str) -> Option<&mut Option<Value>> {
+                match key {
+                    $($name => Some(&mut self.$field),)*
+                    _ => None,
+                }
+            }
+
+            /// `Some` with the property's value when `key` is one of [`IDENTITY_KEYS`].
+            fn named(&self, key: &str) -> Option<Option<&Value>> {
+                match key {
+                    $($name => Some(self.$field.as_ref()),)*
+                    _ => None,
+                }
+            }
+
+            fn is_identity_key(key: &str) -> bool {
+                matches!(key, $($name)|*)
+            }
+        }
+    };
+}
+
+identity_keys! {
+    "$set" => set,
+    "$set_once" => set_once,
+    "$unset" => unset,
+    "$anon_distinct_id" => anon_distinct_id,
+    "alias" => alias,
+    "$group_type" => group_type,
+    "$group_key" => group_key,
+    "$group_set" => group_set,
+    "$process_person_profile" => process_person_profile,
+    "$is_server" => is_server,
+}
+
+impl IdentityProperties {
     fn get(&self, key: &str) -> Option<&Value> {
-        match key {
-            "$set" => self.set.as_ref(),
-            "$set_once" => self.set_once.as_ref(),
-            "$unset" => self.unset.as_ref(),
-            "$anon_distinct_id" => self.anon_distinct_id.as_ref(),
-            "alias" => self.alias.as_ref(),
-            "$group_type" => self.group_type.as_ref(),
-            "$group_key" => self.group_key.as_ref(),
-            "$group_set" => self.group_set.as_ref(),
-            "$process_person_profile" => self.process_person_profile.as_ref(),
-            "$is_server" => self.is_server.as_ref(),
-            _ => {
+        match self.named(key) {
+            Some(value) => value,
+            None => {
                 let index = lifted_key_index(key)?;
                 self.lifted
                     .iter()
@@ -213,19 +232,7 @@ impl IdentityProperties {
 
     /// Whether `insert` would keep a property of this name.
     pub(super) fn retains(key: &str) -> bool {
-        matches!(
-            key,
-            "$set"
-                | "$set_once"
-                | "$unset"
-                | "$anon_distinct_id"
-                | "alias"
-                | "$group_type"
-                | "$group_key"
-                | "$group_set"
-                | "$process_person_profile"
-                | "$is_server"
-        ) || lifted_key_index(key).is_some()
+        IdentityProperties::is_identity_key(key) || lifted_key_index(key).is_some()
     }
 
     pub(super) fn insert(&mut self, key: &str, value: Value) {

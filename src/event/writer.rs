@@ -5,7 +5,7 @@ use std::io;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use super::model::{Event, Project, Timestamp};
+use super::model::{Event, IDENTITY_KEYS, Project, Timestamp};
 use super::value::Value;
 
 /// Writes one event as a JSON line (docs/contract.md §1): `uuid`, `event`, `distinct_id`,
@@ -50,21 +50,6 @@ pub(crate) fn write_line(buffer: &mut Vec<u8>, line: &Line<'_>) -> io::Result<()
     Ok(())
 }
 
-/// The properties an [`Event`] keeps apart from the lifted ones, in the order they are
-/// written.
-const KEPT_PROPERTIES: [&str; 10] = [
-    "$set",
-    "$set_once",
-    "$unset",
-    "$anon_distinct_id",
-    "alias",
-    "$group_type",
-    "$group_key",
-    "$group_set",
-    "$process_person_profile",
-    "$is_server",
-];
-
 /// One event's line, with what a client sends beside the [`Event`] (its `$device_id` and
 /// `$groups`, which identity processing does not keep).
 pub(crate) struct Line<'a> {
@@ -105,7 +90,7 @@ impl Serialize for Properties<'_> {
             groups,
         } = self.0;
         let mut map = serializer.serialize_map(None)?;
-        for key in KEPT_PROPERTIES {
+        for key in IDENTITY_KEYS {
             if let Some(value) = event.property(key) {
                 map.serialize_entry(key, value)?;
             }

@@ -1,10 +1,10 @@
 //! Every person's properties of one project in one vector.
 //!
-//! A person's properties used to be a boxed slice of their own: one allocation per person,
-//! reallocated with each new key, scattered over the heap. Here they are a block of one
-//! vector, named by a [`PropRange`]: creating, growing and dropping persons takes no
-//! allocation in the common case, a snapshot reads and writes the blocks in one sweep, and
-//! loading one fills the vector in one go instead of allocating once per person.
+//! A boxed slice per person would be one allocation per person, reallocated with each new
+//! key and scattered over the heap. Here a person's properties are a block of one vector,
+//! named by a [`PropRange`]: creating, growing and dropping persons takes no allocation in
+//! the common case, a snapshot reads and writes the blocks in one sweep, and loading one
+//! fills the vector in one go instead of allocating once per person.
 //!
 //! Blocks come in size classes (1, 2, 3, 4, 6, 8, 12, 16, 24, ...: each at most half
 //! again the one before), so that a person gaining keys one at a time moves a few times,
