@@ -91,6 +91,13 @@ pub enum SnapshotError {
     /// Reading or writing failed.
     #[error("snapshot I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The path to save to exists and is not a regular file (a directory, a device, a FIFO,
+    /// a socket), which a save would replace.
+    #[error("{} is not a regular file, and a snapshot replaces only a regular file", path.display())]
+    NotAFile {
+        /// The path, after following symbolic links.
+        path: std::path::PathBuf,
+    },
 }
 
 impl SnapshotError {

@@ -642,3 +642,26 @@ fn help_tells_the_exit_statuses() {
     assert!(help.contains("Exit status: 0 success"), "{help}");
     assert!(help.contains("stops early"), "{help}");
 }
+
+/// `ingest --snapshot fifo` replaced the FIFO (or device node, or socket) with a file.
+#[test]
+fn a_snapshot_is_not_written_over_what_is_not_a_regular_file() {
+    let dir = scratch("not-a-file");
+    let fifo = dir.join("fifo.idg");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let output = idgraph(
+        &[
+            "ingest",
+            "tests/fixtures/signup.jsonl",
+            "--snapshot",
+            path_str(&fifo),
+        ],
+        None,
+    );
+    check_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(err.contains("is not a regular file"), "{err}");
+    let kept = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kept));
+}
