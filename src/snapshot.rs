@@ -163,7 +163,9 @@ impl Engine {
 
     /// Reads a snapshot from `reader`, dropping its position.
     ///
-    /// Reads exactly the snapshot: bytes after it are left in the reader. The body is
+    /// Reads exactly the snapshot: bytes after it are left in the reader, for a stream that
+    /// carries more than one thing. (A file is the snapshot alone: [`Engine::load_from_path`]
+    /// and [`Engine::load_from_bytes`] refuse bytes after it.) The body is
     /// decoded as it streams in, the large columns read straight into the engine's memory,
     /// so a `File` or a socket needs no buffering of its own.
     ///
@@ -198,14 +200,20 @@ impl Engine {
     ///
     /// # Errors
     ///
-    /// As [`Engine::load`]; bytes after the snapshot are ignored.
+    /// As [`Engine::load`], and [`SnapshotError::TrailingBytes`] when `bytes` go on after
+    /// the snapshot.
     pub fn load_from_bytes(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
         let header = read_header(&mut &bytes[..])?;
         let body = usize::try_from(header.body_len())
             .ok()
             .and_then(|len| bytes.get(HEADER_LEN..HEADER_LEN.checked_add(len)?))
             .ok_or(SnapshotError::Truncated)?;
-        decode(header.flags_and_len(), header.crc(), body)
+        let snapshot = decode(header.flags_and_len(), header.crc(), body)?;
+        // Refused after the body, as a file is: the same bytes give the same error.
+        if bytes.len() > HEADER_LEN + body.len() {
+            return Err(SnapshotError::TrailingBytes);
+        }
+        Ok(snapshot)
     }
 
     /// Saves a snapshot to `path` atomically: it writes a temporary file in the same
@@ -239,11 +247,14 @@ impl Engine {
     /// Loads a snapshot and its position from `path`.
     ///
     /// The file is read as [`Engine::load`] reads a stream, without holding its bytes: the
-    /// large columns go straight from the file into the engine's memory.
+    /// large columns go straight from the file into the engine's memory. `path` may be a
+    /// pipe or a FIFO (`<(zcat s.idg.gz)`) as well as a file. The file must hold the
+    /// snapshot and nothing else.
     ///
     /// # Errors
     ///
-    /// As [`Engine::load`].
+    /// As [`Engine::load`], and [`SnapshotError::TrailingBytes`] when the file goes on after
+    /// the snapshot.
     ///
     /// # Examples
     ///
@@ -272,9 +283,19 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn load_from_path(path: impl AsRef<Path>) -> Result<Snapshot, SnapshotError> {
-        let file = File::open(path)?;
-        let size = file.metadata().ok().map(|m| m.len());
-        load(file, size)
+        let mut file = File::open(path)?;
+        // Only a regular file's length is what it holds: a pipe or a FIFO reports what is
+        // buffered in it, if anything, so a stream is read to the length in its header.
+        let size = file
+            .metadata()
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .map(|m| m.len());
+        let snapshot = load(&mut file, size)?;
+        if !at_end(&mut file)? {
+            return Err(SnapshotError::TrailingBytes);
+        }
+        Ok(snapshot)
     }
 }
 
@@ -363,6 +384,11 @@ fn read_header<R: Read>(reader: &mut R) -> Result<Header, SnapshotError> {
         return Err(SnapshotError::Truncated);
     }
     Ok(Header { bytes })
+}
+
+/// Whether `reader` has nothing more to give.
+fn at_end<R: Read>(reader: &mut R) -> Result<bool, SnapshotError> {
+    Ok(read_full(reader, &mut [0u8; 1])? == 0)
 }
 
 /// Fills as much of `buf` as the reader has; returns how much.

@@ -643,6 +643,35 @@ fn help_tells_the_exit_statuses() {
     assert!(help.contains("stops early"), "{help}");
 }
 
+/// `idgraph dump <(cat s.idg)` refused a valid snapshot as truncated, trusting the length a
+/// pipe reports; and `printf junk >> s.idg; idgraph dump s.idg` exited 0.
+#[test]
+fn a_snapshot_streams_in_whole_and_nothing_may_follow_it() {
+    let dir = scratch("stream");
+    let snapshot = dir.join("graph.idg");
+    ingest_signup(&snapshot);
+    let bytes = std::fs::read(&snapshot).unwrap();
+    let from_file = idgraph(&["dump", path_str(&snapshot)], None);
+    check_exit(&from_file, 0);
+    let streamed = idgraph(&["dump", "/dev/stdin"], Some(&bytes));
+    check_exit(&streamed, 0);
+    assert_eq!(streamed.stdout, from_file.stdout);
+    let cut = idgraph(&["dump", "/dev/stdin"], Some(&bytes[..bytes.len() - 1]));
+    check_exit(&cut, 1);
+    assert!(stderr(&cut).contains("truncated"), "{}", stderr(&cut));
+
+    let mut appended = bytes.clone();
+    appended.extend_from_slice(b"junk");
+    std::fs::write(&snapshot, &appended).unwrap();
+    for output in [
+        idgraph(&["dump", path_str(&snapshot)], None),
+        idgraph(&["dump", "/dev/stdin"], Some(&appended)),
+    ] {
+        check_exit(&output, 1);
+        assert!(stderr(&output).contains("damaged"), "{}", stderr(&output));
+    }
+}
+
 /// `ingest --snapshot fifo` replaced the FIFO (or device node, or socket) with a file.
 #[test]
 fn a_snapshot_is_not_written_over_what_is_not_a_regular_file() {

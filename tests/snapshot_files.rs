@@ -1,5 +1,5 @@
-//! Snapshot files as the file system has them: killed saves, permissions, links, and things
-//! that are not regular files.
+//! Snapshot files as the file system has them: killed saves, permissions, links, things
+//! that are not regular files, pipes, and files that go on after their snapshot.
 #![cfg(unix)]
 #![allow(
     clippy::expect_used,
@@ -8,6 +8,7 @@
 )]
 
 use std::fs;
+use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -217,5 +218,87 @@ fn a_save_over_what_is_not_a_regular_file_is_refused() {
         names(&dir),
         ["directory.idg", "fifo.idg", "link.idg", "socket.idg"]
     );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Loads `fifo` while another thread writes `bytes` into it.
+fn load_through_fifo(fifo: &Path, bytes: &[u8]) -> Result<idgraph::Snapshot, SnapshotError> {
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            // The reader may stop before the end: a broken pipe is its choice.
+            let _ = fs::OpenOptions::new()
+                .write(true)
+                .open(fifo)
+                .unwrap()
+                .write_all(bytes);
+        });
+        let loaded = Engine::load_from_path(fifo);
+        writer.join().unwrap();
+        loaded
+    })
+}
+
+/// A valid snapshot read through a FIFO (or a pipe, `<(cat s.idg)`) was refused as
+/// truncated: load trusted the length the file system reports, 0 for a stream. A stream
+/// loads; one that ends early is still truncated.
+#[test]
+fn a_snapshot_loads_through_a_fifo() {
+    let dir = tempdir("fifo");
+    let fifo = dir.join("stream.idg");
+    mkfifo(&fifo);
+    let bytes = engine().save_to_vec(b"streamed").unwrap();
+    let loaded = load_through_fifo(&fifo, &bytes).expect("a stream loads");
+    assert_eq!(loaded.position, b"streamed");
+    assert_eq!(loaded.engine.dump(), engine().dump());
+    for len in [0, 5, 20, bytes.len() / 2, bytes.len() - 1] {
+        let result = load_through_fifo(&fifo, &bytes[..len]);
+        assert!(
+            matches!(result, Err(SnapshotError::Truncated)),
+            "{len} bytes: {result:?}"
+        );
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `printf junk >> s.idg; idgraph dump s.idg` exited 0: the bytes after the body were never
+/// read. A file, a stream or bytes in memory that go on after the snapshot are damaged.
+#[test]
+fn bytes_after_the_snapshot_in_a_file_are_refused() {
+    let dir = tempdir("trailing");
+    let path = dir.join("graph.idg");
+    let fifo = dir.join("stream.idg");
+    mkfifo(&fifo);
+    let mut bytes = engine().save_to_vec(b"").unwrap();
+    assert!(Engine::load_from_bytes(&bytes).is_ok());
+    // The last one fills more than a pipe holds.
+    let zeros = vec![0; 100_000];
+    for junk in [&b"\n"[..], b"junk", &zeros] {
+        let mut appended = bytes.clone();
+        appended.extend_from_slice(junk);
+        fs::write(&path, &appended).unwrap();
+        for result in [
+            Engine::load_from_path(&path),
+            Engine::load_from_bytes(&appended),
+            load_through_fifo(&fifo, &appended),
+        ] {
+            assert!(
+                matches!(result, Err(SnapshotError::TrailingBytes)),
+                "{} bytes after: {result:?}",
+                junk.len()
+            );
+        }
+    }
+    assert_eq!(
+        SnapshotError::TrailingBytes.to_string(),
+        "snapshot is damaged: bytes follow its end"
+    );
+    // A damaged body is reported as such first, as for a file without anything after it.
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    bytes.extend_from_slice(b"junk");
+    assert!(matches!(
+        Engine::load_from_bytes(&bytes),
+        Err(SnapshotError::ChecksumMismatch { .. })
+    ));
     fs::remove_dir_all(&dir).unwrap();
 }
