@@ -115,6 +115,17 @@ pub enum SnapshotError {
     /// Reading or writing failed.
     #[error("snapshot I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The input goes on after the snapshot ends: bytes were appended to the file, or it is
+    /// not the file that was saved.
+    #[error("snapshot is damaged: bytes follow its end")]
+    TrailingBytes,
+    /// The path to save to exists and is not a regular file (a directory, a device, a FIFO,
+    /// a socket), which a save would replace.
+    #[error("{} is not a regular file, and a snapshot replaces only a regular file", path.display())]
+    NotAFile {
+        /// The path, after following symbolic links.
+        path: std::path::PathBuf,
+    },
 }
 
 impl SnapshotError {

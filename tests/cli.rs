@@ -482,3 +482,215 @@ fn capture_validation_rejects_capture_refused_ids_only_when_asked() {
         json!([{"line": 1, "reason": "distinct_id \" System \" is refused by capture"}])
     );
 }
+
+/// Runs the binary with `stdout` as its standard output and `stderr` as its standard error.
+fn idgraph_to(args: &[&str], stdout: Stdio, stderr: Stdio) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_idgraph"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .output()
+        .expect("the binary runs")
+}
+
+/// A pipe whose reader is already gone: every write to it fails with a broken pipe.
+fn closed_pipe() -> Stdio {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    writer.into()
+}
+
+fn dev_full() -> Stdio {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full exists on Linux")
+        .into()
+}
+
+/// Every command that prints, each with its arguments, given a snapshot and a scratch dir.
+fn printing_commands(snapshot: &str, dir: &std::path::Path) -> Vec<Vec<String>> {
+    let out = |name: &str| path_str(&dir.join(name)).to_owned();
+    [
+        vec!["stats", snapshot],
+        vec!["dump", snapshot],
+        vec!["resolve", snapshot, "user_1", "nobody"],
+        vec!["explain", snapshot, "anon_1", "user_2"],
+        vec!["explain", "--json", snapshot, "anon_1", "user_2"],
+        vec!["replay", "tests/fixtures/signup.jsonl"],
+        vec!["generate", "--events", "20000"],
+        vec!["demo", "--events", "2000"],
+    ]
+    .into_iter()
+    .map(|args| args.into_iter().map(str::to_owned).collect())
+    .chain([
+        vec![
+            "ingest".to_owned(),
+            "tests/fixtures/signup.jsonl".to_owned(),
+            "--snapshot".to_owned(),
+            out("ingested.idg"),
+        ],
+        vec![
+            "unlink".to_owned(),
+            snapshot.to_owned(),
+            "user_1".to_owned(),
+            "anon_1".to_owned(),
+            "--out".to_owned(),
+            out("unlinked.idg"),
+        ],
+    ])
+    .collect()
+}
+
+/// `idgraph stats s.idg | head -1` panicked (exit 101, a panic message on stderr) once the
+/// reader had gone, as did every command that printed with `println!`. A closed pipe is the
+/// reader's choice: the command ends quietly with status 0, its files written.
+#[test]
+fn a_closed_standard_output_ends_every_command_quietly() {
+    let dir = scratch("closed-pipe");
+    let snapshot = dir.join("graph.idg");
+    ingest_signup(&snapshot);
+    for args in printing_commands(path_str(&snapshot), &dir) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = idgraph_to(&args, closed_pipe(), Stdio::piped());
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        let err = stderr(&output);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("idgraph:"), "{args:?}: {err}");
+    }
+    for written in ["ingested.idg", "unlinked.idg"] {
+        let dump = idgraph(&["dump", path_str(&dir.join(written))], None);
+        check_exit(&dump, 0);
+    }
+}
+
+/// `idgraph stats s.idg > /dev/full` panicked (exit 101) in `println!`. Any write error to
+/// standard output other than a closed pipe is one message on stderr and exit status 1.
+#[test]
+fn a_full_standard_output_is_one_error_and_exit_status_one() {
+    let dir = scratch("full-stdout");
+    let snapshot = dir.join("graph.idg");
+    ingest_signup(&snapshot);
+    for args in printing_commands(path_str(&snapshot), &dir) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = idgraph_to(&args, dev_full(), Stdio::piped());
+        check_exit(&output, 1);
+        let err = stderr(&output);
+        // `replay` and `ingest` report the fixture's two rejected lines before failing.
+        let last: Vec<&str> = err
+            .lines()
+            .filter(|line| !line.contains(": rejected: "))
+            .collect();
+        assert_eq!(last.len(), 1, "{args:?}: {err}");
+        assert!(
+            last[0].starts_with("idgraph: standard output: No space left on device"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// `idgraph ingest bad.jsonl --snapshot s 2>/dev/full` panicked at the first rejected line
+/// (`eprintln!`) and wrote no snapshot. A diagnostic that cannot be written is dropped; the
+/// work and the snapshot are kept.
+#[test]
+fn an_unwritable_standard_error_costs_no_snapshot() {
+    let dir = scratch("full-stderr");
+    let snapshot = dir.join("graph.idg");
+    let output = idgraph_to(
+        &[
+            "ingest",
+            "tests/fixtures/signup.jsonl",
+            "--snapshot",
+            path_str(&snapshot),
+        ],
+        Stdio::piped(),
+        dev_full(),
+    );
+    check_exit(&output, 0);
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.contains("rejected              2"), "{summary}");
+    let dumped = stdout_json(&idgraph(&["dump", path_str(&snapshot)], None));
+    assert_eq!(dumped["persons"].as_array().unwrap().len(), 1);
+    // A replay's dump is whole too, and an error still gives its status.
+    let replayed = idgraph_to(
+        &["replay", "tests/fixtures/signup.jsonl"],
+        Stdio::piped(),
+        dev_full(),
+    );
+    check_exit(&replayed, 0);
+    assert_eq!(stdout_json(&replayed)["persons"], dumped["persons"]);
+    let missing = idgraph_to(
+        &["dump", path_str(&dir.join("missing.idg"))],
+        Stdio::piped(),
+        dev_full(),
+    );
+    check_exit(&missing, 1);
+}
+
+#[test]
+fn help_tells_the_exit_statuses() {
+    let output = idgraph(&["--help"], None);
+    check_exit(&output, 0);
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("Exit status: 0 success"), "{help}");
+    assert!(help.contains("stops early"), "{help}");
+}
+
+/// `idgraph dump <(cat s.idg)` refused a valid snapshot as truncated, trusting the length a
+/// pipe reports; and `printf junk >> s.idg; idgraph dump s.idg` exited 0.
+#[test]
+fn a_snapshot_streams_in_whole_and_nothing_may_follow_it() {
+    let dir = scratch("stream");
+    let snapshot = dir.join("graph.idg");
+    ingest_signup(&snapshot);
+    let bytes = std::fs::read(&snapshot).unwrap();
+    let from_file = idgraph(&["dump", path_str(&snapshot)], None);
+    check_exit(&from_file, 0);
+    let streamed = idgraph(&["dump", "/dev/stdin"], Some(&bytes));
+    check_exit(&streamed, 0);
+    assert_eq!(streamed.stdout, from_file.stdout);
+    let cut = idgraph(&["dump", "/dev/stdin"], Some(&bytes[..bytes.len() - 1]));
+    check_exit(&cut, 1);
+    assert!(stderr(&cut).contains("truncated"), "{}", stderr(&cut));
+
+    let mut appended = bytes.clone();
+    appended.extend_from_slice(b"junk");
+    std::fs::write(&snapshot, &appended).unwrap();
+    for output in [
+        idgraph(&["dump", path_str(&snapshot)], None),
+        idgraph(&["dump", "/dev/stdin"], Some(&appended)),
+    ] {
+        check_exit(&output, 1);
+        assert!(stderr(&output).contains("damaged"), "{}", stderr(&output));
+    }
+}
+
+/// `ingest --snapshot fifo` replaced the FIFO (or device node, or socket) with a file.
+#[test]
+fn a_snapshot_is_not_written_over_what_is_not_a_regular_file() {
+    let dir = scratch("not-a-file");
+    let fifo = dir.join("fifo.idg");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let output = idgraph(
+        &[
+            "ingest",
+            "tests/fixtures/signup.jsonl",
+            "--snapshot",
+            path_str(&fifo),
+        ],
+        None,
+    );
+    check_exit(&output, 1);
+    let err = stderr(&output);
+    assert!(err.contains("is not a regular file"), "{err}");
+    let kept = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kept));
+}

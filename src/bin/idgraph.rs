@@ -1,6 +1,11 @@
 //! The `idgraph` command line (docs/contract.md §2).
 //!
-//! Exit status: 0 success, 1 input or data error, 2 usage error (clap's own).
+//! Exit status: 0 success, 1 input or data error, 2 usage error (clap's own). A reader of
+//! standard output that stops early (`idgraph dump s.idg | head`) ends the command quietly
+//! with status 0, as if it had read on: that is the reader's choice, and whatever the
+//! command writes to files (a snapshot) is written before its output. Any other failed
+//! write to standard output is one message on stderr and status 1. A diagnostic that cannot
+//! be written to stderr is dropped and costs the command nothing.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
@@ -13,9 +18,14 @@ use idgraph::{
     Dump, Engine, LineStatus, Project, Replay, Shape, WarningKind, Workload, WorkloadConfig,
 };
 
+/// The exit statuses, as `idgraph --help` tells them.
+const EXIT_STATUS: &str = "Exit status: 0 success, also when the reader of standard output \
+stops early (`| head`); 1 input or data error, or standard output cannot be written; 2 usage \
+error.";
+
 /// An embedded identity graph engine with PostHog's person semantics.
 #[derive(Parser)]
-#[command(name = "idgraph", version, about)]
+#[command(name = "idgraph", version, about, after_help = EXIT_STATUS)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -186,14 +196,59 @@ impl IngestOptions {
     }
 }
 
-/// A failure that ends the command with exit status 1.
+/// Why a command stopped early.
 #[derive(Debug)]
-struct Failure(String);
+enum Failure {
+    /// Exit status 1, with this message on stderr.
+    Message(String),
+    /// The reader of standard output has gone (a closed pipe): the command stops quietly,
+    /// with status 0.
+    OutputClosed,
+}
 
 impl<E: std::fmt::Display> From<E> for Failure {
     fn from(e: E) -> Self {
-        Failure(e.to_string())
+        Failure::Message(e.to_string())
     }
+}
+
+/// A failed write to standard output. A closed pipe is the reader's choice, as for any Unix
+/// tool, so it stops the command quietly; anything else (a full disk) is an error.
+#[allow(clippy::needless_pass_by_value, reason = "the shape `map_err` takes")]
+fn stdout_failure(error: io::Error) -> Failure {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Failure::OutputClosed
+    } else {
+        Failure::Message(format!("standard output: {error}"))
+    }
+}
+
+/// `writeln!` to standard output, turning a failed write into a [`Failure`] (see
+/// [`stdout_failure`]) where `println!` would panic.
+macro_rules! say {
+    ($out:expr) => {
+        writeln!($out).map_err(stdout_failure)?
+    };
+    ($out:expr, $($arg:tt)*) => {
+        writeln!($out, $($arg)*).map_err(stdout_failure)?
+    };
+}
+
+/// Standard output, buffered; its writes go through [`say!`] and end with [`finish`].
+fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
+    io::BufWriter::new(io::stdout().lock())
+}
+
+/// Flushes standard output, so that a failed write is seen here and not lost at exit.
+fn finish(mut out: impl Write) -> Result<(), Failure> {
+    out.flush().map_err(stdout_failure)
+}
+
+/// Writes a diagnostic to stderr. One that cannot be written (stderr closed, or on a full
+/// disk) is dropped: it could not be reported either, and it must not cost the command its
+/// work, as the panic of `eprintln!` would (before a snapshot is written, say).
+fn diagnose(message: std::fmt::Arguments<'_>) {
+    let _ = io::stderr().write_fmt(message);
 }
 
 fn main() -> ExitCode {
@@ -235,9 +290,9 @@ fn main() -> ExitCode {
         Command::Demo { events, seed } => demo(events, seed),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure(message)) => {
-            eprintln!("idgraph: {message}");
+        Ok(()) | Err(Failure::OutputClosed) => ExitCode::SUCCESS,
+        Err(Failure::Message(message)) => {
+            diagnose(format_args!("idgraph: {message}\n"));
             ExitCode::from(1)
         }
     }
@@ -251,19 +306,17 @@ fn replay(options: &IngestOptions, files: &[PathBuf]) -> Result<(), Failure> {
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    serde_json::to_writer(&mut out, value)?;
-    writeln!(out)?;
-    out.flush()?;
-    Ok(())
+    let mut out = stdout();
+    serde_json::to_writer(&mut out, value).map_err(|e| stdout_failure(e.into()))?;
+    say!(out);
+    finish(out)
 }
 
 /// Loads a snapshot; the error names the file and what is wrong with it.
 fn load(path: &Path) -> Result<Engine, Failure> {
     Engine::load_from_path(path)
         .map(|snapshot| snapshot.engine)
-        .map_err(|e| Failure(format!("{}: {e}", path.display())))
+        .map_err(|e| Failure::Message(format!("{}: {e}", path.display())))
 }
 
 fn ingest(
@@ -293,16 +346,16 @@ fn ingest(
     replay
         .engine()
         .save_to_path(out, position.as_bytes())
-        .map_err(|e| Failure(format!("{}: {e}", out.display())))?;
-    print_summary(&replay, elapsed);
-    println!("snapshot   {}", out.display());
-    Ok(())
+        .map_err(|e| Failure::Message(format!("{}: {e}", out.display())))?;
+    let mut stdout = stdout();
+    print_summary(&mut stdout, &replay, elapsed)?;
+    say!(stdout, "snapshot   {}", out.display());
+    finish(stdout)
 }
 
 fn resolve(path: &Path, ids: &[String], project: &Project) -> Result<(), Failure> {
     let engine = load(path)?;
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out = stdout();
     for id in ids {
         let line = match engine.resolve(project, id) {
             Some(person) => serde_json::json!({
@@ -312,11 +365,10 @@ fn resolve(path: &Path, ids: &[String], project: &Project) -> Result<(), Failure
             }),
             None => serde_json::json!({"distinct_id": id, "person": null}),
         };
-        serde_json::to_writer(&mut out, &line)?;
-        writeln!(out)?;
+        serde_json::to_writer(&mut out, &line).map_err(|e| stdout_failure(e.into()))?;
+        say!(out);
     }
-    out.flush()?;
-    Ok(())
+    finish(out)
 }
 
 fn explain(path: &Path, a: &str, b: &str, json: bool, project: &Project) -> Result<(), Failure> {
@@ -325,10 +377,11 @@ fn explain(path: &Path, a: &str, b: &str, json: bool, project: &Project) -> Resu
     if json {
         return print_json(&why);
     }
+    let mut out = stdout();
     if why.same_person {
-        println!("{a} and {b} are the same person");
+        say!(out, "{a} and {b} are the same person");
         if why.chain.is_empty() {
-            println!("  (the same distinct id)");
+            say!(out, "  (the same distinct id)");
         }
         for step in &why.chain {
             let uuid = step
@@ -336,7 +389,8 @@ fn explain(path: &Path, a: &str, b: &str, json: bool, project: &Project) -> Resu
                 .uuid
                 .map(|u| format!(", uuid {u}"))
                 .unwrap_or_default();
-            println!(
+            say!(
+                out,
                 "  {} <- {}  by {} ({}), event #{} at {}{uuid}",
                 step.target,
                 step.source,
@@ -347,9 +401,10 @@ fn explain(path: &Path, a: &str, b: &str, json: bool, project: &Project) -> Resu
             );
         }
     } else {
-        println!("{a} and {b} are not the same person");
+        say!(out, "{a} and {b} are not the same person");
         for step in &why.refused {
-            println!(
+            say!(
+                out,
                 "  refused: {} <- {}  by {}: {}, event #{} at {}",
                 step.target,
                 step.source,
@@ -360,7 +415,7 @@ fn explain(path: &Path, a: &str, b: &str, json: bool, project: &Project) -> Resu
             );
         }
     }
-    Ok(())
+    finish(out)
 }
 
 fn unlink(path: &Path, a: &str, b: &str, out: &Path, project: &Project) -> Result<(), Failure> {
@@ -368,31 +423,40 @@ fn unlink(path: &Path, a: &str, b: &str, out: &Path, project: &Project) -> Resul
     let unlinked = engine.unlink(project, a, b)?;
     engine
         .save_to_path(out, b"")
-        .map_err(|e| Failure(format!("{}: {e}", out.display())))?;
+        .map_err(|e| Failure::Message(format!("{}: {e}", out.display())))?;
+    let mut stdout = stdout();
     match unlinked.split_off {
-        Some(uuid) => println!(
+        Some(uuid) => say!(
+            stdout,
             "removed {} link(s); {a} and {b} are now separate persons ({} kept, {uuid} split off)",
-            unlinked.links_removed, unlinked.kept
+            unlinked.links_removed,
+            unlinked.kept
         ),
-        None => println!(
+        None => say!(
+            stdout,
             "removed {} link(s); other links still join {a} and {b}",
             unlinked.links_removed
         ),
     }
-    Ok(())
+    finish(stdout)
 }
 
 fn stats(path: &Path) -> Result<(), Failure> {
     let engine = load(path)?;
     let stats = engine.stats();
-    println!("projects   {:>12}", stats.projects);
-    println!("persons    {:>12}", stats.persons);
-    println!("ids        {:>12}  (with a person)", stats.distinct_ids);
-    println!("personless {:>12}", stats.personless_distinct_ids);
-    println!("groups     {:>12}", stats.groups);
-    println!("events     {:>12}", engine.counters().events);
-    println!("merges     {:>12}", engine.counters().merges);
-    println!("\ndistinct ids per person:");
+    let mut out = stdout();
+    say!(out, "projects   {:>12}", stats.projects);
+    say!(out, "persons    {:>12}", stats.persons);
+    say!(
+        out,
+        "ids        {:>12}  (with a person)",
+        stats.distinct_ids
+    );
+    say!(out, "personless {:>12}", stats.personless_distinct_ids);
+    say!(out, "groups     {:>12}", stats.groups);
+    say!(out, "events     {:>12}", engine.counters().events);
+    say!(out, "merges     {:>12}", engine.counters().merges);
+    say!(out, "\ndistinct ids per person:");
     let buckets: [(usize, usize, &str); 7] = [
         (1, 1, "1"),
         (2, 2, "2"),
@@ -415,30 +479,34 @@ fn stats(path: &Path) -> Result<(), Failure> {
         }
     }
     for ((_, _, label), count) in buckets.iter().zip(counts) {
-        println!("  {label:>9}  {count:>12}");
+        say!(out, "  {label:>9}  {count:>12}");
     }
-    println!("  largest    {largest:>12}");
-    Ok(())
+    say!(out, "  largest    {largest:>12}");
+    finish(out)
 }
 
 fn generate(events: u64, seed: u64, shape: Shape) -> Result<(), Failure> {
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
+    let mut out = stdout();
     let config = WorkloadConfig {
         seed,
         events,
         shape,
         ..WorkloadConfig::default()
     };
-    match Workload::new(config).write_json_lines(&mut out) {
-        // A closed pipe (`idgraph generate ... | head`) is the reader's choice, not an error.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.map(|_| ()).map_err(Failure::from),
-    }
+    Workload::new(config)
+        .write_json_lines(&mut out)
+        .map_err(stdout_failure)?;
+    finish(out)
 }
 
 fn demo(events: u64, seed: u64) -> Result<(), Failure> {
-    println!("idgraph demo: {events} generated events (seed {seed}), PostHog's rules\n");
+    let mut out = stdout();
+    say!(
+        out,
+        "idgraph demo: {events} generated events (seed {seed}), PostHog's rules\n"
+    );
+    // Shown before the work it announces.
+    out.flush().map_err(stdout_failure)?;
     let started = Instant::now();
     let mut lines = Vec::new();
     let config = WorkloadConfig {
@@ -447,48 +515,57 @@ fn demo(events: u64, seed: u64) -> Result<(), Failure> {
         ..WorkloadConfig::default()
     };
     Workload::new(config).write_json_lines(&mut lines)?;
-    println!(
+    say!(
+        out,
         "generated  {:>12} bytes of JSON Lines in {:.2} s",
         lines.len(),
         started.elapsed().as_secs_f64()
     );
+    out.flush().map_err(stdout_failure)?;
     let mut replay = Replay::new(Engine::builder().record_changes(false).build());
     let started = Instant::now();
     for line in lines.split(|&b| b == b'\n') {
         replay.line(line)?;
     }
     let elapsed = started.elapsed();
-    print_summary(&replay, elapsed);
-    Ok(())
+    print_summary(&mut out, &replay, elapsed)?;
+    finish(out)
 }
 
 /// The summary of `ingest` and `demo`: counts, warnings by type, speed.
-fn print_summary(replay: &Replay, elapsed: Duration) {
+fn print_summary(out: &mut impl Write, replay: &Replay, elapsed: Duration) -> Result<(), Failure> {
     let engine = replay.engine();
     let stats = engine.stats();
     let counters = engine.counters();
-    println!("events     {:>12}", counters.events);
-    println!("rejected   {:>12}", replay.rejected().len());
-    println!("persons    {:>12}", stats.persons);
-    println!("ids        {:>12}  (with a person)", stats.distinct_ids);
-    println!(
+    say!(out, "events     {:>12}", counters.events);
+    say!(out, "rejected   {:>12}", replay.rejected().len());
+    say!(out, "persons    {:>12}", stats.persons);
+    say!(
+        out,
+        "ids        {:>12}  (with a person)",
+        stats.distinct_ids
+    );
+    say!(
+        out,
         "personless {:>12}  (ids seen only without person processing)",
         stats.personless_distinct_ids
     );
-    println!("groups     {:>12}", stats.groups);
-    println!("merges     {:>12}", counters.merges);
+    say!(out, "groups     {:>12}", stats.groups);
+    say!(out, "merges     {:>12}", counters.merges);
     let warnings = warning_counts(engine);
     if warnings.is_empty() {
-        println!("warnings   {:>12}", 0);
+        say!(out, "warnings   {:>12}", 0);
     }
     for (kind, count) in warnings {
-        println!("warnings   {count:>12}  {kind}");
+        say!(out, "warnings   {count:>12}  {kind}");
     }
-    println!(
+    say!(
+        out,
         "ingested in {:.2} s: {:.0} events/s (parse + apply, one core)",
         elapsed.as_secs_f64(),
         rate(counters.events, elapsed)
     );
+    Ok(())
 }
 
 /// A file's name as error messages show it.
@@ -506,7 +583,7 @@ fn open(path: &Path) -> Result<Box<dyn Read>, Failure> {
     } else {
         File::open(path)
             .map(|f| Box::new(f) as Box<dyn Read>)
-            .map_err(|e| Failure(format!("{}: {e}", path.display())))
+            .map_err(|e| Failure::Message(format!("{}: {e}", path.display())))
     }
 }
 
@@ -526,16 +603,19 @@ fn feed(
             line.clear();
             let read = reader
                 .read_until(b'\n', &mut line)
-                .map_err(|e| Failure(format!("{name}: {e}")))?;
+                .map_err(|e| Failure::Message(format!("{name}: {e}")))?;
             if read == 0 {
                 break;
             }
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
             let text = text.strip_suffix(b"\r").unwrap_or(text);
             if let LineStatus::Rejected(reason) = replay.line(text)? {
-                eprintln!("{name}:{}: rejected: {reason}", replay.line_number());
+                diagnose(format_args!(
+                    "{name}:{}: rejected: {reason}\n",
+                    replay.line_number()
+                ));
                 if strict {
-                    return Err(Failure(format!(
+                    return Err(Failure::Message(format!(
                         "{name}:{}: stopping (--strict)",
                         replay.line_number()
                     )));
@@ -583,12 +663,12 @@ impl Progress {
         }
         self.last = Instant::now();
         let rate = rate(events, self.started.elapsed());
-        eprint!("\r{events} events, {rate:.0} events/s   ");
+        diagnose(format_args!("\r{events} events, {rate:.0} events/s   "));
     }
 
     fn finish(&self) {
         if self.on {
-            eprintln!();
+            diagnose(format_args!("\n"));
         }
     }
 }

@@ -30,11 +30,13 @@
 //! Version 1 (columns for persons, properties and links) was never released; a version 1
 //! file is refused with [`SnapshotError::UnsupportedVersion`].
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::time::Duration;
 
 use super::{codec, concurrent, convert};
 use crate::engine::Engine;
@@ -155,7 +157,9 @@ impl Engine {
 
     /// Reads a snapshot from `reader`, dropping its position.
     ///
-    /// Reads exactly the snapshot: bytes after it are left in the reader. The body is
+    /// Reads exactly the snapshot: bytes after it are left in the reader, for a stream that
+    /// carries more than one thing. (A file is the snapshot alone: [`Engine::load_from_path`]
+    /// and [`Engine::load_from_bytes`] refuse bytes after it.) The body is
     /// decoded as it streams in, the large columns read straight into the engine's memory,
     /// so a `File` or a socket needs no buffering of its own.
     ///
@@ -190,14 +194,20 @@ impl Engine {
     ///
     /// # Errors
     ///
-    /// As [`Engine::load`]; bytes after the snapshot are ignored.
+    /// As [`Engine::load`], and [`SnapshotError::TrailingBytes`] when `bytes` go on after
+    /// the snapshot.
     pub fn load_from_bytes(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
         let header = read_header(&mut &bytes[..])?;
         let body = usize::try_from(header.body_len())
             .ok()
             .and_then(|len| bytes.get(HEADER_LEN..HEADER_LEN.checked_add(len)?))
             .ok_or(SnapshotError::Truncated)?;
-        decode(header.flags_and_len(), header.crc(), body)
+        let snapshot = decode(header.flags_and_len(), header.crc(), body)?;
+        // Refused after the body, as a file is: the same bytes give the same error.
+        if bytes.len() > HEADER_LEN + body.len() {
+            return Err(SnapshotError::TrailingBytes);
+        }
+        Ok(snapshot)
     }
 
     /// Saves a snapshot to `path` atomically: it writes a temporary file in the same
@@ -205,10 +215,19 @@ impl Engine {
     /// after a crash or an error `path` holds either the previous snapshot or the new one,
     /// whole.
     ///
+    /// A new file is readable by its owner alone (mode 600 on Unix: a snapshot holds user
+    /// ids and emails); a rewrite keeps the permission bits of the file it replaces. A
+    /// symbolic link is followed to the file it names, which is replaced in its own
+    /// directory, and the link stays. The temporary file is `.{name}.{pid}.{n}.tmp` beside
+    /// the file; those that killed saves left there are removed by the next save to the
+    /// file: the ones whose process no longer runs on this machine (as `/proc` tells), or
+    /// that nothing has written for an hour.
+    ///
     /// # Errors
     ///
-    /// As [`Engine::save`]; on any error the previous file at `path` is left as it was and
-    /// the temporary file is removed.
+    /// As [`Engine::save`], and [`SnapshotError::NotAFile`] when `path` (or the file a link
+    /// names) exists and is not a regular file; on any error the previous file at `path` is
+    /// left as it was and the temporary file is removed.
     pub fn save_to_path(
         &self,
         path: impl AsRef<Path>,
@@ -222,11 +241,14 @@ impl Engine {
     /// Loads a snapshot and its position from `path`.
     ///
     /// The file is read as [`Engine::load`] reads a stream, without holding its bytes: the
-    /// large columns go straight from the file into the engine's memory.
+    /// large columns go straight from the file into the engine's memory. `path` may be a
+    /// pipe or a FIFO (`<(zcat s.idg.gz)`) as well as a file. The file must hold the
+    /// snapshot and nothing else.
     ///
     /// # Errors
     ///
-    /// As [`Engine::load`].
+    /// As [`Engine::load`], and [`SnapshotError::TrailingBytes`] when the file goes on after
+    /// the snapshot.
     ///
     /// # Examples
     ///
@@ -255,9 +277,19 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn load_from_path(path: impl AsRef<Path>) -> Result<Snapshot, SnapshotError> {
-        let file = File::open(path)?;
-        let size = file.metadata().ok().map(|m| m.len());
-        load(file, size)
+        let mut file = File::open(path)?;
+        // Only a regular file's length is what it holds: a pipe or a FIFO reports what is
+        // buffered in it, if anything, so a stream is read to the length in its header.
+        let size = file
+            .metadata()
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .map(|m| m.len());
+        let snapshot = load(&mut file, size)?;
+        if !at_end(&mut file)? {
+            return Err(SnapshotError::TrailingBytes);
+        }
+        Ok(snapshot)
     }
 }
 
@@ -346,6 +378,11 @@ fn read_header<R: Read>(reader: &mut R) -> Result<Header, SnapshotError> {
         return Err(SnapshotError::Truncated);
     }
     Ok(Header { bytes })
+}
+
+/// Whether `reader` has nothing more to give.
+fn at_end<R: Read>(reader: &mut R) -> Result<bool, SnapshotError> {
+    Ok(read_full(reader, &mut [0u8; 1])? == 0)
 }
 
 /// Fills as much of `buf` as the reader has; returns how much.
@@ -463,29 +500,36 @@ pub(crate) fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> Result<(), SnapshotError>,
 ) -> Result<(), SnapshotError> {
-    let name = path.file_name().ok_or_else(|| {
+    let no_name = || {
         io::Error::new(
             io::ErrorKind::InvalidInput,
             "a snapshot path must name a file",
         )
-    })?;
+    };
+    path.file_name().ok_or_else(no_name)?;
+    let (path, existing) = save_target(path)?;
+    let name = path.file_name().ok_or_else(no_name)?;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(
-        ".{}.{}.tmp",
+    remove_stale_temps(&dir, name);
+    let temp = dir.join(temp_name(
+        name,
         std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed),
     ));
-    let temp = dir.join(temp_name);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp)?;
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    // Owner only: a snapshot holds user ids and emails. A rewrite takes the old file's
+    // permissions below, before a byte is written.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&temp)?;
     let result = (|| {
+        if let Some(existing) = &existing {
+            keep_permissions(&file, existing)?;
+        }
         let mut writer = BufWriter::with_capacity(1 << 20, file);
         write(&mut writer)?;
         let file = writer
@@ -493,7 +537,7 @@ pub(crate) fn write_atomically(
             .map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
         drop(file);
-        fs::rename(&temp, path)?;
+        fs::rename(&temp, &path)?;
         Ok(())
     })();
     if result.is_err() {
@@ -503,6 +547,122 @@ pub(crate) fn write_atomically(
         return result;
     }
     sync_dir(&dir)
+}
+
+/// The file a save to `path` replaces, and its metadata when it exists. Symbolic links are
+/// followed to the file they name, so that the save replaces that file in its own directory
+/// and a link stays a link; anything else that exists and is not a regular file (a device, a
+/// directory, a FIFO) is refused, since the rename would replace it.
+fn save_target(path: &Path) -> Result<(PathBuf, Option<fs::Metadata>), SnapshotError> {
+    let mut path = path.to_path_buf();
+    // Linux's own limit on the links one lookup follows, which also ends a loop of links.
+    for _ in 0..40 {
+        match fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((path, None)),
+            Err(e) => return Err(e.into()),
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = fs::read_link(&path)?;
+                // A relative link names a path from the link's own directory.
+                path = match path.parent() {
+                    Some(dir) => dir.join(target),
+                    None => target,
+                };
+            }
+            Ok(meta) if meta.is_file() => return Ok((path, Some(meta))),
+            Ok(_) => return Err(SnapshotError::NotAFile { path }),
+        }
+    }
+    Err(io::Error::other(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    ))
+    .into())
+}
+
+/// Gives a rewrite's temporary file the permission bits of the file it replaces, so that
+/// replacing a snapshot does not widen (or narrow) who may read it. The owner is the saving
+/// process's own: giving a file away takes privileges.
+#[cfg(unix)]
+fn keep_permissions(file: &File, existing: &fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let bits = existing.permissions().mode() & 0o777;
+    file.set_permissions(fs::Permissions::from_mode(bits))
+}
+
+/// Elsewhere a file's permissions are its read-only flag, which would only fail the rename.
+#[cfg(not(unix))]
+fn keep_permissions(_file: &File, _existing: &fs::Metadata) -> io::Result<()> {
+    Ok(())
+}
+
+/// The name of a save's temporary file beside the file `name`: `.{name}.{pid}.{counter}.tmp`.
+fn temp_name(name: &OsStr, pid: u32, counter: u64) -> OsString {
+    let mut temp = OsString::from(".");
+    temp.push(name);
+    temp.push(format!(".{pid}.{counter}.tmp"));
+    temp
+}
+
+/// The process id in `file` when it is the name of a temporary file of a save to `name`
+/// ([`temp_name`], exactly: two numbers in decimal, so that the temporary files of a file
+/// named `{name}.5` are not taken for those of `name`).
+fn temp_pid(file: &OsStr, name: &OsStr) -> Option<u32> {
+    let numbers = file
+        .as_encoded_bytes()
+        .strip_prefix(b".")?
+        .strip_prefix(name.as_encoded_bytes())?
+        .strip_prefix(b".")?
+        .strip_suffix(b".tmp")?;
+    let numbers = std::str::from_utf8(numbers).ok()?;
+    let (pid, counter) = numbers.split_once('.')?;
+    let decimal = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    if !decimal(pid) || !decimal(counter) {
+        return None;
+    }
+    counter.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// How long a temporary file may go unwritten before a save takes it for a leftover whatever
+/// its process: one whose pid was reused since, or whose save hung. A running save writes
+/// its file a megabyte at a time.
+const STALE_AFTER: Duration = Duration::from_hours(1);
+
+/// Removes the temporary files that saves to `name` in `dir` left when they were killed:
+/// those of [`temp_name`]'s exact pattern whose process is no longer running on this
+/// machine, or that nothing has written for [`STALE_AFTER`]. A concurrent save's file is
+/// kept, as its process runs. (Saves into one directory from several machines, or from pid
+/// namespaces that do not see each other, would take each other's files for leftovers: the
+/// save whose file went fails, and no snapshot is damaged.) Best effort: what cannot be
+/// listed or removed stays, and the save goes on.
+fn remove_stale_temps(dir: &Path, name: &OsStr) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = temp_pid(&entry.file_name(), name) else {
+            continue;
+        };
+        // The entry itself, not what a link names.
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        let quiet = meta
+            .modified()
+            .ok()
+            .and_then(|written| written.elapsed().ok())
+            .is_some_and(|age| age >= STALE_AFTER);
+        if meta.is_file() && (quiet || !process_runs(pid)) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether a process `pid` may be running on this machine: known where `/proc` lists
+/// processes (Linux), and assumed elsewhere, which leaves leftovers to [`STALE_AFTER`].
+fn process_runs(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    pid == std::process::id() || !proc.join("self").exists() || proc.join(pid.to_string()).exists()
 }
 
 /// Makes a rename in `dir` durable.

@@ -2,7 +2,7 @@
 //! finds replays through exactly the same code in a named `#[test]`
 //! (`tests/fuzz_regressions.rs`).
 
-use crate::{Engine, Event, Project};
+use crate::{Engine, Event, Project, SnapshotError};
 
 /// The header of a format version 2 snapshot (see `src/snapshot.rs`): magic, version,
 /// flags, body length, then the CRC-32 of the flags, the length and the body.
@@ -67,15 +67,23 @@ pub fn snapshot_load(data: &[u8]) {
     };
 
     let from_bytes = Engine::load_from_bytes(&bytes);
-    // The reader path must agree with the in-memory path on every input.
-    let from_reader = if mode & 2 == 0 {
-        Engine::load(bytes.as_slice())
-    } else {
-        Engine::load(Trickle {
-            rest: &bytes,
-            step: usize::from(mode >> 2) % 16 + 1,
-        })
+    // The reader path must agree with the in-memory path on every input; bytes it leaves
+    // after the snapshot are what the in-memory path refuses.
+    let mut reader = Trickle {
+        rest: &bytes,
+        step: if mode & 2 == 0 {
+            usize::MAX
+        } else {
+            usize::from(mode >> 2) % 16 + 1
+        },
     };
+    let from_reader = Engine::load(&mut reader).and_then(|engine| {
+        if reader.rest.is_empty() {
+            Ok(engine)
+        } else {
+            Err(SnapshotError::TrailingBytes)
+        }
+    });
     let snapshot = match (from_bytes, from_reader) {
         (Err(_), Err(_)) => return,
         (Ok(snapshot), Ok(engine)) => {
