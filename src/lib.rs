@@ -46,13 +46,15 @@ pub use dump::{
 };
 pub use engine::{Counters, Engine, EngineBuilder, GroupRef, PersonRef, Stats};
 pub use error::{EditError, EngineError, Error, EventError, Result, SnapshotError};
-pub use event::{Event, EventKind, Number, Project, Timestamp, Value, write_event_json};
+pub use event::{
+    Event, EventKind, LIFTED_KEYS as LIFTED_PROPERTIES, Number, Project, Timestamp, Value,
+    write_event_json,
+};
 pub use explain::{Explanation, LinkStep, RefusedStep};
 pub use graph::{EventRef, LinkEffect, LinkKind, MAX_GROUP_TYPES, RefusalReason};
 pub use posthog::{
-    Change, Config, LIFTED_KEYS as LIFTED_PROPERTIES, MAX_ID_CHARS, Outcome, PropertyChanges,
-    Unlinked, Warning, WarningKind, is_churn_filtered, is_illegal_id, is_rejected_by_capture,
-    is_unmergeable_id,
+    Change, Config, MAX_ID_CHARS, Outcome, PropertyChanges, Unlinked, Warning, WarningKind,
+    is_churn_filtered, is_illegal_id, is_rejected_by_capture, is_unmergeable_id,
 };
 pub use snapshot::Snapshot;
 pub use uuid::Uuid;

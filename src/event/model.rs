@@ -7,9 +7,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use super::lifted::{LIFTED_KEYS, lifted_key_index};
 use super::value::Value;
 use crate::error::EventError;
-use crate::posthog::{LIFTED_KEYS, lifted_key_index};
 
 /// What an event means to identity processing, derived from its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

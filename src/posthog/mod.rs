@@ -19,8 +19,6 @@ pub(crate) use edit::{delete_person, erase, split, unlink};
 pub use ops::PropertyChanges;
 pub use outcome::{Change, Outcome, Warning, WarningKind};
 
-pub(crate) use rules::lifted_key_index;
 pub use rules::{
-    LIFTED_KEYS, MAX_ID_CHARS, is_churn_filtered, is_illegal_id, is_rejected_by_capture,
-    is_unmergeable_id,
+    MAX_ID_CHARS, is_churn_filtered, is_illegal_id, is_rejected_by_capture, is_unmergeable_id,
 };

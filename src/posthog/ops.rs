@@ -4,8 +4,9 @@
 use crate::error::EngineError;
 use crate::event::Event;
 use crate::event::Value;
+use crate::event::{LIFTED_KEYS, OS, OS_NAME, OS_VERSION, lifted_key_index};
 use crate::graph::{IdKey, Interner, PropKey, PropStore, ValueId, ValueStore};
-use crate::posthog::rules::{LIFTED_KEYS, OS, OS_NAME, OS_VERSION, is_churn_filtered};
+use crate::posthog::rules::is_churn_filtered;
 
 pub(crate) const FIXED_KEYS: usize = 2 * LIFTED_KEYS.len();
 
@@ -173,7 +174,7 @@ impl<'e> Ops<'e> {
     /// Whether `key` is a `$set` key of this event.
     fn in_set(&self, key: &str) -> bool {
         contains(self.explicit_set, key)
-            || crate::posthog::lifted_key_index(key).is_some_and(|i| self.active & (1 << i) != 0)
+            || lifted_key_index(key).is_some_and(|i| self.active & (1 << i) != 0)
     }
 
     /// `$set_once`: the explicit members that no `$set` key beats, then the lifted
