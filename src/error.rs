@@ -34,6 +34,13 @@ pub enum EventError {
     /// validation on; see [`is_rejected_by_capture`](crate::is_rejected_by_capture)).
     #[error("distinct_id {0:?} is refused by capture")]
     RefusedByCapture(String),
+    /// The line is longer than the maximum event size (see
+    /// [`Replay::max_event_bytes`](crate::Replay::max_event_bytes)).
+    #[error("larger than the maximum event size of {limit} bytes")]
+    TooLarge {
+        /// The maximum, in bytes.
+        limit: usize,
+    },
 }
 
 /// Why the engine could not apply an event. Bad events are not errors (they become warnings

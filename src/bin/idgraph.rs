@@ -8,7 +8,7 @@
 //! be written to stderr is dropped and costs the command nothing.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{self, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -183,6 +183,10 @@ struct IngestOptions {
     /// anonymous-user, ...), as capture would.
     #[arg(long)]
     capture_validation: bool,
+    /// Reject a line longer than this, without reading it into memory. The default is
+    /// PostHog capture's limit on one event.
+    #[arg(long, value_name = "BYTES", default_value_t = Replay::DEFAULT_MAX_EVENT_BYTES)]
+    max_event_bytes: usize,
 }
 
 impl IngestOptions {
@@ -299,7 +303,9 @@ fn main() -> ExitCode {
 }
 
 fn replay(options: &IngestOptions, files: &[PathBuf]) -> Result<(), Failure> {
-    let mut replay = Replay::new(options.engine()).capture_validation(options.capture_validation);
+    let mut replay = Replay::new(options.engine())
+        .capture_validation(options.capture_validation)
+        .max_event_bytes(options.max_event_bytes);
     feed(&mut replay, files, options.strict, &mut Progress::off())?;
     let dump: Dump = replay.finish();
     print_json(&dump)
@@ -329,7 +335,7 @@ fn ingest(
         Some(path) => load(path)?,
         None => options.engine(),
     };
-    let mut replay = Replay::new(engine);
+    let mut replay = Replay::new(engine).max_event_bytes(options.max_event_bytes);
     let started = Instant::now();
     feed(
         &mut replay,
@@ -594,22 +600,18 @@ fn feed(
     strict: bool,
     progress: &mut Progress,
 ) -> Result<(), Failure> {
-    let mut line = Vec::with_capacity(1 << 16);
     for path in files {
         let name = display_name(path);
         let mut reader = BufReader::with_capacity(1 << 20, open(path)?);
         replay.start_file();
         loop {
-            line.clear();
-            let read = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|e| Failure::Message(format!("{name}: {e}")))?;
-            if read == 0 {
-                break;
-            }
-            let text = line.strip_suffix(b"\n").unwrap_or(&line);
-            let text = text.strip_suffix(b"\r").unwrap_or(text);
-            if let LineStatus::Rejected(reason) = replay.line(text)? {
+            let status = match replay.read_line(&mut reader) {
+                Ok(Some(status)) => status,
+                Ok(None) => break,
+                Err(idgraph::Error::Io(e)) => return Err(Failure::Message(format!("{name}: {e}"))),
+                Err(e) => return Err(e.into()),
+            };
+            if let LineStatus::Rejected(reason) = status {
                 diagnose(format_args!(
                     "{name}:{}: rejected: {reason}\n",
                     replay.line_number()
