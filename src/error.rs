@@ -27,6 +27,10 @@ pub enum EventError {
     /// `timestamp` is not RFC 3339 (the first 64 characters are kept).
     #[error("invalid timestamp {0:?}")]
     InvalidTimestamp(String),
+    /// `timestamp` is RFC 3339, but its offset takes it outside years 0000-9999 in UTC,
+    /// where an RFC 3339 time in UTC cannot be written (the first 64 characters are kept).
+    #[error("timestamp {0:?} is outside years 0000-9999 in UTC")]
+    TimestampOutOfRange(String),
     /// `distinct_id` is empty or only white space.
     #[error("empty distinct_id")]
     EmptyDistinctId,

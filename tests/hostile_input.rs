@@ -7,7 +7,7 @@
 
 use std::io::{self, BufRead, Read};
 
-use idgraph::{Engine, EventError, LineStatus, Replay};
+use idgraph::{Engine, Event, EventError, LineStatus, Replay, Timestamp};
 
 /// An event line of exactly `len` bytes for `id`.
 fn line_of(len: usize, id: &str) -> Vec<u8> {
@@ -143,4 +143,55 @@ fn a_line_of_a_gigabyte_is_rejected_and_the_next_line_read() {
             .resolve(&idgraph::Project::Default, "after")
             .is_some()
     );
+}
+
+/// `9999-12-31T23:00:00-05:00` is a valid RFC 3339 time whose UTC value lies in year 10000,
+/// and the dump wrote it as `@253402318800000000us`, which no reader of `created_at` parses.
+/// A time outside years 0000-9999 in UTC is refused at input, with a reason that says so.
+#[test]
+fn a_timestamp_outside_years_0000_to_9999_in_utc_is_refused() {
+    for text in [
+        "9999-12-31T23:00:00-05:00",
+        "9999-12-31T23:59:59.999999-00:01",
+        "0000-01-01T00:30:00+01:00",
+        "0000-01-01T00:00:00+00:01",
+    ] {
+        assert_eq!(
+            Timestamp::parse(text),
+            Err(EventError::TimestampOutOfRange(text.to_owned())),
+            "{text}"
+        );
+        let line =
+            format!("{{\"event\": \"e\", \"distinct_id\": \"a\", \"timestamp\": \"{text}\"}}");
+        assert!(
+            matches!(
+                Event::from_json(&line),
+                Err(EventError::TimestampOutOfRange(_))
+            ),
+            "{text}"
+        );
+        let mut replay = Replay::new(Engine::new());
+        replay.line(line.as_bytes()).unwrap();
+        let dump = replay.finish();
+        assert!(dump.persons.is_empty(), "{text}");
+        assert_eq!(
+            dump.rejected[0].reason,
+            format!("timestamp {text:?} is outside years 0000-9999 in UTC")
+        );
+    }
+    // The ends of the range, whatever the offset, are written back as they were read.
+    for (text, utc) in [
+        ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z"),
+        ("9999-12-31T23:59:59+00:00", "9999-12-31T23:59:59Z"),
+        ("9999-12-31 23:00:00", "9999-12-31T23:00:00Z"),
+        ("0000-01-01T00:00:00Z", "0000-01-01T00:00:00Z"),
+        ("0000-01-01T01:00:00+01:00", "0000-01-01T00:00:00Z"),
+        ("9999-12-31T18:00:00-05:00", "9999-12-31T23:00:00Z"),
+    ] {
+        let line =
+            format!("{{\"event\": \"e\", \"distinct_id\": \"a\", \"timestamp\": \"{text}\"}}");
+        let mut replay = Replay::new(Engine::new());
+        assert_eq!(replay.line(line.as_bytes()).unwrap(), LineStatus::Applied);
+        assert_eq!(replay.finish().persons[0].created_at, utc, "{text}");
+    }
 }
