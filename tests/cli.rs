@@ -813,3 +813,88 @@ fn a_line_of_any_length_is_skipped_without_being_held() {
     assert_eq!(ids, [&json!("after"), &json!("before")]);
     assert_eq!(dump["rejected"][0]["line"], json!(2));
 }
+
+/// `--team 123` meant team 123, so a project whose token is "123" could not be named. A
+/// token has its own spelling, `--token`; `--team` keeps numbers (and `default`).
+#[test]
+fn team_ids_and_tokens_have_separate_spellings() {
+    let dir = scratch("token");
+    let (events, snapshot) = (dir.join("events.jsonl"), dir.join("graph.idg"));
+    std::fs::write(
+        &events,
+        concat!(
+            "{\"event\": \"$identify\", \"distinct_id\": \"user\", \"token\": \"123\", \"properties\": {\"$anon_distinct_id\": \"by_token\"}}\n",
+            "{\"event\": \"$identify\", \"distinct_id\": \"user\", \"team_id\": 123, \"properties\": {\"$anon_distinct_id\": \"by_team\"}}\n",
+        ),
+    )
+    .unwrap();
+    check_exit(
+        &idgraph(
+            &[
+                "ingest",
+                path_str(&events),
+                "--snapshot",
+                path_str(&snapshot),
+            ],
+            None,
+        ),
+        0,
+    );
+    let snapshot = path_str(&snapshot);
+    let ids_of = |id: &str, project: &[&str]| {
+        let mut args = vec!["resolve", snapshot, id];
+        args.extend_from_slice(project);
+        let output = idgraph(&args, None);
+        check_exit(&output, 0);
+        stdout_json(&output)["distinct_ids"].clone()
+    };
+    assert_eq!(
+        ids_of("user", &["--token", "123"]),
+        json!(["by_token", "user"])
+    );
+    assert_eq!(
+        ids_of("user", &["--team", "123"]),
+        json!(["by_team", "user"])
+    );
+    assert_eq!(ids_of("by_team", &["--token", "123"]), Value::Null);
+    assert_eq!(ids_of("by_token", &["--team", "123"]), Value::Null);
+    assert_eq!(ids_of("user", &[]), Value::Null);
+
+    let why = idgraph(
+        &[
+            "explain", "--json", snapshot, "user", "by_token", "--token", "123",
+        ],
+        None,
+    );
+    check_exit(&why, 0);
+    assert_eq!(stdout_json(&why)["same_person"], json!(true));
+    let out = dir.join("unlinked.idg");
+    let unlinked = idgraph(
+        &[
+            "unlink",
+            snapshot,
+            "user",
+            "by_token",
+            "--token",
+            "123",
+            "--out",
+            path_str(&out),
+        ],
+        None,
+    );
+    check_exit(&unlinked, 0);
+
+    check_exit(
+        &idgraph(
+            &[
+                "resolve", snapshot, "user", "--team", "123", "--token", "123",
+            ],
+            None,
+        ),
+        2,
+    );
+    let help = idgraph(&["resolve", "--help"], None);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--token <TOKEN>"), "{help}");
+    assert!(help.contains("--team <TEAM_ID>"), "{help}");
+}

@@ -148,15 +148,25 @@ impl From<ShapeArg> for Shape {
     }
 }
 
+/// The project, by one of two spellings: a token can read as a number ("123"), and must
+/// still be told from team 123.
 #[derive(Args)]
 struct ProjectArg {
-    /// The project: a team id, a token, or `default`.
-    #[arg(long, default_value = "default")]
+    /// The project by its numeric team id (an event's `team_id`), or `default`. A value that
+    /// is not a number is taken as a token, as `--token` would.
+    #[arg(long, default_value = "default", value_name = "TEAM_ID")]
     team: String,
+    /// The project by its token (an event's `token` or `api_key`), even one that reads as
+    /// a number.
+    #[arg(long, conflicts_with = "team")]
+    token: Option<String>,
 }
 
 impl ProjectArg {
     fn project(&self) -> Project {
+        if let Some(token) = &self.token {
+            return Project::Token(token.as_str().into());
+        }
         match self.team.as_str() {
             "default" => Project::Default,
             team => team
