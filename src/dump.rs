@@ -1,9 +1,11 @@
 //! The JSON dump of docs/contract.md §2.2, and replaying JSON Lines into it.
 
+use std::io::{self, BufRead, Read};
+
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
-use crate::error::{EngineError, EventError};
+use crate::error::{EngineError, Error, EventError};
 use crate::event::Event;
 use crate::event::Value;
 use crate::posthog::{Outcome, Warning};
@@ -198,6 +200,9 @@ pub struct Replay {
     line: u64,
     outcome: Outcome,
     capture_validation: bool,
+    max_event_bytes: usize,
+    /// The line [`Replay::read_line`] reads into, kept for the next.
+    buffer: Vec<u8>,
 }
 
 /// What [`Replay::line`] did with one line.
@@ -222,7 +227,27 @@ impl Replay {
             line: 0,
             outcome: Outcome::default(),
             capture_validation: false,
+            max_event_bytes: Replay::DEFAULT_MAX_EVENT_BYTES,
+            buffer: Vec::new(),
         }
+    }
+
+    /// The default of [`Replay::max_event_bytes`]: PostHog capture's limit on one event,
+    /// 1,000,000 bytes. Capture hands each event to Kafka as one message, with librdkafka's
+    /// `message.max.bytes` set from `kafka_producer_message_max_bytes`, default `1000000`
+    /// (PostHog/posthog `rust/capture/src/config.rs`, `KafkaConfig`; set in
+    /// `rust/capture/src/sinks/kafka.rs`), and answers a larger one with
+    /// `CaptureError::EventTooBig` ("maximum event size exceeded").
+    pub const DEFAULT_MAX_EVENT_BYTES: usize = 1_000_000;
+
+    /// Rejects a line longer than `limit` bytes (without its line break) with
+    /// [`EventError::TooLarge`], as PostHog's capture refuses an event that large.
+    /// [`Replay::read_line`] skips such a line without holding it in memory. Default:
+    /// [`Replay::DEFAULT_MAX_EVENT_BYTES`].
+    #[must_use]
+    pub fn max_event_bytes(mut self, limit: usize) -> Replay {
+        self.max_event_bytes = limit;
+        self
     }
 
     /// Rejects lines whose `distinct_id` PostHog's capture v1 endpoint refuses
@@ -240,13 +265,19 @@ impl Replay {
         self.line = 0;
     }
 
-    /// Parses and applies the next line (without its line break).
+    /// Parses and applies the next line (without its line break). A line longer than
+    /// [`Replay::max_event_bytes`] is rejected unread.
     ///
     /// # Errors
     ///
     /// [`EngineError`] when the engine is full; the line changed nothing.
     pub fn line(&mut self, bytes: &[u8]) -> Result<LineStatus, EngineError> {
         self.line = self.line.saturating_add(1);
+        if bytes.len() > self.max_event_bytes {
+            return Ok(self.reject(EventError::TooLarge {
+                limit: self.max_event_bytes,
+            }));
+        }
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(LineStatus::Blank);
         }
@@ -271,14 +302,73 @@ impl Replay {
                 );
                 Ok(LineStatus::Applied)
             }
-            Err(error) => {
-                self.rejected.push(RejectedRecord {
-                    line: self.line,
-                    reason: error.to_string(),
-                });
-                Ok(LineStatus::Rejected(error))
-            }
+            Err(error) => Ok(self.reject(error)),
         }
+    }
+
+    /// Records the rejection of the current line.
+    fn reject(&mut self, error: EventError) -> LineStatus {
+        self.rejected.push(RejectedRecord {
+            line: self.line,
+            reason: error.to_string(),
+        });
+        LineStatus::Rejected(error)
+    }
+
+    /// Reads the next line of `reader` (up to `\n`, and without a `\r` before it) and gives
+    /// it to [`Replay::line`]; `None` at the end of the input. A line longer than
+    /// [`Replay::max_event_bytes`] is rejected without being held: at most that many bytes of
+    /// it are read into memory, and the rest is skipped to the next line break.
+    ///
+    /// ```
+    /// let input = format!("{{\"event\": \"e\", \"distinct_id\": \"{}\"}}\n\n", "x".repeat(100));
+    /// let mut replay = idgraph::Replay::new(idgraph::Engine::new()).max_event_bytes(64);
+    /// let mut reader = input.as_bytes();
+    /// assert!(matches!(
+    ///     replay.read_line(&mut reader)?,
+    ///     Some(idgraph::LineStatus::Rejected(idgraph::EventError::TooLarge { limit: 64 }))
+    /// ));
+    /// assert_eq!(replay.read_line(&mut reader)?, Some(idgraph::LineStatus::Blank));
+    /// assert_eq!(replay.read_line(&mut reader)?, None);
+    /// # Ok::<(), idgraph::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the reader fails; [`Error::Engine`] as for [`Replay::line`].
+    pub fn read_line<R: BufRead + ?Sized>(
+        &mut self,
+        reader: &mut R,
+    ) -> Result<Option<LineStatus>, Error> {
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.clear();
+        let read = self.read_into(reader, &mut buffer);
+        self.buffer = buffer;
+        read
+    }
+
+    fn read_into<R: BufRead + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        buffer: &mut Vec<u8>,
+    ) -> Result<Option<LineStatus>, Error> {
+        // Room for the longest line allowed and its "\r\n": a line that fills it without
+        // ending is longer than allowed.
+        let room = u64::try_from(self.max_event_bytes.saturating_add(2)).unwrap_or(u64::MAX);
+        let read = (&mut *reader).take(room).read_until(b'\n', buffer)?;
+        if read == 0 {
+            return Ok(None);
+        }
+        if buffer.last() != Some(&b'\n') && read as u64 == room {
+            skip_line(reader, buffer)?;
+            self.line = self.line.saturating_add(1);
+            return Ok(Some(self.reject(EventError::TooLarge {
+                limit: self.max_event_bytes,
+            })));
+        }
+        let text = buffer.strip_suffix(b"\n").unwrap_or(buffer);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        Ok(Some(self.line(text)?))
     }
 
     /// The number of the last line given.
@@ -318,5 +408,17 @@ impl Replay {
         dump.warnings = self.warnings;
         dump.rejected = self.rejected;
         dump
+    }
+}
+
+/// Reads past the next line break (or to the end of the input) a chunk at a time through
+/// `scratch`, so that a line of any length costs no more memory than one chunk.
+fn skip_line<R: BufRead + ?Sized>(reader: &mut R, scratch: &mut Vec<u8>) -> io::Result<()> {
+    loop {
+        scratch.clear();
+        let read = (&mut *reader).take(1 << 16).read_until(b'\n', scratch)?;
+        if read == 0 || scratch.last() == Some(&b'\n') {
+            return Ok(());
+        }
     }
 }

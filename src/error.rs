@@ -27,6 +27,10 @@ pub enum EventError {
     /// `timestamp` is not RFC 3339 (the first 64 characters are kept).
     #[error("invalid timestamp {0:?}")]
     InvalidTimestamp(String),
+    /// `timestamp` is RFC 3339, but its offset takes it outside years 0000-9999 in UTC,
+    /// where an RFC 3339 time in UTC cannot be written (the first 64 characters are kept).
+    #[error("timestamp {0:?} is outside years 0000-9999 in UTC")]
+    TimestampOutOfRange(String),
     /// `distinct_id` is empty or only white space.
     #[error("empty distinct_id")]
     EmptyDistinctId,
@@ -34,6 +38,13 @@ pub enum EventError {
     /// validation on; see [`is_rejected_by_capture`](crate::is_rejected_by_capture)).
     #[error("distinct_id {0:?} is refused by capture")]
     RefusedByCapture(String),
+    /// The line is longer than the maximum event size (see
+    /// [`Replay::max_event_bytes`](crate::Replay::max_event_bytes)).
+    #[error("larger than the maximum event size of {limit} bytes")]
+    TooLarge {
+        /// The maximum, in bytes.
+        limit: usize,
+    },
 }
 
 /// Why the engine could not apply an event. Bad events are not errors (they become warnings

@@ -139,7 +139,12 @@ fn invalid_utf8_and_huge_lines_are_rejected_not_fatal() {
         )
         .as_bytes(),
     );
-    let output = idgraph(&["replay", "-"], Some(&input));
+    // Its 4 MiB line is over the default maximum event size (which
+    // a_line_over_the_maximum_event_size_is_rejected_with_its_number pins): allowed here.
+    let output = idgraph(
+        &["replay", "--max-event-bytes", "8388608", "-"],
+        Some(&input),
+    );
     check_exit(&output, 0);
     let dump = stdout_json(&output);
     assert_eq!(dump["persons"].as_array().unwrap().len(), 1);
@@ -693,4 +698,203 @@ fn a_snapshot_is_not_written_over_what_is_not_a_regular_file() {
     assert!(err.contains("is not a regular file"), "{err}");
     let kept = std::fs::symlink_metadata(&fifo).unwrap().file_type();
     assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kept));
+}
+
+/// An event line of exactly `len` bytes for `id`.
+fn line_of(len: usize, id: &str) -> Vec<u8> {
+    let start =
+        format!("{{\"event\": \"e\", \"distinct_id\": \"{id}\", \"properties\": {{\"blob\": \"");
+    let end = "\"}}";
+    let mut line = start.into_bytes();
+    assert!(line.len() + end.len() <= len, "{len} bytes is too short");
+    line.resize(len - end.len(), b'x');
+    line.extend_from_slice(end.as_bytes());
+    assert_eq!(line.len(), len);
+    line
+}
+
+/// A line had no length limit: a 1 GB line was read into memory whole, and applied. A line
+/// longer than the maximum event size (PostHog capture's 1,000,000 bytes by default,
+/// `--max-event-bytes` to change it) is rejected with its line number, and reading goes on
+/// at the next line.
+#[test]
+fn a_line_over_the_maximum_event_size_is_rejected_with_its_number() {
+    let mut input = Vec::new();
+    for (len, id, end) in [
+        (1_000_000, "at_the_limit", &b"\n"[..]),
+        (1_000_001, "over_the_limit", b"\n"),
+        (1_000_000, "at_the_limit_crlf", b"\r\n"),
+        (1_000_001, "over_the_limit_crlf", b"\r\n"),
+        (3_000_000, "far_over", b"\n"),
+        (100, "after", b"\n"),
+    ] {
+        input.extend(line_of(len, id));
+        input.extend_from_slice(end);
+    }
+    input.extend(line_of(1_500_000, "last_without_newline"));
+    let output = idgraph(&["replay", "-"], Some(&input));
+    check_exit(&output, 0);
+    let dump = stdout_json(&output);
+    let ids: Vec<&Value> = dump["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["distinct_ids"][0])
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            &json!("after"),
+            &json!("at_the_limit"),
+            &json!("at_the_limit_crlf")
+        ]
+    );
+    let reason = "larger than the maximum event size of 1000000 bytes";
+    assert_eq!(
+        dump["rejected"],
+        json!([
+            {"line": 2, "reason": reason},
+            {"line": 4, "reason": reason},
+            {"line": 5, "reason": reason},
+            {"line": 7, "reason": reason},
+        ])
+    );
+    assert!(
+        stderr(&output).contains(&format!("<stdin>:5: rejected: {reason}")),
+        "{}",
+        stderr(&output)
+    );
+
+    let small = [line_of(80, "eighty"), line_of(81, "eighty_one")].join(&b'\n');
+    let output = idgraph(&["replay", "--max-event-bytes", "80", "-"], Some(&small));
+    check_exit(&output, 0);
+    let dump = stdout_json(&output);
+    assert_eq!(dump["persons"][0]["distinct_ids"], json!(["eighty"]));
+    assert_eq!(
+        dump["rejected"],
+        json!([{"line": 2, "reason": "larger than the maximum event size of 80 bytes"}])
+    );
+}
+
+/// The oversized line is skipped a chunk at a time, never held: a 128 MiB line goes through
+/// a process limited to 64 MiB of address space, which reading it whole cannot.
+#[test]
+fn a_line_of_any_length_is_skipped_without_being_held() {
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -v 65536 && exec \"$0\" replay -",
+            env!("CARGO_BIN_EXE_idgraph"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        stdin.write_all(b"{\"event\": \"e\", \"distinct_id\": \"before\"}\n{\"event\": \"e\", \"distinct_id\": \"huge\", \"properties\": {\"blob\": \"")?;
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..128 {
+            stdin.write_all(&chunk)?;
+        }
+        stdin.write_all(b"\"}}\n{\"event\": \"e\", \"distinct_id\": \"after\"}\n")
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    check_exit(&output, 0);
+    let dump = stdout_json(&output);
+    let ids: Vec<&Value> = dump["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["distinct_ids"][0])
+        .collect();
+    assert_eq!(ids, [&json!("after"), &json!("before")]);
+    assert_eq!(dump["rejected"][0]["line"], json!(2));
+}
+
+/// `--team 123` meant team 123, so a project whose token is "123" could not be named. A
+/// token has its own spelling, `--token`; `--team` keeps numbers (and `default`).
+#[test]
+fn team_ids_and_tokens_have_separate_spellings() {
+    let dir = scratch("token");
+    let (events, snapshot) = (dir.join("events.jsonl"), dir.join("graph.idg"));
+    std::fs::write(
+        &events,
+        concat!(
+            "{\"event\": \"$identify\", \"distinct_id\": \"user\", \"token\": \"123\", \"properties\": {\"$anon_distinct_id\": \"by_token\"}}\n",
+            "{\"event\": \"$identify\", \"distinct_id\": \"user\", \"team_id\": 123, \"properties\": {\"$anon_distinct_id\": \"by_team\"}}\n",
+        ),
+    )
+    .unwrap();
+    check_exit(
+        &idgraph(
+            &[
+                "ingest",
+                path_str(&events),
+                "--snapshot",
+                path_str(&snapshot),
+            ],
+            None,
+        ),
+        0,
+    );
+    let snapshot = path_str(&snapshot);
+    let ids_of = |id: &str, project: &[&str]| {
+        let mut args = vec!["resolve", snapshot, id];
+        args.extend_from_slice(project);
+        let output = idgraph(&args, None);
+        check_exit(&output, 0);
+        stdout_json(&output)["distinct_ids"].clone()
+    };
+    assert_eq!(
+        ids_of("user", &["--token", "123"]),
+        json!(["by_token", "user"])
+    );
+    assert_eq!(
+        ids_of("user", &["--team", "123"]),
+        json!(["by_team", "user"])
+    );
+    assert_eq!(ids_of("by_team", &["--token", "123"]), Value::Null);
+    assert_eq!(ids_of("by_token", &["--team", "123"]), Value::Null);
+    assert_eq!(ids_of("user", &[]), Value::Null);
+
+    let why = idgraph(
+        &[
+            "explain", "--json", snapshot, "user", "by_token", "--token", "123",
+        ],
+        None,
+    );
+    check_exit(&why, 0);
+    assert_eq!(stdout_json(&why)["same_person"], json!(true));
+    let out = dir.join("unlinked.idg");
+    let unlinked = idgraph(
+        &[
+            "unlink",
+            snapshot,
+            "user",
+            "by_token",
+            "--token",
+            "123",
+            "--out",
+            path_str(&out),
+        ],
+        None,
+    );
+    check_exit(&unlinked, 0);
+
+    check_exit(
+        &idgraph(
+            &[
+                "resolve", snapshot, "user", "--team", "123", "--token", "123",
+            ],
+            None,
+        ),
+        2,
+    );
+    let help = idgraph(&["resolve", "--help"], None);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--token <TOKEN>"), "{help}");
+    assert!(help.contains("--team <TEAM_ID>"), "{help}");
 }

@@ -8,7 +8,7 @@
 //! be written to stderr is dropped and costs the command nothing.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{self, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -148,15 +148,25 @@ impl From<ShapeArg> for Shape {
     }
 }
 
+/// The project, by one of two spellings: a token can read as a number ("123"), and must
+/// still be told from team 123.
 #[derive(Args)]
 struct ProjectArg {
-    /// The project: a team id, a token, or `default`.
-    #[arg(long, default_value = "default")]
+    /// The project by its numeric team id (an event's `team_id`), or `default`. A value that
+    /// is not a number is taken as a token, as `--token` would.
+    #[arg(long, default_value = "default", value_name = "TEAM_ID")]
     team: String,
+    /// The project by its token (an event's `token` or `api_key`), even one that reads as
+    /// a number.
+    #[arg(long, conflicts_with = "team")]
+    token: Option<String>,
 }
 
 impl ProjectArg {
     fn project(&self) -> Project {
+        if let Some(token) = &self.token {
+            return Project::Token(token.as_str().into());
+        }
         match self.team.as_str() {
             "default" => Project::Default,
             team => team
@@ -183,6 +193,10 @@ struct IngestOptions {
     /// anonymous-user, ...), as capture would.
     #[arg(long)]
     capture_validation: bool,
+    /// Reject a line longer than this, without reading it into memory. The default is
+    /// PostHog capture's limit on one event.
+    #[arg(long, value_name = "BYTES", default_value_t = Replay::DEFAULT_MAX_EVENT_BYTES)]
+    max_event_bytes: usize,
 }
 
 impl IngestOptions {
@@ -299,7 +313,9 @@ fn main() -> ExitCode {
 }
 
 fn replay(options: &IngestOptions, files: &[PathBuf]) -> Result<(), Failure> {
-    let mut replay = Replay::new(options.engine()).capture_validation(options.capture_validation);
+    let mut replay = Replay::new(options.engine())
+        .capture_validation(options.capture_validation)
+        .max_event_bytes(options.max_event_bytes);
     feed(&mut replay, files, options.strict, &mut Progress::off())?;
     let dump: Dump = replay.finish();
     print_json(&dump)
@@ -329,7 +345,7 @@ fn ingest(
         Some(path) => load(path)?,
         None => options.engine(),
     };
-    let mut replay = Replay::new(engine);
+    let mut replay = Replay::new(engine).max_event_bytes(options.max_event_bytes);
     let started = Instant::now();
     feed(
         &mut replay,
@@ -594,22 +610,18 @@ fn feed(
     strict: bool,
     progress: &mut Progress,
 ) -> Result<(), Failure> {
-    let mut line = Vec::with_capacity(1 << 16);
     for path in files {
         let name = display_name(path);
         let mut reader = BufReader::with_capacity(1 << 20, open(path)?);
         replay.start_file();
         loop {
-            line.clear();
-            let read = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|e| Failure::Message(format!("{name}: {e}")))?;
-            if read == 0 {
-                break;
-            }
-            let text = line.strip_suffix(b"\n").unwrap_or(&line);
-            let text = text.strip_suffix(b"\r").unwrap_or(text);
-            if let LineStatus::Rejected(reason) = replay.line(text)? {
+            let status = match replay.read_line(&mut reader) {
+                Ok(Some(status)) => status,
+                Ok(None) => break,
+                Err(idgraph::Error::Io(e)) => return Err(Failure::Message(format!("{name}: {e}"))),
+                Err(e) => return Err(e.into()),
+            };
+            if let LineStatus::Rejected(reason) = status {
                 diagnose(format_args!(
                     "{name}:{}: rejected: {reason}\n",
                     replay.line_number()

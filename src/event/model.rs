@@ -112,12 +112,14 @@ impl Timestamp {
     ///
     /// # Errors
     ///
-    /// [`EventError::InvalidTimestamp`] when the text is neither form.
+    /// [`EventError::InvalidTimestamp`] when the text is neither form;
+    /// [`EventError::TimestampOutOfRange`] when its time in UTC falls outside years
+    /// 0000-9999 (`9999-12-31T23:00:00-05:00`).
     pub fn parse(text: &str) -> Result<Timestamp, EventError> {
         use time::format_description::well_known::Rfc3339;
         let invalid = || EventError::InvalidTimestamp(text.chars().take(64).collect());
         if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
-            return Ok(Timestamp(micros_of(t)));
+            return in_utc_range(t, text);
         }
         if text.len() >= 19 && text.as_bytes().get(10) == Some(&b' ') && text.is_ascii() {
             let mut fixed = String::with_capacity(text.len() + 1);
@@ -128,10 +130,22 @@ impl Timestamp {
                 fixed.push('Z');
             }
             if let Ok(t) = time::OffsetDateTime::parse(&fixed, &Rfc3339) {
-                return Ok(Timestamp(micros_of(t)));
+                return in_utc_range(t, text);
             }
         }
         Err(invalid())
+    }
+}
+
+/// `t`, parsed from `text`, when it falls in years 0000-9999 in UTC. Times are written in
+/// UTC (the dump's `created_at`), and RFC 3339 has four digits for the year, so a time that
+/// an offset takes past either end could be read but never written back.
+fn in_utc_range(t: time::OffsetDateTime, text: &str) -> Result<Timestamp, EventError> {
+    match t.checked_to_offset(time::UtcOffset::UTC) {
+        Some(utc) if (0..=9999).contains(&utc.year()) => Ok(Timestamp(micros_of(t))),
+        _ => Err(EventError::TimestampOutOfRange(
+            text.chars().take(64).collect(),
+        )),
     }
 }
 
