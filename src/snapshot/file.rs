@@ -14,7 +14,7 @@
 //! | 24 | 4 | CRC-32 (IEEE) of bytes 12..24 followed by the body |
 //!
 //! then the body, encoded with bincode 2's legacy configuration (fixed-width integers,
-//! `u64` lengths; see `codec::config`). The body is columnar ([`codec::BodyV2`]): the
+//! `u64` lengths; see `codec::config`). The body is columnar ([`Body`]): the
 //! caller's position bytes, the configuration, the counters, the property key arena, then
 //! per project the id arena (one text array plus end offsets), the union-find `parent`,
 //! `rank` and member-list `next` arrays, `person_at`, a personless bitmap, the person
@@ -36,13 +36,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
-use super::{codec, concurrent, convert};
+use super::context::DecodeContext;
+use super::schema::Body;
+use super::{body, concurrent, load as checks, prepare, save, wire};
 use crate::engine::Engine;
 use crate::error::SnapshotError;
 
 const MAGIC: [u8; 8] = *b"IDGRAPH\0";
 /// The format this build writes, and the only one it reads.
-const VERSION: u32 = 2;
+pub(super) const VERSION: u32 = 2;
 const HEADER_LEN: usize = 28;
 /// The smallest body whose load takes a second thread: below it, starting and feeding the
 /// thread costs about what it saves (in scratch runs, 100 KB bodies took 62-77 µs on this
@@ -119,7 +121,7 @@ impl Engine {
         mut writer: W,
         position: &[u8],
     ) -> Result<(), SnapshotError> {
-        let body = convert::body(self, position)?;
+        let body = save::body(self, position)?;
         write_body(&body, &mut writer)
     }
 
@@ -149,7 +151,7 @@ impl Engine {
     /// ```
     pub fn save_to_vec(&self, position: &[u8]) -> Result<Vec<u8>, SnapshotError> {
         let mut out = Cursor::new(Vec::new());
-        write_then_header(&convert::body(self, position)?, &mut out)?;
+        write_then_header(&save::body(self, position)?, &mut out)?;
         Ok(out.into_inner())
     }
 
@@ -215,7 +217,7 @@ impl Engine {
         position: &[u8],
     ) -> Result<(), SnapshotError> {
         write_atomically(path.as_ref(), |writer| {
-            write_then_header(&convert::body(self, position)?, writer)
+            write_then_header(&save::body(self, position)?, writer)
         })
     }
 
@@ -262,13 +264,13 @@ impl Engine {
 }
 
 /// Writes the header and then `body`.
-fn write_body<W: Write>(body: &codec::BodyV2<'_>, writer: &mut W) -> Result<(), SnapshotError> {
+fn write_body<W: Write>(body: &Body<'_>, writer: &mut W) -> Result<(), SnapshotError> {
     // Two passes over the engine instead of one into a buffer: the header, which comes
     // first, needs the body's length and checksum, and measuring is cheaper than copying
     // the whole body once more.
-    let (len, body_crc) = codec::measure(body).map_err(io::Error::other)?;
+    let (len, body_crc) = body::measure(body).map_err(io::Error::other)?;
     writer.write_all(&header_for(len, &body_crc))?;
-    codec::write(body, writer)?;
+    body::write(body, writer)?;
     writer.flush()?;
     Ok(())
 }
@@ -276,12 +278,12 @@ fn write_body<W: Write>(body: &codec::BodyV2<'_>, writer: &mut W) -> Result<(), 
 /// Writes a placeholder header, the body, and then the header over the placeholder: one
 /// pass over the engine where [`write_body`] needs two.
 fn write_then_header<W: Write + Seek>(
-    body: &codec::BodyV2<'_>,
+    body: &Body<'_>,
     writer: &mut W,
 ) -> Result<(), SnapshotError> {
     let start = writer.stream_position()?;
     writer.write_all(&[0; HEADER_LEN])?;
-    let (len, body_crc) = codec::write_measured(body, writer)?;
+    let (len, body_crc) = body::write_measured(body, writer)?;
     let end = writer.stream_position()?;
     writer.seek(SeekFrom::Start(start))?;
     writer.write_all(&header_for(len, &body_crc))?;
@@ -372,7 +374,7 @@ fn load<R: Read>(mut reader: R, size_hint: Option<u64>) -> Result<Snapshot, Snap
     // passed the checksum.
     // A column reserves ahead no more than the file holds, or a bounded amount when the
     // size is unknown, so a corrupt length cannot allocate the machine away.
-    let reserve = size_hint.map_or(codec::STREAM_RESERVE, |size| {
+    let reserve = size_hint.map_or(wire::STREAM_RESERVE, |size| {
         usize::try_from(size).unwrap_or(usize::MAX)
     });
     // A large body's jobs are done on a second thread as it decodes; a small one's here
@@ -380,8 +382,8 @@ fn load<R: Read>(mut reader: R, size_hint: Option<u64>) -> Result<Snapshot, Snap
     let (jobs, prepare) = mpsc::channel();
     let (prepared, read) = concurrent::join(
         len >= SECOND_THREAD_FROM,
-        move || convert::prepare(&prepare),
-        move || codec::read_stream(reader, len, codec::DecodeContext::sending(reserve, jobs)),
+        move || prepare::prepare(&prepare),
+        move || body::read_stream(reader, len, DecodeContext::new(reserve).sending(jobs)),
     );
     let (body, end) = read?;
     if end.read < len {
@@ -391,7 +393,7 @@ fn load<R: Read>(mut reader: R, size_hint: Option<u64>) -> Result<Snapshot, Snap
     // A failing reader fails the drain in `read_stream` too, so an I/O error from the
     // decoder here is a body that ends before its contents do.
     let body = body.map_err(read_error)?;
-    let (engine, position) = convert::engine(body, prepared)?;
+    let (engine, position) = checks::engine(body, prepared)?;
     Ok(Snapshot { engine, position })
 }
 
@@ -412,13 +414,13 @@ fn verify(
     Ok(())
 }
 
-fn read_error(error: codec::ReadError) -> SnapshotError {
+fn read_error(error: body::ReadError) -> SnapshotError {
     match error {
-        codec::ReadError::Codec(source) => SnapshotError::Invalid {
+        body::ReadError::Codec(source) => SnapshotError::Invalid {
             reason: "the body does not decode".to_owned(),
             source: Some(Box::new(source)),
         },
-        codec::ReadError::Trailing(n) => {
+        body::ReadError::Trailing(n) => {
             SnapshotError::invalid(format!("{n} bytes after the end of the body"))
         }
     }
@@ -432,10 +434,10 @@ fn decode(flags_and_len: &[u8], stored: u32, bytes: &[u8]) -> Result<Snapshot, S
     let (jobs, prepare) = mpsc::channel();
     let ((summed_aside, prepared), (body, summed_here)) = concurrent::join(
         threaded,
-        move || (threaded.then(|| crc_of(bytes)), convert::prepare(&prepare)),
+        move || (threaded.then(|| crc_of(bytes)), prepare::prepare(&prepare)),
         move || {
-            let context = codec::DecodeContext::sending(bytes.len(), jobs);
-            codec::read_with(bytes, context, !threaded)
+            let context = DecodeContext::new(bytes.len()).sending(jobs);
+            body::read_with(bytes, context, !threaded)
         },
     );
     // One of the two summed the body; the fallback only keeps that off the types.
@@ -444,7 +446,7 @@ fn decode(flags_and_len: &[u8], stored: u32, bytes: &[u8]) -> Result<Snapshot, S
         .unwrap_or_else(|| crc_of(bytes));
     verify(flags_and_len, stored, &crc)?;
     let body = body.map_err(read_error)?;
-    let (engine, position) = convert::engine(body, prepared)?;
+    let (engine, position) = checks::engine(body, prepared)?;
     Ok(Snapshot { engine, position })
 }
 

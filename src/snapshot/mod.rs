@@ -1,10 +1,20 @@
 //! Snapshots: an engine's whole state in one versioned, checksummed file, saved atomically
 //! and loaded with every invariant checked. This module is the only one that knows bincode.
 
-mod codec;
+mod body;
+mod codes;
 mod concurrent;
-mod convert;
+mod context;
+mod dto;
 mod file;
+mod load;
+mod load_values;
+mod prepare;
+mod records;
 mod rows;
+mod save;
+mod schedule;
+mod schema;
+mod wire;
 
 pub use file::Snapshot;

@@ -10,8 +10,13 @@
 //! the decoder's context). Whether keys rise within each owner's run is settled later,
 //! when the owners are known: keys may fall only where a run starts.
 
+use crate::error::SnapshotError;
 use crate::graph::Prop;
 use crate::graph::PropKey;
+
+fn invalid(reason: impl Into<String>) -> SnapshotError {
+    SnapshotError::invalid(reason)
+}
 
 /// Bytes per row: key, writer and value slot, each a little-endian `u32`.
 pub(super) const ROW_SIZE: usize = 12;
@@ -171,6 +176,39 @@ impl FallsAtStarts {
             self.last = Some(end.key);
         }
     }
+}
+
+/// Settles what the decoder's check of property rows left to their owners (see
+/// [`super::rows`]), given the falls at the starts of the owners' runs. Returns the highest
+/// value slot the rows name, which [`engine`] checks against the value store once it is
+/// built.
+pub(super) fn rows_fit_owners(
+    verdict: RowVerdict,
+    falls_at_starts: usize,
+) -> Result<Option<u32>, SnapshotError> {
+    if verdict.bad_key {
+        return Err(invalid("a property key out of range"));
+    }
+    if verdict.bad_writer {
+        return Err(invalid("a property writer is not a distinct id"));
+    }
+    if verdict.free_value {
+        return Err(no_value());
+    }
+    if falls_at_starts != verdict.falls {
+        return Err(invalid("property keys out of order or repeated"));
+    }
+    Ok(verdict.max_value)
+}
+
+pub(super) fn no_value() -> SnapshotError {
+    invalid("a property value slot that holds no value")
+}
+
+pub(super) fn counts_differ(owners: &str) -> SnapshotError {
+    invalid(format!(
+        "the {owners}' property counts do not add up to their rows"
+    ))
 }
 
 #[cfg(test)]
