@@ -45,7 +45,10 @@ pub use dump::{
     WarningRecord,
 };
 pub use engine::{Counters, Engine, EngineBuilder, GroupRef, PersonRef, Stats};
-pub use error::{EditError, EngineError, Error, EventError, Result, SnapshotError};
+pub use error::{
+    EditError, EngineError, Error, EventError, InvalidSnapshot, Result, SnapshotError,
+    SnapshotSection,
+};
 pub use event::{Event, EventKind, Number, Project, Timestamp, Value, write_event_json};
 pub use explain::{Explanation, LinkStep, RefusedStep};
 pub use graph::{EventRef, LinkEffect, LinkKind, MAX_GROUP_TYPES, RefusalReason};

@@ -40,7 +40,7 @@ use super::context::DecodeContext;
 use super::schema::Body;
 use super::{body, concurrent, load as checks, prepare, save, wire};
 use crate::engine::Engine;
-use crate::error::SnapshotError;
+use crate::error::{InvalidSnapshot, SnapshotError};
 
 const MAGIC: [u8; 8] = *b"IDGRAPH\0";
 /// The format this build writes, and the only one it reads.
@@ -409,7 +409,7 @@ fn verify(
         return Err(SnapshotError::ChecksumMismatch { stored, computed });
     }
     if flags_and_len[..4] != [0; 4] {
-        return Err(SnapshotError::invalid("unknown flags"));
+        return Err(SnapshotError::invalid(InvalidSnapshot::UnknownFlags));
     }
     Ok(())
 }
@@ -417,12 +417,10 @@ fn verify(
 fn read_error(error: body::ReadError) -> SnapshotError {
     match error {
         body::ReadError::Codec(source) => SnapshotError::Invalid {
-            reason: "the body does not decode".to_owned(),
+            kind: InvalidSnapshot::DoesNotDecode,
             source: Some(Box::new(source)),
         },
-        body::ReadError::Trailing(n) => {
-            SnapshotError::invalid(format!("{n} bytes after the end of the body"))
-        }
+        body::ReadError::Trailing(n) => SnapshotError::invalid(InvalidSnapshot::TrailingBytes(n)),
     }
 }
 

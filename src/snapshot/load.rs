@@ -7,11 +7,11 @@ use super::codes::{LINK_KINDS, PROJECT_DEFAULT, PROJECT_TEAM, PROJECT_TOKEN, REA
 use super::load_values::{StrsIn, ValuesIn};
 use super::prepare::{Prepared, PreparedForest, PreparedIds, PreparedPersons};
 use super::records::{CheckedRows, Links, PropRows, uuid_of};
-use super::rows::{RowVerdict, counts_differ, no_value, rows_fit_owners};
+use super::rows::{RowVerdict, no_value, rows_fit_owners};
 use super::schema::{Arena, Body, ProjectBody};
 use super::wire::take_col;
 use crate::engine::{Counters, Engine};
-use crate::error::SnapshotError;
+use crate::error::{InvalidSnapshot as Kind, SnapshotError, SnapshotSection as Section};
 use crate::event::{Project, Timestamp};
 use crate::graph::PropRuns;
 use crate::graph::{EventRef, Link, LinkStore, Refusal};
@@ -21,14 +21,14 @@ use crate::graph::{NO_PERSON, ProjectGraph, ProjectParts, Projects, Sets};
 use crate::posthog::Config;
 use crate::posthog::WarningKind;
 
-pub(super) fn invalid(reason: impl Into<String>) -> SnapshotError {
-    SnapshotError::invalid(reason)
+pub(super) fn invalid(kind: Kind) -> SnapshotError {
+    SnapshotError::invalid(kind)
 }
 
 fn interner(
     arena: Arena<'static>,
     erased: Vec<u32>,
-    what: &str,
+    what: Section,
 ) -> Result<Interner, SnapshotError> {
     finish_interner(unfinished_interner(arena, what), erased, what)
 }
@@ -36,30 +36,28 @@ fn interner(
 /// The first step of [`interner`], for an arena whose erased list comes later.
 pub(super) fn unfinished_interner(
     arena: Arena<'static>,
-    what: &str,
+    what: Section,
 ) -> Result<Unfinished, SnapshotError> {
-    let text = String::from_utf8(arena.text.into_vec())
-        .map_err(|_| invalid(format!("{what}: text is not UTF-8")))?;
+    let text =
+        String::from_utf8(arena.text.into_vec()).map_err(|_| invalid(Kind::TextNotUtf8(what)))?;
     Interner::rebuild(text, arena.ends.into_vec()).ok_or_else(|| bad_interner(what))
 }
 
 fn finish_interner(
     unfinished: Result<Unfinished, SnapshotError>,
     erased: Vec<u32>,
-    what: &str,
+    what: Section,
 ) -> Result<Interner, SnapshotError> {
     unfinished?.finish(erased).ok_or_else(|| bad_interner(what))
 }
 
-fn bad_interner(what: &str) -> SnapshotError {
-    invalid(format!(
-        "{what}: offsets out of order, a string repeated, or a bad erased list"
-    ))
+fn bad_interner(what: Section) -> SnapshotError {
+    invalid(Kind::BadInterner(what))
 }
 
 /// A project whose jobs were not done, which a load never leaves.
 fn unprepared() -> SnapshotError {
-    invalid("a part of the body was not prepared")
+    invalid(Kind::NotPrepared)
 }
 
 fn project_in(dto: &ProjectBody<'static>) -> Result<Project, SnapshotError> {
@@ -69,8 +67,8 @@ fn project_in(dto: &ProjectBody<'static>) -> Result<Project, SnapshotError> {
         PROJECT_TEAM if dto.token.is_empty() => Ok(Project::Team(dto.team)),
         PROJECT_TOKEN if dto.team == 0 => std::str::from_utf8(&dto.token)
             .map(|token| Project::Token(token.into()))
-            .map_err(|_| invalid("a project token is not UTF-8")),
-        _ => Err(invalid("a project is neither default, a team nor a token")),
+            .map_err(|_| invalid(Kind::ProjectTokenNotUtf8)),
+        _ => Err(invalid(Kind::UnknownProjectKind)),
     }
 }
 
@@ -79,31 +77,31 @@ fn groups_in(
     values: &mut ValuesIn<'_>,
 ) -> Result<Groups, SnapshotError> {
     let mut types: Vec<Box<str>> = Vec::new();
-    let mut type_names = StrsIn::new(&dto.group_types, "group types")?;
+    let mut type_names = StrsIn::new(&dto.group_types, Section::GroupTypes)?;
     while type_names.remaining() > 0 {
         let name = type_names.next()?;
         if types.len() == MAX_GROUP_TYPES || types.iter().any(|t| **t == *name) {
-            return Err(invalid("more than five group types, or one repeated"));
+            return Err(invalid(Kind::TooManyGroupTypes));
         }
         types.push(name.into());
     }
-    type_names.finish("group types")?;
+    type_names.finish(Section::GroupTypes)?;
 
     let count = dto.group_type_index.len();
     if dto.group_created_at.len() != count || dto.group_versions.len() != count {
-        return Err(invalid("group columns of different lengths"));
+        return Err(invalid(Kind::GroupColumnsDiffer));
     }
-    let mut keys = StrsIn::new(&dto.group_keys, "group keys")?;
+    let mut keys = StrsIn::new(&dto.group_keys, Section::GroupKeys)?;
     let mut groups = HashMap::with_capacity(count.min(keys.remaining()));
     let mut last: Option<(u8, &str)> = None;
     for i in 0..count {
         let index = dto.group_type_index[i];
         if usize::from(index) >= types.len() {
-            return Err(invalid("a group of an unknown group type"));
+            return Err(invalid(Kind::UnknownGroupType));
         }
         let key = keys.next()?;
         if last.is_some_and(|last| last >= (index, key)) {
-            return Err(invalid("groups out of order or repeated"));
+            return Err(invalid(Kind::GroupsOutOfOrder));
         }
         last = Some((index, key));
         let group = Group {
@@ -113,8 +111,8 @@ fn groups_in(
         };
         groups.insert((index, key.into()), group);
     }
-    keys.finish("group keys")?;
-    Groups::from_parts(types, groups).ok_or_else(|| invalid("a group of an unknown group type"))
+    keys.finish(Section::GroupKeys)?;
+    Groups::from_parts(types, groups).ok_or_else(|| invalid(Kind::UnknownGroupType))
 }
 
 fn event_ref(ordinals: &[u64], times: &[i64], uuids: &[u8], i: usize) -> EventRef {
@@ -125,8 +123,8 @@ fn event_ref(ordinals: &[u64], times: &[i64], uuids: &[u8], i: usize) -> EventRe
     }
 }
 
-fn decode<T: Copy>(table: &[T], code: u8, what: &str) -> Result<T, SnapshotError> {
-    code_in(table, code).ok_or_else(|| invalid(format!("unknown {what} code {code}")))
+fn decode<T: Copy>(table: &[T], code: u8, unknown: fn(u8) -> Kind) -> Result<T, SnapshotError> {
+    code_in(table, code).ok_or_else(|| invalid(unknown(code)))
 }
 
 /// The links and refusals of a project: every link inside one person, every id in range.
@@ -144,7 +142,7 @@ fn links_in(
             .flat_map(|m| [&m.target_props, &m.source_props])
     };
     let records = PropRuns::from_packed(record_props.rows, runs())
-        .ok_or_else(|| counts_differ("merge records"))?;
+        .ok_or_else(|| invalid(Kind::RecordPropertyCountsDiffer))?;
     let falls = RowVerdict::falls_at_starts(runs().map(|&run| records.get(run)));
     let max_value = rows_fit_owners(record_props.verdict, falls)?;
     for link in &links {
@@ -152,17 +150,17 @@ fn links_in(
         let (Some(&root), Some(&source_root)) =
             (sets.root.get(target.index()), sets.root.get(source.index()))
         else {
-            return Err(invalid("a link names an id out of range"));
+            return Err(invalid(Kind::LinkIdOutOfRange));
         };
         if target == source || source_root != root || person_at[root as usize] == NO_PERSON {
-            return Err(invalid("a link joins ids that are not one person"));
+            return Err(invalid(Kind::LinkAcrossPersons));
         }
     }
     let key = |raw: u32| -> Result<IdKey, SnapshotError> {
         if (raw as usize) < sets.root.len() {
             Ok(IdKey::from_raw(raw))
         } else {
-            Err(invalid("a link names an id out of range"))
+            Err(invalid(Kind::LinkIdOutOfRange))
         }
     };
 
@@ -178,15 +176,19 @@ fn links_in(
     .any(|&len| len != m)
         || dto.refusal_uuids.len() != m * 16
     {
-        return Err(invalid("refusal columns of different lengths"));
+        return Err(invalid(Kind::RefusalColumnsDiffer));
     }
     let mut refusals = Vec::with_capacity(m);
     for i in 0..m {
         refusals.push(Refusal {
             target: key(dto.refusal_target[i])?,
             source: key(dto.refusal_source[i])?,
-            kind: decode(&LINK_KINDS, dto.refusal_kind[i], "link kind")?,
-            reason: decode(&REASONS, dto.refusal_reason[i], "refusal reason")?,
+            kind: decode(&LINK_KINDS, dto.refusal_kind[i], Kind::UnknownLinkKindCode)?,
+            reason: decode(
+                &REASONS,
+                dto.refusal_reason[i],
+                Kind::UnknownRefusalReasonCode,
+            )?,
             event: event_ref(
                 &dto.refusal_ordinal,
                 &dto.refusal_time,
@@ -228,16 +230,16 @@ fn graph_in(
     let n = forest.len;
     let PreparedPersons { cols, checked } = persons;
     if ids.len != n || cols.person_at.len() != n {
-        return Err(invalid("id columns of different lengths"));
+        return Err(invalid(Kind::IdColumnsDiffer));
     }
     if dto.personless.len() != n.div_ceil(8)
         || (!n.is_multiple_of(8) && dto.personless[n / 8] >> (n % 8) != 0)
     {
-        return Err(invalid("the personless bitmap does not match the ids"));
+        return Err(invalid(Kind::PersonlessBitmap));
     }
     let (forest, sets) = forest
         .checked
-        .ok_or_else(|| invalid("the union-find forest is not a forest of its member lists"))?;
+        .ok_or_else(|| invalid(Kind::ForestNotAForest))?;
     let (props, person_max) = checked.ok_or_else(unprepared)??;
     let links = match std::mem::replace(&mut dto.links, Links::In(Vec::new())) {
         Links::In(links) => links,
@@ -254,7 +256,7 @@ fn graph_in(
     let erased = take_col(&mut dto.ids_erased);
     let graph = ProjectGraph::from_checked_parts(ProjectParts {
         project,
-        ids: finish_interner(ids.table, erased, "distinct ids")?,
+        ids: finish_interner(ids.table, erased, Section::DistinctIds)?,
         forest,
         person_at: cols.person_at,
         personless,
@@ -291,8 +293,8 @@ pub(super) fn engine(
     let warnings: [u64; WarningKind::ALL.len()] = warnings
         .as_ref()
         .try_into()
-        .map_err(|_| invalid("warning counters of another number of kinds"))?;
-    let prop_keys = interner(prop_keys, Vec::new(), "property keys")?;
+        .map_err(|_| invalid(Kind::WarningCountersOfOtherKinds))?;
+    let prop_keys = interner(prop_keys, Vec::new(), Section::PropertyKeys)?;
     let values = prepared.values.ok_or_else(unprepared)??;
     let mut ids = prepared.ids.into_iter();
     let mut forests = prepared.forests.into_iter();
@@ -309,8 +311,7 @@ pub(super) fn engine(
         }
         graphs.push(graph);
     }
-    let projects =
-        Projects::from_graphs(graphs).ok_or_else(|| invalid("a project appears twice"))?;
+    let projects = Projects::from_graphs(graphs).ok_or_else(|| invalid(Kind::ProjectTwice))?;
     let engine = Engine {
         config: Config {
             lift_properties,
@@ -318,7 +319,7 @@ pub(super) fn engine(
             record_changes,
             max_ids_per_person: match max_ids_per_person {
                 u64::MAX => None,
-                max => Some(u32::try_from(max).map_err(|_| invalid("a move limit past u32"))?),
+                max => Some(u32::try_from(max).map_err(|_| invalid(Kind::MoveLimitPastU32))?),
             },
         },
         prop_keys,

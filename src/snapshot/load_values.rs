@@ -7,7 +7,7 @@ use super::codes::{
 };
 use super::load::invalid;
 use super::schema::{Strs, Values};
-use crate::error::SnapshotError;
+use crate::error::{InvalidSnapshot as Kind, SnapshotError, SnapshotSection as Section};
 use crate::event::{Number, Value};
 use crate::graph::{Rebuild, ValueStore};
 
@@ -20,9 +20,8 @@ pub(super) struct StrsIn<'s> {
 }
 
 impl<'s> StrsIn<'s> {
-    pub(super) fn new(strs: &'s Strs<'static>, what: &str) -> Result<StrsIn<'s>, SnapshotError> {
-        let text = std::str::from_utf8(&strs.text)
-            .map_err(|_| invalid(format!("{what}: text is not UTF-8")))?;
+    pub(super) fn new(strs: &'s Strs<'static>, what: Section) -> Result<StrsIn<'s>, SnapshotError> {
+        let text = std::str::from_utf8(&strs.text).map_err(|_| invalid(Kind::TextNotUtf8(what)))?;
         Ok(StrsIn {
             text,
             lens: &strs.lens,
@@ -39,26 +38,26 @@ impl<'s> StrsIn<'s> {
         let len = *self
             .lens
             .get(self.at)
-            .ok_or_else(|| invalid("fewer strings than values need"))? as usize;
+            .ok_or_else(|| invalid(Kind::FewerStrings))? as usize;
         let end = self
             .offset
             .checked_add(len)
             .filter(|&end| end <= self.text.len())
-            .ok_or_else(|| invalid("string lengths pass the end of their text"))?;
+            .ok_or_else(|| invalid(Kind::StringPastText))?;
         let s = self
             .text
             .get(self.offset..end)
-            .ok_or_else(|| invalid("a string splits a UTF-8 character"))?;
+            .ok_or_else(|| invalid(Kind::StringSplitsCharacter))?;
         self.at += 1;
         self.offset = end;
         Ok(s)
     }
 
-    pub(super) fn finish(&self, what: &str) -> Result<(), SnapshotError> {
+    pub(super) fn finish(&self, what: Section) -> Result<(), SnapshotError> {
         if self.at == self.lens.len() && self.offset == self.text.len() {
             Ok(())
         } else {
-            Err(invalid(format!("{what}: strings left over")))
+            Err(invalid(Kind::StringsLeftOver(what)))
         }
     }
 }
@@ -77,7 +76,7 @@ impl<'v> ValuesIn<'v> {
         Ok(ValuesIn {
             tags: &values.tags,
             nums: &values.nums,
-            strs: StrsIn::new(&values.strs, "property values")?,
+            strs: StrsIn::new(&values.strs, Section::PropertyValues)?,
             tag: 0,
             num: 0,
         })
@@ -87,7 +86,7 @@ impl<'v> ValuesIn<'v> {
         let n = *self
             .nums
             .get(self.num)
-            .ok_or_else(|| invalid("fewer numbers than values need"))?;
+            .ok_or_else(|| invalid(Kind::FewerNumbers))?;
         self.num += 1;
         Ok(n)
     }
@@ -98,19 +97,17 @@ impl<'v> ValuesIn<'v> {
         usize::try_from(n)
             .ok()
             .filter(|&n| n <= self.tags.len() - self.tag)
-            .ok_or_else(|| invalid("a container longer than the values left"))
+            .ok_or_else(|| invalid(Kind::ContainerTooLong))
     }
 
     pub(super) fn value(&mut self, depth: usize) -> Result<Value, SnapshotError> {
         if depth > MAX_DEPTH {
-            return Err(invalid(format!(
-                "a value nests deeper than {MAX_DEPTH} levels"
-            )));
+            return Err(invalid(Kind::ValueTooDeep { levels: MAX_DEPTH }));
         }
         let tag = *self
             .tags
             .get(self.tag)
-            .ok_or_else(|| invalid("fewer values than properties"))?;
+            .ok_or_else(|| invalid(Kind::FewerValues))?;
         self.tag += 1;
         Ok(match tag {
             TAG_NULL => Value::Null,
@@ -129,7 +126,7 @@ impl<'v> ValuesIn<'v> {
                 Value::Array(items.into_boxed_slice())
             }
             TAG_OBJECT => Value::Object(self.members(depth)?.into_boxed_slice()),
-            other => return Err(invalid(format!("unknown value tag {other}"))),
+            other => return Err(invalid(Kind::UnknownValueTag(other))),
         })
     }
 
@@ -141,13 +138,13 @@ impl<'v> ValuesIn<'v> {
     ) -> Result<Vec<(Box<str>, Value)>, SnapshotError> {
         let len = self.count()?;
         if len > self.strs.remaining() {
-            return Err(invalid("an object with more keys than strings left"));
+            return Err(invalid(Kind::ObjectKeysPastStrings));
         }
         let mut members: Vec<(Box<str>, Value)> = Vec::with_capacity(len);
         for _ in 0..len {
             let key = self.strs.next()?;
             if members.last().is_some_and(|(last, _)| **last >= *key) {
-                return Err(invalid("object keys out of order or repeated"));
+                return Err(invalid(Kind::ObjectKeysOutOfOrder));
             }
             let value = self.value(depth + 1)?;
             members.push((key.into(), value));
@@ -162,15 +159,15 @@ impl<'v> ValuesIn<'v> {
                 self.tag += 1;
                 self.members(0)
             }
-            _ => Err(invalid("a group's properties are not an object")),
+            _ => Err(invalid(Kind::GroupPropertiesNotObject)),
         }
     }
 
     pub(super) fn finish(&self) -> Result<(), SnapshotError> {
         if self.tag != self.tags.len() || self.num != self.nums.len() {
-            return Err(invalid("property values left over"));
+            return Err(invalid(Kind::ValuesLeftOver));
         }
-        self.strs.finish("property values")
+        self.strs.finish(Section::PropertyValues)
     }
 }
 /// The value store: its slots in order, free ones null.
@@ -178,7 +175,7 @@ pub(super) fn values_in(
     dto: &Values<'static>,
     free: Vec<u32>,
 ) -> Result<ValueStore, SnapshotError> {
-    let repeated = || invalid("the value store repeats a value or frees a slot in use");
+    let repeated = || invalid(Kind::ValueStoreRepeats);
     let mut stream = ValuesIn::new(dto)?;
     let mut store = Rebuild::with_capacity(dto.tags.len().min(1 << 20));
     while stream.tag < stream.tags.len() {

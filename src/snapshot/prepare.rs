@@ -7,9 +7,9 @@ use std::sync::mpsc::Receiver;
 use super::load::{invalid, unfinished_interner};
 use super::load_values::values_in;
 use super::records::CheckedRows;
-use super::rows::{FallsAtStarts, counts_differ, rows_fit_owners};
+use super::rows::{FallsAtStarts, rows_fit_owners};
 use super::schedule::Job;
-use crate::error::SnapshotError;
+use crate::error::{InvalidSnapshot as Kind, SnapshotError, SnapshotSection as Section};
 use crate::graph::{Forest, NO_PERSON, Person, PropArena, Sets, Unfinished, ValueStore};
 
 /// What the decoder's [`Job`]s make, in the order they came (on the second thread, or here
@@ -68,7 +68,7 @@ impl Prepared {
             Job::Values(values, free) => self.values = Some(values_in(&values, free)),
             Job::Ids(arena) => self.ids.push(PreparedIds {
                 len: arena.ends.len(),
-                table: unfinished_interner(arena, "distinct ids"),
+                table: unfinished_interner(arena, Section::DistinctIds),
             }),
             Job::Forest(parent, rank, next) => self.forests.push(PreparedForest {
                 len: parent.len(),
@@ -110,10 +110,10 @@ pub(super) fn persons_in(
         free_persons,
     } = cols;
     if persons.len() >= u32::MAX as usize {
-        return Err(invalid("more person slots than person keys"));
+        return Err(invalid(Kind::TooManyPersonSlots));
     }
     let arena = PropArena::from_packed(props.rows, persons.iter().flatten().map(Person::props))
-        .ok_or_else(|| counts_differ("persons"))?;
+        .ok_or_else(|| invalid(Kind::PersonPropertyCountsDiffer))?;
     // One walk over the live persons: their runs of rows, and the set of each one's anchor,
     // which must hold it and count its ids.
     let (mut starts, mut live) = (FallsAtStarts::default(), 0usize);
@@ -122,15 +122,13 @@ pub(super) fn persons_in(
         live += 1;
         starts.see(arena.get(person.props()));
         let Some(&root) = sets.root.get(person.anchor().index()) else {
-            return Err(invalid("a person's anchor is not a distinct id"));
+            return Err(invalid(Kind::PersonAnchorOutside));
         };
         if person_at[root as usize] as usize != slot {
-            return Err(invalid(
-                "a person's anchor is in a set that holds another person",
-            ));
+            return Err(invalid(Kind::PersonAnchorHoldsAnother));
         }
         if person.id_count() != sets.size[root as usize] {
-            return Err(invalid("a person's id count differs from its set"));
+            return Err(invalid(Kind::PersonIdCountDiffers));
         }
     }
     let max_value = rows_fit_owners(props.verdict, starts.falls)?;
@@ -139,12 +137,12 @@ pub(super) fn persons_in(
     for &slot in free_persons {
         match (listed.get_mut(slot as usize), persons.get(slot as usize)) {
             (Some(seen @ false), Some(None)) => *seen = true,
-            (Some(true), _) => return Err(invalid("a free person slot listed twice")),
-            _ => return Err(invalid("a free person slot out of range or in use")),
+            (Some(true), _) => return Err(invalid(Kind::FreeSlotTwice)),
+            _ => return Err(invalid(Kind::FreeSlotInvalid)),
         }
     }
     if free_persons.len() != persons.len() - live {
-        return Err(invalid("an empty person slot missing from the free list"));
+        return Err(invalid(Kind::FreeSlotMissing));
     }
     check_person_at(sets, cols)?;
     Ok((arena, max_value))
@@ -163,12 +161,10 @@ pub(super) fn check_person_at(sets: &Sets, cols: &PersonCols) -> Result<(), Snap
         off_root |= holds && root as usize != i;
     }
     if off_root {
-        return Err(invalid("a person is recorded at an id that is not a root"));
+        return Err(invalid(Kind::PersonOffRoot));
     }
     if Some(named) != cols.persons.len().checked_sub(cols.free_persons.len()) {
-        return Err(invalid(
-            "sets name a person slot that is not live, or one person twice",
-        ));
+        return Err(invalid(Kind::PersonNamedTwice));
     }
     Ok(())
 }

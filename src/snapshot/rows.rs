@@ -10,12 +10,12 @@
 //! the decoder's context). Whether keys rise within each owner's run is settled later,
 //! when the owners are known: keys may fall only where a run starts.
 
-use crate::error::SnapshotError;
+use crate::error::{InvalidSnapshot as Kind, SnapshotError};
 use crate::graph::Prop;
 use crate::graph::PropKey;
 
-fn invalid(reason: impl Into<String>) -> SnapshotError {
-    SnapshotError::invalid(reason)
+fn invalid(kind: Kind) -> SnapshotError {
+    SnapshotError::invalid(kind)
 }
 
 /// Bytes per row: key, writer and value slot, each a little-endian `u32`.
@@ -187,28 +187,22 @@ pub(super) fn rows_fit_owners(
     falls_at_starts: usize,
 ) -> Result<Option<u32>, SnapshotError> {
     if verdict.bad_key {
-        return Err(invalid("a property key out of range"));
+        return Err(invalid(Kind::PropertyKeyOutOfRange));
     }
     if verdict.bad_writer {
-        return Err(invalid("a property writer is not a distinct id"));
+        return Err(invalid(Kind::PropertyWriterNotAnId));
     }
     if verdict.free_value {
         return Err(no_value());
     }
     if falls_at_starts != verdict.falls {
-        return Err(invalid("property keys out of order or repeated"));
+        return Err(invalid(Kind::PropertyKeysOutOfOrder));
     }
     Ok(verdict.max_value)
 }
 
 pub(super) fn no_value() -> SnapshotError {
-    invalid("a property value slot that holds no value")
-}
-
-pub(super) fn counts_differ(owners: &str) -> SnapshotError {
-    invalid(format!(
-        "the {owners}' property counts do not add up to their rows"
-    ))
+    invalid(Kind::NoValueInSlot)
 }
 
 #[cfg(test)]

@@ -10,16 +10,16 @@ use super::records::{Links, Persons, PropRows, uuid_bytes};
 use super::schema::{Arena, Body, ProjectBody, Strs, Values};
 use super::wire::{Col, Seq};
 use crate::engine::Engine;
-use crate::error::SnapshotError;
+use crate::error::{InvalidSnapshot as Kind, SnapshotError};
 use crate::event::{Number, Project, Value};
 use crate::graph::{EventRef, Group, Interner, ProjectGraph};
 
-fn invalid(reason: impl Into<String>) -> SnapshotError {
-    SnapshotError::invalid(reason)
+fn invalid(kind: Kind) -> SnapshotError {
+    SnapshotError::invalid(kind)
 }
 
-fn len_u32(len: usize, what: &str) -> Result<u32, SnapshotError> {
-    u32::try_from(len).map_err(|_| invalid(format!("{what} longer than u32::MAX")))
+fn len_u32(len: usize) -> Result<u32, SnapshotError> {
+    u32::try_from(len).map_err(|_| invalid(Kind::StringTooLong))
 }
 
 /// Values flattened for [`Values`].
@@ -33,16 +33,14 @@ struct ValuesOut {
 
 impl ValuesOut {
     fn string(&mut self, s: &str) -> Result<(), SnapshotError> {
-        self.lens.push(len_u32(s.len(), "a string")?);
+        self.lens.push(len_u32(s.len())?);
         self.text.extend_from_slice(s.as_bytes());
         Ok(())
     }
 
     fn value(&mut self, value: &Value, depth: usize) -> Result<(), SnapshotError> {
         if depth > MAX_DEPTH {
-            return Err(invalid(format!(
-                "a property value nests deeper than {MAX_DEPTH} levels"
-            )));
+            return Err(invalid(Kind::SavedValueTooDeep { levels: MAX_DEPTH }));
         }
         match value {
             Value::Null => self.tags.push(TAG_NULL),
@@ -101,7 +99,7 @@ impl ValuesOut {
 fn strs<'s>(items: impl Iterator<Item = &'s str>) -> Result<Strs<'static>, SnapshotError> {
     let (mut text, mut lens) = (Vec::new(), Vec::new());
     for s in items {
-        lens.push(len_u32(s.len(), "a string")?);
+        lens.push(len_u32(s.len())?);
         text.extend_from_slice(s.as_bytes());
     }
     Ok(Strs {

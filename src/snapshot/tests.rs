@@ -7,6 +7,7 @@ use super::super::records::{Links, Persons, PropRows};
 use super::super::schema::Body;
 use super::super::wire::{self, Col};
 use super::*;
+use crate::error::{InvalidSnapshot, SnapshotSection};
 use crate::event::Value;
 use crate::event::{Event, Project};
 use crate::graph::NO_PERSON;
@@ -64,7 +65,8 @@ fn load_changed(
 #[track_caller]
 fn check_refused(change: impl FnOnce(&mut Body<'static>), reason: &str) {
     match load_changed(&engine(), change) {
-        Err(SnapshotError::Invalid { reason: got, .. }) => {
+        Err(SnapshotError::Invalid { kind, .. }) => {
+            let got = kind.to_string();
             assert!(got.contains(reason), "{got:?} does not mention {reason:?}");
         }
         Err(other) => panic!("expected Invalid({reason}), got {other:?}"),
@@ -189,6 +191,47 @@ fn broken_invariants_are_refused() {
             person_props(b).clear();
         },
         "slot out of range",
+    );
+}
+
+/// The kind of error a change to a body is refused with.
+fn refusal_kind(change: impl FnOnce(&mut Body<'static>)) -> Option<InvalidSnapshot> {
+    match load_changed(&engine(), change) {
+        Err(SnapshotError::Invalid { kind, .. }) => Some(kind),
+        _ => None,
+    }
+}
+
+#[test]
+fn broken_invariants_are_refused_with_a_kind_to_match_on() {
+    assert!(matches!(
+        refusal_kind(|b| set(&mut b.projects.0[0].parent, 0, 99)),
+        Some(InvalidSnapshot::ForestNotAForest)
+    ));
+    assert!(matches!(
+        refusal_kind(|b| *person(b).stored_mut().1 = IdKey::from_raw(50)),
+        Some(InvalidSnapshot::PersonAnchorOutside)
+    ));
+    assert!(matches!(
+        refusal_kind(|b| set(&mut b.values.tags, 0, 99)),
+        Some(InvalidSnapshot::UnknownValueTag(99))
+    ));
+    assert!(matches!(
+        refusal_kind(|b| set(&mut b.projects.0[0].refusal_reason, 0, 9)),
+        Some(InvalidSnapshot::UnknownRefusalReasonCode(9))
+    ));
+    assert!(matches!(
+        refusal_kind(|b| persons(b).push(None)),
+        Some(InvalidSnapshot::FreeSlotMissing)
+    ));
+}
+
+#[test]
+fn an_invalid_snapshot_shows_its_kind_after_a_fixed_prefix() {
+    let error = SnapshotError::invalid(InvalidSnapshot::TextNotUtf8(SnapshotSection::GroupKeys));
+    assert_eq!(
+        error.to_string(),
+        "invalid snapshot contents: group keys: text is not UTF-8"
     );
 }
 
@@ -388,7 +431,7 @@ fn trailing_bytes_in_the_body_are_refused() {
     with_extra.extend_from_slice(&body);
     assert!(matches!(
         Engine::load(&with_extra[..]),
-        Err(SnapshotError::Invalid { reason, .. }) if reason.contains("after the end")
+        Err(SnapshotError::Invalid { kind, .. }) if kind.to_string().contains("after the end")
     ));
 }
 
@@ -406,7 +449,7 @@ fn unknown_flags_are_refused() {
     flagged.extend_from_slice(body);
     assert!(matches!(
         Engine::load(&flagged[..]),
-        Err(SnapshotError::Invalid { reason, .. }) if reason.contains("flags")
+        Err(SnapshotError::Invalid { kind, .. }) if kind.to_string().contains("flags")
     ));
 }
 
@@ -422,7 +465,7 @@ fn values_nested_too_deep_are_refused_on_save() {
         .expect("applies");
     assert!(matches!(
         engine.save(io::sink()),
-        Err(SnapshotError::Invalid { reason, .. }) if reason.contains("deeper")
+        Err(SnapshotError::Invalid { kind, .. }) if kind.to_string().contains("deeper")
     ));
 }
 
