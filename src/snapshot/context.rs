@@ -29,6 +29,7 @@ struct Aside {
 
 impl DecodeContext {
     /// The context for decoding a body of the format version this build writes.
+    #[cfg(test)]
     pub(super) fn new(reserve: usize) -> DecodeContext {
         DecodeContext::of_version(reserve, super::file::VERSION)
     }

@@ -18,3 +18,6 @@ mod schema;
 mod wire;
 
 pub use file::Snapshot;
+pub(crate) use file::{
+    load_from, load_from_bytes, load_from_path, save_to, save_to_path, save_to_vec,
+};

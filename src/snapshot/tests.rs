@@ -43,7 +43,7 @@ fn engine() -> Engine {
 
 fn bytes_of(engine: &Engine) -> Vec<u8> {
     let mut bytes = Vec::new();
-    engine.save(&mut bytes).expect("saves");
+    engine.save_to(&mut bytes, &[]).expect("saves");
     bytes
 }
 
@@ -59,7 +59,7 @@ fn load_changed(
     change(&mut body);
     let mut changed = Vec::new();
     write_body(&body, &mut changed).expect("encodes");
-    Engine::load(&changed[..])
+    Engine::load_from(&changed[..]).map(|s| s.engine)
 }
 
 #[track_caller]
@@ -364,7 +364,7 @@ fn a_load_on_one_thread_gives_the_same_engine_and_the_same_errors() {
     let bytes = bytes_of(&engine);
     for [threaded, alone] in [
         both_ways(|| Engine::load_from_bytes(&bytes).map(|s| s.engine)),
-        both_ways(|| Engine::load(&bytes[..])),
+        both_ways(|| Engine::load_from(&bytes[..]).map(|s| s.engine)),
     ] {
         let (threaded, alone) = (threaded.expect("loads"), alone.expect("loads"));
         assert_eq!(threaded.dump(), engine.dump());
@@ -409,7 +409,7 @@ proptest::proptest! {
         }
         let bytes = bytes_of(&engine);
         let by_size = Engine::load_from_bytes(&bytes).expect("loads").engine;
-        let [threaded, alone] = both_ways(|| Engine::load(&bytes[..]).expect("loads"));
+        let [threaded, alone] = both_ways(|| Engine::load_from(&bytes[..]).expect("loads").engine);
         for loaded in [by_size, threaded, alone] {
             proptest::prop_assert_eq!(loaded.dump(), engine.dump());
             proptest::prop_assert_eq!(bytes_of(&loaded), bytes.clone());
@@ -430,7 +430,7 @@ fn trailing_bytes_in_the_body_are_refused() {
     with_extra.extend_from_slice(&header(0, body.len() as u64, crc));
     with_extra.extend_from_slice(&body);
     assert!(matches!(
-        Engine::load(&with_extra[..]),
+        Engine::load_from(&with_extra[..]).map(|s| s.engine),
         Err(SnapshotError::Invalid { kind, .. }) if kind.to_string().contains("after the end")
     ));
 }
@@ -448,7 +448,7 @@ fn unknown_flags_are_refused() {
     let mut flagged = header(2, len, checksum(&flags_and_len, &crc)).to_vec();
     flagged.extend_from_slice(body);
     assert!(matches!(
-        Engine::load(&flagged[..]),
+        Engine::load_from(&flagged[..]).map(|s| s.engine),
         Err(SnapshotError::Invalid { kind, .. }) if kind.to_string().contains("flags")
     ));
 }
@@ -464,7 +464,7 @@ fn values_nested_too_deep_are_refused_on_save() {
         .apply(&Event::new("$set", "a").with_property("$set", Value::object([("deep", deep)])))
         .expect("applies");
     assert!(matches!(
-        engine.save(io::sink()),
+        engine.save_to(io::sink(), &[]),
         Err(SnapshotError::Invalid { kind, .. }) if kind.to_string().contains("deeper")
     ));
 }
@@ -504,7 +504,7 @@ fn a_failed_atomic_save_leaves_the_old_file_and_no_temporary() {
     let full = bytes_of(&new).len();
     for limit in 0..full {
         let result = write_atomically(&path, |file| {
-            new.save_with_position(
+            new.save_to(
                 FailAfter {
                     inner: file,
                     left: limit,

@@ -69,12 +69,13 @@ pub fn snapshot_load(data: &[u8]) {
     let from_bytes = Engine::load_from_bytes(&bytes);
     // The reader path must agree with the in-memory path on every input.
     let from_reader = if mode & 2 == 0 {
-        Engine::load(bytes.as_slice())
+        Engine::load_from(bytes.as_slice()).map(|s| s.engine)
     } else {
-        Engine::load(Trickle {
+        Engine::load_from(Trickle {
             rest: &bytes,
             step: usize::from(mode >> 2) % 16 + 1,
         })
+        .map(|s| s.engine)
     };
     let snapshot = match (from_bytes, from_reader) {
         (Err(_), Err(_)) => return,
@@ -92,7 +93,7 @@ pub fn snapshot_load(data: &[u8]) {
     let mut engine = snapshot.engine;
     let dump = state(&engine);
     let mut saved = Vec::new();
-    if let Err(error) = engine.save_with_position(&mut saved, &snapshot.position) {
+    if let Err(error) = engine.save_to(&mut saved, &snapshot.position) {
         panic!("a loaded engine does not save: {error}");
     }
     let again = match Engine::load_from_bytes(&saved) {
@@ -126,7 +127,7 @@ pub fn snapshot_load(data: &[u8]) {
         let _ = engine.unlink(project, id, "fuzz_user");
     }
     let _ = engine.dump();
-    let _ = engine.save(&mut Vec::new());
+    let _ = engine.save_to(&mut Vec::new(), &[]);
 }
 
 #[cfg(test)]
@@ -142,7 +143,7 @@ mod tests {
     fn the_golden_file_loads_alike_through_readers_of_every_grain() {
         let reference = state(&Engine::load_from_bytes(GOLDEN).unwrap().engine);
         for step in 1..=16 {
-            let loaded = Engine::load(Trickle { rest: GOLDEN, step });
+            let loaded = Engine::load_from(Trickle { rest: GOLDEN, step }).map(|s| s.engine);
             assert_eq!(state(&loaded.unwrap()), reference, "{step} bytes a read");
         }
         for mode in (0..64u8).step_by(2) {
