@@ -33,8 +33,6 @@ pub(super) enum Job {
     },
 }
 
-/// The jobs' way out, and the fields held until the last one a job needs is decoded.
-
 /// Fields decoded before the last one their job needs.
 #[derive(Default)]
 pub(super) struct Held {
