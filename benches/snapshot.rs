@@ -51,7 +51,7 @@ fn snapshot(c: &mut Criterion) {
         engine.apply(&event).expect("applies");
     }
     let mut file = Vec::new();
-    engine.save(&mut file).expect("saves");
+    engine.save_to(&mut file, &[]).expect("saves");
     let stats = engine.stats();
     let ids = stats.distinct_ids + stats.personless_distinct_ids;
     #[allow(clippy::cast_precision_loss, reason = "a ratio for display")]
@@ -78,7 +78,7 @@ fn snapshot(c: &mut Criterion) {
     group.bench_function("save", |b| {
         b.iter(|| {
             target.clear();
-            engine.save(&mut target).expect("saves");
+            engine.save_to(&mut target, &[]).expect("saves");
             black_box(&target);
         });
     });
@@ -119,7 +119,7 @@ fn loads_against_the_copy(group: &mut BenchmarkGroup<'_, WallTime>, file: &[u8])
         b.iter_with_large_drop(|| copy_into_new(file));
     });
     group.bench_function("load", |b| {
-        b.iter_with_large_drop(|| Engine::load(black_box(file)).expect("loads"));
+        b.iter_with_large_drop(|| Engine::load_from(black_box(file)).expect("loads").engine);
     });
     group.bench_function("load_from_bytes", |b| {
         b.iter_with_large_drop(|| Engine::load_from_bytes(black_box(file)).expect("loads"));

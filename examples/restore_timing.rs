@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let start = Instant::now();
     let engine = match how.as_str() {
         "bytes" => Engine::load_from_bytes(&bytes)?.engine,
-        "read" => Engine::load(&bytes[..])?,
+        "read" => Engine::load_from(&bytes[..])?.engine,
         "path" => Engine::load_from_path(&path)?.engine,
         other => return Err(format!("unknown way to load: {other}").into()),
     };

@@ -3,12 +3,16 @@
 //! policy (`posthog/`), the graph (`graph/`), or input and output (`dump.rs`, `explain.rs`,
 //! `snapshot/`).
 
+use std::io::{Read, Write};
+use std::path::Path;
+
 use uuid::Uuid;
 
-use crate::error::{EditError, EngineError};
+use crate::error::{EditError, EngineError, SnapshotError};
 use crate::event::{Event, Project, Timestamp, Value};
 use crate::graph::{Group, Interner, PersonKey, ProjectGraph, Projects, PropKey, ValueStore};
 use crate::posthog::{self, Applier, Config, Outcome, Unlinked, WarningKind};
+use crate::snapshot::{self, Snapshot};
 
 /// Builds an [`Engine`] with options.
 ///
@@ -310,6 +314,156 @@ impl Engine {
         self.projects
             .get_mut(project)
             .ok_or_else(|| EditError::UnknownProject(project.to_string()))
+    }
+
+    // Snapshots (`snapshot/`): every save stores a position, every load returns it.
+
+    /// Writes a snapshot of the engine to `writer`, storing `position` beside it: the
+    /// caller's place in its event source, returned in [`Snapshot::position`] by a load.
+    ///
+    /// The writer receives the header and then the body in chunks of up to 16 KiB; wrap an
+    /// unbuffered writer such as a `File` in a `BufWriter` (or use [`Engine::save_to_path`],
+    /// which also makes the write atomic).
+    ///
+    /// # Errors
+    ///
+    /// [`SnapshotError::Io`] when the writer fails (it may then hold part of a snapshot,
+    /// which a load refuses); [`SnapshotError::Invalid`] when the engine holds something
+    /// the format cannot store (a property value nested more than 512 levels).
+    pub fn save_to(&self, writer: impl Write, position: &[u8]) -> Result<(), SnapshotError> {
+        snapshot::save_to(self, writer, position)
+    }
+
+    /// Writes a snapshot of the engine, with `position`, into a new vector.
+    ///
+    /// This is the fastest way to a snapshot in memory: it walks the engine once and
+    /// writes the header last, where [`Engine::save_to`] a plain writer walks it twice
+    /// (once to learn the body's length and checksum, which the header holds, and once to
+    /// write it).
+    ///
+    /// # Errors
+    ///
+    /// [`SnapshotError::Invalid`] as for [`Engine::save_to`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use idgraph::{Engine, Event, Project};
+    ///
+    /// let mut engine = Engine::new();
+    /// engine.apply(&Event::new("$identify", "user_1").with_property("$anon_distinct_id", "anon_1"))?;
+    /// let bytes = engine.save_to_vec(b"offset 1")?;
+    /// let restored = Engine::load_from_bytes(&bytes)?;
+    /// assert_eq!(restored.position, b"offset 1");
+    /// assert_eq!(restored.engine.dump(), engine.dump());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn save_to_vec(&self, position: &[u8]) -> Result<Vec<u8>, SnapshotError> {
+        snapshot::save_to_vec(self, position)
+    }
+
+    /// Saves a snapshot, with `position`, to `path` atomically: it writes a temporary file
+    /// in the same directory, syncs it to disk, renames it over `path` and syncs the
+    /// directory, so that after a crash or an error `path` holds either the previous
+    /// snapshot or the new one, whole.
+    ///
+    /// A new file is readable by its owner alone (mode 600 on Unix: a snapshot holds user
+    /// ids and emails); a rewrite keeps the permission bits of the file it replaces. A
+    /// symbolic link is followed to the file it names, which is replaced in its own
+    /// directory, and the link stays. The temporary file is `.{name}.{pid}.{n}.tmp` beside
+    /// the file; those that killed saves left there are removed by the next save to the
+    /// file: the ones whose process no longer runs on this machine (as `/proc` tells), or
+    /// that nothing has written for an hour.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::save_to`], and [`SnapshotError::NotAFile`] when `path` (or the file a
+    /// link names) exists and is not a regular file; on any error the previous file at
+    /// `path` is left as it was and the temporary file is removed.
+    pub fn save_to_path(
+        &self,
+        path: impl AsRef<Path>,
+        position: &[u8],
+    ) -> Result<(), SnapshotError> {
+        snapshot::save_to_path(self, path.as_ref(), position)
+    }
+
+    /// Reads a snapshot and the position stored in it from `reader`.
+    ///
+    /// Reads exactly the snapshot: bytes after it are left in the reader, for a stream that
+    /// carries more than one thing (a file is the snapshot alone: [`Engine::load_from_path`]
+    /// and [`Engine::load_from_bytes`] refuse bytes after it). The body is
+    /// decoded as it streams in, the large columns read straight into the engine's memory,
+    /// so a `File` or a socket needs no buffering of its own.
+    ///
+    /// A load of a body of 1 MiB or more uses a second thread for its lifetime when one can
+    /// start: as soon as the value store's columns, a project's ids, its union-find or its
+    /// persons are decoded, that thread rebuilds their hash tables and checks them while the
+    /// rest of the body decodes here. A smaller body, or a process where no thread starts,
+    /// has the same work done here after decoding, with the same result.
+    ///
+    /// # Errors
+    ///
+    /// [`SnapshotError::NotASnapshot`], [`SnapshotError::Truncated`],
+    /// [`SnapshotError::UnsupportedVersion`], [`SnapshotError::ChecksumMismatch`],
+    /// [`SnapshotError::Invalid`] (the contents break an invariant of the graph) or
+    /// [`SnapshotError::Io`]. Never a panic, and never a different graph.
+    pub fn load_from(reader: impl Read) -> Result<Snapshot, SnapshotError> {
+        snapshot::load_from(reader)
+    }
+
+    /// Reads a snapshot held in memory (a file read or mapped whole, say), without
+    /// copying the body first. The second thread (see [`Engine::load_from`]) also
+    /// checksums the body while it decodes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::load_from`], and [`SnapshotError::TrailingBytes`] when `bytes` go on
+    /// after the snapshot.
+    pub fn load_from_bytes(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        snapshot::load_from_bytes(bytes)
+    }
+
+    /// Loads a snapshot and its position from `path`.
+    ///
+    /// The file is read as [`Engine::load_from`] reads a stream, without holding its
+    /// bytes: the large columns go straight from the file into the engine's memory. `path`
+    /// may be a pipe or a FIFO (`<(zcat s.idg.gz)`) as well as a file. The file must hold
+    /// the snapshot and nothing else.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::load_from`], and [`SnapshotError::TrailingBytes`] when the file goes on
+    /// after the snapshot.
+    ///
+    /// # Examples
+    ///
+    /// A service that saves its graph with its place in the source, and on restart
+    /// restores both and resumes reading there:
+    ///
+    /// ```
+    /// use idgraph::{Engine, Event};
+    ///
+    /// let path = std::env::temp_dir().join(format!("idgraph-doc-{}.idg", std::process::id()));
+    /// let mut engine = Engine::new();
+    /// let source = ["anon_1", "anon_2", "anon_3"];
+    /// for id in &source[..2] {
+    ///     engine.apply(&Event::new("$pageview", *id))?;
+    /// }
+    /// engine.save_to_path(&path, &2u64.to_le_bytes())?;
+    ///
+    /// let restored = Engine::load_from_path(&path)?;
+    /// let mut engine = restored.engine;
+    /// let next = u64::from_le_bytes(restored.position.as_slice().try_into()?);
+    /// for id in &source[next as usize..] {
+    ///     engine.apply(&Event::new("$pageview", *id))?;
+    /// }
+    /// assert_eq!(engine.stats().distinct_ids, 3);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load_from_path(path: impl AsRef<Path>) -> Result<Snapshot, SnapshotError> {
+        snapshot::load_from_path(path.as_ref())
     }
 
     // Reads.

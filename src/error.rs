@@ -115,10 +115,10 @@ pub enum SnapshotError {
     },
     /// The snapshot is intact but its contents break an invariant of the graph, or the
     /// engine holds something the format cannot store.
-    #[error("invalid snapshot contents: {reason}")]
+    #[error("invalid snapshot contents: {kind}")]
     Invalid {
         /// What is wrong.
-        reason: String,
+        kind: InvalidSnapshot,
         /// The codec's error, when decoding failed.
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -140,12 +140,230 @@ pub enum SnapshotError {
 }
 
 impl SnapshotError {
-    pub(crate) fn invalid(reason: impl Into<String>) -> SnapshotError {
-        SnapshotError::Invalid {
-            reason: reason.into(),
-            source: None,
-        }
+    pub(crate) fn invalid(kind: InvalidSnapshot) -> SnapshotError {
+        SnapshotError::Invalid { kind, source: None }
     }
+}
+
+/// What is wrong with a snapshot whose contents are refused ([`SnapshotError::Invalid`]).
+/// Each kind's text is what the error shows after "invalid snapshot contents: ".
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum InvalidSnapshot {
+    // The body as a whole.
+    /// The header's flags set a bit that no version defines.
+    #[error("unknown flags")]
+    UnknownFlags,
+    /// The body passed its checksum but bincode cannot decode it.
+    #[error("the body does not decode")]
+    DoesNotDecode,
+    /// The body's contents end before the body does.
+    #[error("{0} bytes after the end of the body")]
+    TrailingBytes(usize),
+    /// A part of the body was never handed to the jobs that check it.
+    #[error("a part of the body was not prepared")]
+    NotPrepared,
+    /// A format 2 body holds warning counters for another number of kinds.
+    #[error("warning counters of another number of kinds")]
+    WarningCountersOfOtherKinds,
+    /// A format 3 body holds warning names and counts of different lengths.
+    #[error("warning names and counts of different lengths")]
+    WarningColumnsDiffer,
+    /// A format 3 body names a warning kind this build does not know.
+    #[error("unknown warning kind {0:?}")]
+    UnknownWarning(String),
+    /// A format 3 body counts one warning kind twice.
+    #[error("a warning kind counted twice")]
+    WarningRepeated,
+    /// The move limit does not fit `u32`.
+    #[error("a move limit past u32")]
+    MoveLimitPastU32,
+    /// Two projects are the same project.
+    #[error("a project appears twice")]
+    ProjectTwice,
+
+    // Strings and interners.
+    /// A section's text is not UTF-8.
+    #[error("{0}: text is not UTF-8")]
+    TextNotUtf8(SnapshotSection),
+    /// An interner's offsets or erased list are wrong.
+    #[error("{0}: offsets out of order, a string repeated, or a bad erased list")]
+    BadInterner(SnapshotSection),
+    /// A section's strings are not all used.
+    #[error("{0}: strings left over")]
+    StringsLeftOver(SnapshotSection),
+    /// Fewer strings than the values need.
+    #[error("fewer strings than values need")]
+    FewerStrings,
+    /// A string's length passes the end of its text.
+    #[error("string lengths pass the end of their text")]
+    StringPastText,
+    /// A string's end falls inside a UTF-8 character.
+    #[error("a string splits a UTF-8 character")]
+    StringSplitsCharacter,
+    /// Saving: a string is longer than the format can say.
+    #[error("a string longer than u32::MAX")]
+    StringTooLong,
+
+    // Property values.
+    /// Saving: a property value nests deeper than the format allows.
+    #[error("a property value nests deeper than {levels} levels")]
+    SavedValueTooDeep {
+        /// The deepest nesting allowed.
+        levels: usize,
+    },
+    /// A stored value nests deeper than the format allows.
+    #[error("a value nests deeper than {levels} levels")]
+    ValueTooDeep {
+        /// The deepest nesting allowed.
+        levels: usize,
+    },
+    /// Fewer numbers than the values need.
+    #[error("fewer numbers than values need")]
+    FewerNumbers,
+    /// An array or object claims more elements than values are left.
+    #[error("a container longer than the values left")]
+    ContainerTooLong,
+    /// Fewer values than the properties need.
+    #[error("fewer values than properties")]
+    FewerValues,
+    /// A value tag that no version defines.
+    #[error("unknown value tag {0}")]
+    UnknownValueTag(u8),
+    /// An object with more keys than strings are left.
+    #[error("an object with more keys than strings left")]
+    ObjectKeysPastStrings,
+    /// An object's keys are not strictly increasing.
+    #[error("object keys out of order or repeated")]
+    ObjectKeysOutOfOrder,
+    /// Values are left after the last one used.
+    #[error("property values left over")]
+    ValuesLeftOver,
+    /// The value store holds a value twice, or frees a slot in use.
+    #[error("the value store repeats a value or frees a slot in use")]
+    ValueStoreRepeats,
+    /// A property names a value slot that holds no value.
+    #[error("a property value slot that holds no value")]
+    NoValueInSlot,
+
+    // Property rows.
+    /// A property names a key that is not interned.
+    #[error("a property key out of range")]
+    PropertyKeyOutOfRange,
+    /// A property's writer is not a distinct id of its project.
+    #[error("a property writer is not a distinct id")]
+    PropertyWriterNotAnId,
+    /// An owner's property keys are not strictly increasing.
+    #[error("property keys out of order or repeated")]
+    PropertyKeysOutOfOrder,
+    /// The persons' property counts do not add up to the rows.
+    #[error("the persons' property counts do not add up to their rows")]
+    PersonPropertyCountsDiffer,
+    /// The merge records' property counts do not add up to the rows.
+    #[error("the merge records' property counts do not add up to their rows")]
+    RecordPropertyCountsDiffer,
+
+    // Projects, ids and the union-find.
+    /// A project token is not UTF-8.
+    #[error("a project token is not UTF-8")]
+    ProjectTokenNotUtf8,
+    /// A project's kind, team and token do not make a project.
+    #[error("a project is neither default, a team nor a token")]
+    UnknownProjectKind,
+    /// A project's id columns differ in length.
+    #[error("id columns of different lengths")]
+    IdColumnsDiffer,
+    /// The personless bitmap does not have one bit per id.
+    #[error("the personless bitmap does not match the ids")]
+    PersonlessBitmap,
+    /// The union-find arrays are not a forest of their member lists.
+    #[error("the union-find forest is not a forest of its member lists")]
+    ForestNotAForest,
+
+    // Persons.
+    /// More person slots than person keys can number.
+    #[error("more person slots than person keys")]
+    TooManyPersonSlots,
+    /// A person's anchor is not a distinct id.
+    #[error("a person's anchor is not a distinct id")]
+    PersonAnchorOutside,
+    /// A person's anchor is in a set that holds another person.
+    #[error("a person's anchor is in a set that holds another person")]
+    PersonAnchorHoldsAnother,
+    /// A person's id count differs from its set's size.
+    #[error("a person's id count differs from its set")]
+    PersonIdCountDiffers,
+    /// The free list names a slot twice.
+    #[error("a free person slot listed twice")]
+    FreeSlotTwice,
+    /// The free list names a slot out of range or in use.
+    #[error("a free person slot out of range or in use")]
+    FreeSlotInvalid,
+    /// An empty person slot is not on the free list.
+    #[error("an empty person slot missing from the free list")]
+    FreeSlotMissing,
+    /// A person is recorded at an id that is not the root of its set.
+    #[error("a person is recorded at an id that is not a root")]
+    PersonOffRoot,
+    /// The sets name a person slot that is not live, or one person twice.
+    #[error("sets name a person slot that is not live, or one person twice")]
+    PersonNamedTwice,
+
+    // Groups.
+    /// More than five group types, or one repeated.
+    #[error("more than five group types, or one repeated")]
+    TooManyGroupTypes,
+    /// A project's group columns differ in length.
+    #[error("group columns of different lengths")]
+    GroupColumnsDiffer,
+    /// A group's type index names no group type.
+    #[error("a group of an unknown group type")]
+    UnknownGroupType,
+    /// Groups are not sorted by type index and key, or one is repeated.
+    #[error("groups out of order or repeated")]
+    GroupsOutOfOrder,
+    /// A group's properties are not an object.
+    #[error("a group's properties are not an object")]
+    GroupPropertiesNotObject,
+
+    // Links and refusals.
+    /// A link or refusal names an id out of range.
+    #[error("a link names an id out of range")]
+    LinkIdOutOfRange,
+    /// A link joins ids that are not one person.
+    #[error("a link joins ids that are not one person")]
+    LinkAcrossPersons,
+    /// A refusal's link kind code is unknown.
+    #[error("unknown link kind code {0}")]
+    UnknownLinkKindCode(u8),
+    /// A refusal's reason code is unknown.
+    #[error("unknown refusal reason code {0}")]
+    UnknownRefusalReasonCode(u8),
+    /// A project's refusal columns differ in length.
+    #[error("refusal columns of different lengths")]
+    RefusalColumnsDiffer,
+}
+
+/// The part of a snapshot an [`InvalidSnapshot`] kind is about, where several parts can be
+/// wrong the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SnapshotSection {
+    /// The property key names.
+    #[error("property keys")]
+    PropertyKeys,
+    /// A project's distinct ids.
+    #[error("distinct ids")]
+    DistinctIds,
+    /// A project's group type names.
+    #[error("group types")]
+    GroupTypes,
+    /// A project's group keys.
+    #[error("group keys")]
+    GroupKeys,
+    /// The strings of property values.
+    #[error("property values")]
+    PropertyValues,
 }
 
 /// Any error of this crate.

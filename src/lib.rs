@@ -45,7 +45,10 @@ pub use dump::{
     WarningRecord,
 };
 pub use engine::{Counters, Engine, EngineBuilder, GroupRef, PersonRef, Stats};
-pub use error::{EditError, EngineError, Error, EventError, Result, SnapshotError};
+pub use error::{
+    EditError, EngineError, Error, EventError, InvalidSnapshot, Result, SnapshotError,
+    SnapshotSection,
+};
 pub use event::{
     Event, EventKind, LIFTED_KEYS as LIFTED_PROPERTIES, Number, Project, Timestamp, Value,
     write_event_json,

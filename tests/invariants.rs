@@ -15,7 +15,9 @@ use proptest::prelude::*;
 /// The snapshot bytes of `engine`.
 fn snapshot(engine: &Engine) -> Vec<u8> {
     let mut bytes = Vec::new();
-    engine.save(&mut bytes).expect("the engine saves to memory");
+    engine
+        .save_to(&mut bytes, &[])
+        .expect("the engine saves to memory");
     bytes
 }
 
@@ -186,7 +188,7 @@ proptest! {
     ) {
         let cut = cut.index(events.len() + 1);
         let mut whole = engine_of(&events[..cut]);
-        let mut restored = Engine::load(snapshot(&whole).as_slice()).unwrap();
+        let mut restored = Engine::load_from(snapshot(&whole).as_slice()).unwrap().engine;
         prop_assert_eq!(restored.dump(), whole.dump());
         for event in &events[cut..] {
             prop_assert_eq!(restored.apply(event).unwrap(), whole.apply(event).unwrap());

@@ -408,9 +408,9 @@ proptest! {
         }
         prop_assert!(engine.resolve(&P, victim).is_none());
         let mut bytes = Vec::new();
-        engine.save(&mut bytes).unwrap();
+        engine.save_to(&mut bytes, &[]).unwrap();
         prop_assert!(!bytes.windows(victim.len()).any(|w| w == victim.as_bytes()));
-        let restored = Engine::load(&bytes[..]).unwrap();
+        let restored = Engine::load_from(&bytes[..]).unwrap().engine;
         prop_assert_eq!(restored.dump(), dump.clone());
         for a in IDS {
             for b in IDS {

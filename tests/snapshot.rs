@@ -156,7 +156,7 @@ fn build(engine: &mut Engine, ops: &[Op], offset: usize) {
 
 fn save(engine: &Engine) -> Vec<u8> {
     let mut bytes = Vec::new();
-    engine.save(&mut bytes).expect("saves");
+    engine.save_to(&mut bytes, &[]).expect("saves");
     bytes
 }
 
@@ -224,12 +224,12 @@ proptest! {
         let mut engine = Engine::builder().filter_churn(false).build();
         build(&mut engine, &ops, 0);
         let mut bytes = Vec::new();
-        engine.save_with_position(&mut bytes, &position).unwrap();
-        let loaded = Engine::load_with_position(&bytes[..]).unwrap();
+        engine.save_to(&mut bytes, &position).unwrap();
+        let loaded = Engine::load_from(&bytes[..]).unwrap();
         prop_assert_eq!(&loaded.position, &position);
         assert_same(&engine, &loaded.engine);
         let mut again = Vec::new();
-        loaded.engine.save_with_position(&mut again, &position).unwrap();
+        loaded.engine.save_to(&mut again, &position).unwrap();
         prop_assert_eq!(bytes, again);
     }
 
@@ -243,7 +243,7 @@ proptest! {
         build(&mut whole, &ops, 0);
         let mut prefix = Engine::new();
         build(&mut prefix, &ops[..cut], 0);
-        let mut restored = Engine::load(&save(&prefix)[..]).unwrap();
+        let mut restored = Engine::load_from(&save(&prefix)[..]).unwrap().engine;
         build(&mut restored, &ops[cut..], cut);
         assert_same(&whole, &restored);
         prop_assert_eq!(save(&whole), save(&restored));
@@ -253,7 +253,7 @@ proptest! {
     fn arbitrary_bytes_are_refused_without_panicking(
         bytes in proptest::collection::vec(any::<u8>(), 0..200),
     ) {
-        prop_assert!(Engine::load(&bytes[..]).is_err());
+        prop_assert!(Engine::load_from(&bytes[..]).is_err());
     }
 
     #[test]
@@ -261,7 +261,7 @@ proptest! {
         body in proptest::collection::vec(any::<u8>(), 0..400),
     ) {
         let bytes = with_header(&body);
-        let refused = matches!(Engine::load(&bytes[..]), Err(SnapshotError::Invalid { .. }));
+        let refused = matches!(Engine::load_from(&bytes[..]), Err(SnapshotError::Invalid { .. }));
         prop_assert!(refused);
     }
 
@@ -277,7 +277,7 @@ proptest! {
             let i = at.index(body.len());
             body[i] ^= byte | 1;
         }
-        if let Ok(engine) = Engine::load(&with_header(&body)[..]) {
+        if let Ok(engine) = Engine::load_from(&with_header(&body)[..]).map(|s| s.engine) {
             let _ = engine.dump();
         }
     }
@@ -335,10 +335,10 @@ fn a_writer_failing_after_any_number_of_bytes_gives_an_error() {
             written: Vec::new(),
             limit,
         };
-        let result = engine.save(&mut writer);
+        let result = engine.save_to(&mut writer, &[]);
         assert!(matches!(result, Err(SnapshotError::Io(_))), "limit {limit}");
         assert_eq!(writer.written, full[..limit]);
-        assert!(Engine::load(&writer.written[..]).is_err());
+        assert!(Engine::load_from(&writer.written[..]).is_err());
     }
 }
 
@@ -346,7 +346,7 @@ fn a_writer_failing_after_any_number_of_bytes_gives_an_error() {
 fn every_truncation_is_refused_as_truncated() {
     let bytes = save(&small_engine());
     for len in 0..bytes.len() {
-        let result = Engine::load(&bytes[..len]);
+        let result = Engine::load_from(&bytes[..len]).map(|s| s.engine);
         assert!(matches!(result, Err(SnapshotError::Truncated)), "at {len}");
         let result = Engine::load_from_bytes(&bytes[..len]);
         assert!(matches!(result, Err(SnapshotError::Truncated)), "at {len}");
@@ -360,7 +360,7 @@ fn every_bit_flip_is_refused_with_the_right_kind() {
         for bit in 0..8 {
             let mut flipped = bytes.clone();
             flipped[i] ^= 1 << bit;
-            let result = Engine::load(&flipped[..]);
+            let result = Engine::load_from(&flipped[..]).map(|s| s.engine);
             let ok = match i {
                 0..8 => matches!(result, Err(SnapshotError::NotASnapshot)),
                 8..12 => matches!(
@@ -424,18 +424,19 @@ fn a_snapshot_larger_than_the_stream_buffer_loads_alike_through_any_reader() {
     let reference = Engine::load_from_bytes(&bytes).unwrap().engine;
     assert_eq!(save(&reference), bytes);
     for step in [usize::MAX, 65_537, 4_093, 7] {
-        let loaded = Engine::load(Trickle {
+        let loaded = Engine::load_from(Trickle {
             bytes: &bytes,
             step,
         })
-        .unwrap();
+        .unwrap()
+        .engine;
         assert_eq!(save(&loaded), bytes, "reads of at most {step} bytes");
     }
     assert_same_graph(&engine, &reference);
     for len in [bytes.len() / 3, bytes.len() / 2, bytes.len() - 1] {
-        let result = Engine::load(&bytes[..len]);
+        let result = Engine::load_from(&bytes[..len]).map(|s| s.engine);
         assert!(matches!(result, Err(SnapshotError::Truncated)), "at {len}");
-        let result = Engine::load(bytes[..len].chain(Gone));
+        let result = Engine::load_from(bytes[..len].chain(Gone)).map(|s| s.engine);
         assert!(
             matches!(result, Err(SnapshotError::Io(_))),
             "failing at {len}: {:?}",
@@ -443,10 +444,11 @@ fn a_snapshot_larger_than_the_stream_buffer_loads_alike_through_any_reader() {
         );
         let mut flipped = bytes.clone();
         flipped[len] ^= 0x10;
-        let result = Engine::load(Trickle {
+        let result = Engine::load_from(Trickle {
             bytes: &flipped,
             step: 65_537,
-        });
+        })
+        .map(|s| s.engine);
         assert!(
             matches!(result, Err(SnapshotError::ChecksumMismatch { .. })),
             "byte {len}: {:?}",
@@ -469,14 +471,14 @@ fn bytes_after_the_snapshot_are_left_in_the_reader() {
     let mut bytes = save(&small_engine());
     bytes.extend_from_slice(b"next");
     let mut reader = &bytes[..];
-    Engine::load(&mut reader).unwrap();
+    Engine::load_from(&mut reader).unwrap();
     assert_eq!(reader, b"next");
 }
 
 #[test]
 fn an_empty_engine_round_trips() {
     let engine = Engine::builder().lift_properties(false).build();
-    let loaded = Engine::load(&save(&engine)[..]).unwrap();
+    let loaded = Engine::load_from(&save(&engine)[..]).unwrap().engine;
     assert_same(&engine, &loaded);
 }
 
@@ -606,7 +608,7 @@ fn the_golden_v2_file_loads_and_saves_the_same_bytes() {
         std::fs::write(GOLDEN_DUMP, dump + "\n").unwrap();
     }
     let bytes = std::fs::read(GOLDEN).unwrap();
-    let loaded = Engine::load_with_position(&bytes[..]).unwrap();
+    let loaded = Engine::load_from(&bytes[..]).unwrap();
     assert_eq!(loaded.position, b"events.jsonl:6");
     let expected: idgraph::Dump =
         serde_json::from_str(&std::fs::read_to_string(GOLDEN_DUMP).unwrap()).unwrap();
@@ -623,7 +625,7 @@ fn the_golden_v2_file_loads_and_saves_the_same_bytes() {
     // Today's writer still writes version 2 byte for byte.
     let mut again = Vec::new();
     golden_engine()
-        .save_with_position(&mut again, b"events.jsonl:6")
+        .save_to(&mut again, b"events.jsonl:6")
         .unwrap();
     assert_eq!(again, bytes);
 }
@@ -633,7 +635,7 @@ fn the_golden_v2_file_loads_and_saves_the_same_bytes() {
 fn a_version_1_file_is_refused_by_its_version() {
     let bytes = std::fs::read(GOLDEN_V1).unwrap();
     assert!(matches!(
-        Engine::load(&bytes[..]),
+        Engine::load_from(&bytes[..]).map(|s| s.engine),
         Err(SnapshotError::UnsupportedVersion {
             found: 1,
             expected: 2

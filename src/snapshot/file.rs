@@ -14,7 +14,7 @@
 //! | 24 | 4 | CRC-32 (IEEE) of bytes 12..24 followed by the body |
 //!
 //! then the body, encoded with bincode 2's legacy configuration (fixed-width integers,
-//! `u64` lengths; see `codec::config`). The body is columnar ([`codec::BodyV2`]): the
+//! `u64` lengths; see `codec::config`). The body is columnar ([`Body`]): the
 //! caller's position bytes, the configuration, the counters, the property key arena, then
 //! per project the id arena (one text array plus end offsets), the union-find `parent`,
 //! `rank` and member-list `next` arrays, `person_at`, a personless bitmap, the person
@@ -38,13 +38,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::{codec, concurrent, convert};
+use super::context::DecodeContext;
+use super::schema::Body;
+use super::{body, concurrent, load as checks, prepare, save, wire};
 use crate::engine::Engine;
-use crate::error::SnapshotError;
+use crate::error::{InvalidSnapshot, SnapshotError};
 
 const MAGIC: [u8; 8] = *b"IDGRAPH\0";
 /// The format this build writes, and the only one it reads.
-const VERSION: u32 = 2;
+pub(super) const VERSION: u32 = 2;
 const HEADER_LEN: usize = 28;
 /// The smallest body whose load takes a second thread: below it, starting and feeding the
 /// thread costs about what it saves (in scratch runs, 100 KB bodies took 62-77 µs on this
@@ -61,8 +63,8 @@ const SECOND_THREAD_FROM: u64 = 1 << 20;
 pub struct Snapshot {
     /// The restored engine.
     pub engine: Engine,
-    /// The bytes given to [`Engine::save_with_position`] or [`Engine::save_to_path`];
-    /// empty after [`Engine::save`].
+    /// The bytes given to the save: [`Engine::save_to`], [`Engine::save_to_vec`] or
+    /// [`Engine::save_to_path`].
     pub position: Vec<u8>,
 }
 
@@ -94,213 +96,71 @@ fn checksum(flags_and_len: &[u8], body: &crc32fast::Hasher) -> u32 {
     crc.finalize()
 }
 
-impl Engine {
-    /// Writes a snapshot of the engine to `writer`, with an empty position.
-    ///
-    /// The writer receives the header and then the body in chunks of up to 16 KiB; wrap an
-    /// unbuffered writer such as a `File` in a `BufWriter` (or use [`Engine::save_to_path`],
-    /// which also makes the write atomic).
-    ///
-    /// # Errors
-    ///
-    /// [`SnapshotError::Io`] when the writer fails (it may then hold part of a snapshot,
-    /// which [`Engine::load`] refuses); [`SnapshotError::Invalid`] when the engine holds
-    /// something the format cannot store (a property value nested more than 512 levels).
-    pub fn save<W: Write>(&self, writer: W) -> Result<(), SnapshotError> {
-        self.save_with_position(writer, &[])
-    }
+/// Writes a snapshot of `engine`, with `position`, to `writer` (see [`Engine::save_to`]).
+pub(crate) fn save_to<W: Write>(
+    engine: &Engine,
+    mut writer: W,
+    position: &[u8],
+) -> Result<(), SnapshotError> {
+    write_body(&save::body(engine, position)?, &mut writer)
+}
 
-    /// Writes a snapshot of the engine to `writer`, storing `position` beside it: the
-    /// caller's place in its event source, returned by [`Engine::load_with_position`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::save`].
-    pub fn save_with_position<W: Write>(
-        &self,
-        mut writer: W,
-        position: &[u8],
-    ) -> Result<(), SnapshotError> {
-        let body = convert::body(self, position)?;
-        write_body(&body, &mut writer)
-    }
+/// A snapshot of `engine`, with `position`, in a new vector (see [`Engine::save_to_vec`]).
+pub(crate) fn save_to_vec(engine: &Engine, position: &[u8]) -> Result<Vec<u8>, SnapshotError> {
+    let mut out = Cursor::new(Vec::new());
+    write_then_header(&save::body(engine, position)?, &mut out)?;
+    Ok(out.into_inner())
+}
 
-    /// Writes a snapshot of the engine, with `position`, into a new vector.
-    ///
-    /// This is the fastest way to a snapshot in memory: it walks the engine once and
-    /// writes the header last, where [`Engine::save`] to a plain writer walks it twice
-    /// (once to learn the body's length and checksum, which the header holds, and once to
-    /// write it).
-    ///
-    /// # Errors
-    ///
-    /// [`SnapshotError::Invalid`] as for [`Engine::save`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use idgraph::{Engine, Event, Project};
-    ///
-    /// let mut engine = Engine::new();
-    /// engine.apply(&Event::new("$identify", "user_1").with_property("$anon_distinct_id", "anon_1"))?;
-    /// let bytes = engine.save_to_vec(b"offset 1")?;
-    /// let restored = Engine::load_from_bytes(&bytes)?;
-    /// assert_eq!(restored.position, b"offset 1");
-    /// assert_eq!(restored.engine.dump(), engine.dump());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn save_to_vec(&self, position: &[u8]) -> Result<Vec<u8>, SnapshotError> {
-        let mut out = Cursor::new(Vec::new());
-        write_then_header(&convert::body(self, position)?, &mut out)?;
-        Ok(out.into_inner())
-    }
+/// Saves a snapshot of `engine` to `path` atomically (see [`Engine::save_to_path`]).
+pub(crate) fn save_to_path(
+    engine: &Engine,
+    path: &Path,
+    position: &[u8],
+) -> Result<(), SnapshotError> {
+    write_atomically(path, |writer| {
+        write_then_header(&save::body(engine, position)?, writer)
+    })
+}
 
-    /// Reads a snapshot from `reader`, dropping its position.
-    ///
-    /// Reads exactly the snapshot: bytes after it are left in the reader, for a stream that
-    /// carries more than one thing. (A file is the snapshot alone: [`Engine::load_from_path`]
-    /// and [`Engine::load_from_bytes`] refuse bytes after it.) The body is
-    /// decoded as it streams in, the large columns read straight into the engine's memory,
-    /// so a `File` or a socket needs no buffering of its own.
-    ///
-    /// A load of a body of 1 MiB or more uses a second thread for its lifetime when one can
-    /// start: as soon as the value store's columns, a project's ids, its union-find or its
-    /// persons are decoded, that thread rebuilds their hash tables and checks them while the
-    /// rest of the body decodes here. A smaller body, or a process where no thread starts,
-    /// has the same work done here after decoding, with the same result.
-    ///
-    /// # Errors
-    ///
-    /// [`SnapshotError::NotASnapshot`], [`SnapshotError::Truncated`],
-    /// [`SnapshotError::UnsupportedVersion`], [`SnapshotError::ChecksumMismatch`],
-    /// [`SnapshotError::Invalid`] (the contents break an invariant of the graph) or
-    /// [`SnapshotError::Io`]. Never a panic, and never a different graph.
-    pub fn load<R: Read>(reader: R) -> Result<Engine, SnapshotError> {
-        Ok(Engine::load_with_position(reader)?.engine)
-    }
+/// Reads a snapshot from a stream (see [`Engine::load_from`]).
+pub(crate) fn load_from<R: Read>(reader: R) -> Result<Snapshot, SnapshotError> {
+    load(Input::Stream { reader, size: None })
+}
 
-    /// Reads a snapshot and the position stored in it from `reader`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::load`].
-    pub fn load_with_position<R: Read>(reader: R) -> Result<Snapshot, SnapshotError> {
-        load(reader, None)
-    }
+/// Reads a snapshot held in memory (see [`Engine::load_from_bytes`]).
+pub(crate) fn load_from_bytes(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+    load(Input::<io::Empty>::Bytes(bytes))
+}
 
-    /// Reads a snapshot held in memory (a file read or mapped whole, say), without
-    /// copying the body first. The second thread (see [`Engine::load`]) also checksums the
-    /// body while it decodes.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::load`], and [`SnapshotError::TrailingBytes`] when `bytes` go on after
-    /// the snapshot.
-    pub fn load_from_bytes(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
-        let header = read_header(&mut &bytes[..])?;
-        let body = usize::try_from(header.body_len())
-            .ok()
-            .and_then(|len| bytes.get(HEADER_LEN..HEADER_LEN.checked_add(len)?))
-            .ok_or(SnapshotError::Truncated)?;
-        let snapshot = decode(header.flags_and_len(), header.crc(), body)?;
-        // Refused after the body, as a file is: the same bytes give the same error.
-        if bytes.len() > HEADER_LEN + body.len() {
-            return Err(SnapshotError::TrailingBytes);
-        }
-        Ok(snapshot)
+/// Reads a snapshot from a file (see [`Engine::load_from_path`]).
+pub(crate) fn load_from_path(path: &Path) -> Result<Snapshot, SnapshotError> {
+    let mut file = File::open(path)?;
+    // Only a regular file's length is what it holds: a pipe or a FIFO reports what is
+    // buffered in it, if anything, so a stream is read to the length in its header.
+    let size = file
+        .metadata()
+        .ok()
+        .filter(fs::Metadata::is_file)
+        .map(|m| m.len());
+    let snapshot = load(Input::Stream {
+        reader: &mut file,
+        size,
+    })?;
+    if !at_end(&mut file)? {
+        return Err(SnapshotError::TrailingBytes);
     }
-
-    /// Saves a snapshot to `path` atomically: it writes a temporary file in the same
-    /// directory, syncs it to disk, renames it over `path` and syncs the directory, so that
-    /// after a crash or an error `path` holds either the previous snapshot or the new one,
-    /// whole.
-    ///
-    /// A new file is readable by its owner alone (mode 600 on Unix: a snapshot holds user
-    /// ids and emails); a rewrite keeps the permission bits of the file it replaces. A
-    /// symbolic link is followed to the file it names, which is replaced in its own
-    /// directory, and the link stays. The temporary file is `.{name}.{pid}.{n}.tmp` beside
-    /// the file; those that killed saves left there are removed by the next save to the
-    /// file: the ones whose process no longer runs on this machine (as `/proc` tells), or
-    /// that nothing has written for an hour.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::save`], and [`SnapshotError::NotAFile`] when `path` (or the file a link
-    /// names) exists and is not a regular file; on any error the previous file at `path` is
-    /// left as it was and the temporary file is removed.
-    pub fn save_to_path(
-        &self,
-        path: impl AsRef<Path>,
-        position: &[u8],
-    ) -> Result<(), SnapshotError> {
-        write_atomically(path.as_ref(), |writer| {
-            write_then_header(&convert::body(self, position)?, writer)
-        })
-    }
-
-    /// Loads a snapshot and its position from `path`.
-    ///
-    /// The file is read as [`Engine::load`] reads a stream, without holding its bytes: the
-    /// large columns go straight from the file into the engine's memory. `path` may be a
-    /// pipe or a FIFO (`<(zcat s.idg.gz)`) as well as a file. The file must hold the
-    /// snapshot and nothing else.
-    ///
-    /// # Errors
-    ///
-    /// As [`Engine::load`], and [`SnapshotError::TrailingBytes`] when the file goes on after
-    /// the snapshot.
-    ///
-    /// # Examples
-    ///
-    /// A service that saves its graph with its place in the source, and on restart
-    /// restores both and resumes reading there:
-    ///
-    /// ```
-    /// use idgraph::{Engine, Event};
-    ///
-    /// let path = std::env::temp_dir().join(format!("idgraph-doc-{}.idg", std::process::id()));
-    /// let mut engine = Engine::new();
-    /// let source = ["anon_1", "anon_2", "anon_3"];
-    /// for id in &source[..2] {
-    ///     engine.apply(&Event::new("$pageview", *id))?;
-    /// }
-    /// engine.save_to_path(&path, &2u64.to_le_bytes())?;
-    ///
-    /// let restored = Engine::load_from_path(&path)?;
-    /// let mut engine = restored.engine;
-    /// let next = u64::from_le_bytes(restored.position.as_slice().try_into()?);
-    /// for id in &source[next as usize..] {
-    ///     engine.apply(&Event::new("$pageview", *id))?;
-    /// }
-    /// assert_eq!(engine.stats().distinct_ids, 3);
-    /// # std::fs::remove_file(&path)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn load_from_path(path: impl AsRef<Path>) -> Result<Snapshot, SnapshotError> {
-        let mut file = File::open(path)?;
-        // Only a regular file's length is what it holds: a pipe or a FIFO reports what is
-        // buffered in it, if anything, so a stream is read to the length in its header.
-        let size = file
-            .metadata()
-            .ok()
-            .filter(fs::Metadata::is_file)
-            .map(|m| m.len());
-        let snapshot = load(&mut file, size)?;
-        if !at_end(&mut file)? {
-            return Err(SnapshotError::TrailingBytes);
-        }
-        Ok(snapshot)
-    }
+    Ok(snapshot)
 }
 
 /// Writes the header and then `body`.
-fn write_body<W: Write>(body: &codec::BodyV2<'_>, writer: &mut W) -> Result<(), SnapshotError> {
+fn write_body<W: Write>(body: &Body<'_>, writer: &mut W) -> Result<(), SnapshotError> {
     // Two passes over the engine instead of one into a buffer: the header, which comes
     // first, needs the body's length and checksum, and measuring is cheaper than copying
     // the whole body once more.
-    let (len, body_crc) = codec::measure(body).map_err(io::Error::other)?;
+    let (len, body_crc) = body::measure(body).map_err(io::Error::other)?;
     writer.write_all(&header_for(len, &body_crc))?;
-    codec::write(body, writer)?;
+    body::write(body, writer)?;
     writer.flush()?;
     Ok(())
 }
@@ -308,12 +168,12 @@ fn write_body<W: Write>(body: &codec::BodyV2<'_>, writer: &mut W) -> Result<(), 
 /// Writes a placeholder header, the body, and then the header over the placeholder: one
 /// pass over the engine where [`write_body`] needs two.
 fn write_then_header<W: Write + Seek>(
-    body: &codec::BodyV2<'_>,
+    body: &Body<'_>,
     writer: &mut W,
 ) -> Result<(), SnapshotError> {
     let start = writer.stream_position()?;
     writer.write_all(&[0; HEADER_LEN])?;
-    let (len, body_crc) = codec::write_measured(body, writer)?;
+    let (len, body_crc) = body::write_measured(body, writer)?;
     let end = writer.stream_position()?;
     writer.seek(SeekFrom::Start(start))?;
     writer.write_all(&header_for(len, &body_crc))?;
@@ -341,6 +201,11 @@ impl Header {
         let mut len = [0u8; 8];
         len.copy_from_slice(&self.bytes[16..24]);
         u64::from_le_bytes(len)
+    }
+
+    fn version(&self) -> u32 {
+        let b = &self.bytes;
+        u32::from_le_bytes([b[8], b[9], b[10], b[11]])
     }
 
     fn crc(&self) -> u32 {
@@ -399,8 +264,62 @@ fn read_full<R: Read>(reader: &mut R, buf: &mut [u8]) -> Result<usize, SnapshotE
     Ok(filled)
 }
 
-fn load<R: Read>(mut reader: R, size_hint: Option<u64>) -> Result<Snapshot, SnapshotError> {
-    let header = read_header(&mut reader)?;
+/// Where a load reads a snapshot from.
+enum Input<'b, R> {
+    /// A stream, and its size when it is known (a file's).
+    Stream { reader: R, size: Option<u64> },
+    /// The snapshot's bytes, and maybe more after them.
+    Bytes(&'b [u8]),
+}
+
+/// A decoded body (or why it does not decode), the checksum of its bytes, and what its
+/// jobs prepared.
+type Decoded = (
+    Result<Body<'static>, body::ReadError>,
+    crc32fast::Hasher,
+    prepare::Prepared,
+);
+
+/// The one load every entry point goes through: the header, the body decoded the way its
+/// input allows, then the checksum and the checks.
+fn load<R: Read>(input: Input<'_, R>) -> Result<Snapshot, SnapshotError> {
+    // Bytes in memory are the snapshot alone, as a file is; a stream may carry more.
+    let mut trailing = false;
+    let (header, (body, crc, prepared)) = match input {
+        Input::Stream { mut reader, size } => {
+            let header = read_header(&mut reader)?;
+            let decoded = decode_stream(&header, reader, size)?;
+            (header, decoded)
+        }
+        Input::Bytes(bytes) => {
+            let header = read_header(&mut &bytes[..])?;
+            let body = usize::try_from(header.body_len())
+                .ok()
+                .and_then(|len| bytes.get(HEADER_LEN..HEADER_LEN.checked_add(len)?))
+                .ok_or(SnapshotError::Truncated)?;
+            trailing = bytes.len() > HEADER_LEN + body.len();
+            let decoded = decode_bytes(&header, body);
+            (header, decoded)
+        }
+    };
+    verify(header.flags_and_len(), header.crc(), &crc)?;
+    // A failing reader fails the drain in `read_stream` too, so an I/O error from the
+    // decoder here is a body that ends before its contents do.
+    let body = body.map_err(read_error)?;
+    let (engine, position) = checks::engine(body, prepared)?;
+    // Refused after the body, as a file is: the same bytes give the same error.
+    if trailing {
+        return Err(SnapshotError::TrailingBytes);
+    }
+    Ok(Snapshot { engine, position })
+}
+
+/// Decodes the body of `header` as it streams in from `reader`, without holding its bytes.
+fn decode_stream<R: Read>(
+    header: &Header,
+    reader: R,
+    size_hint: Option<u64>,
+) -> Result<Decoded, SnapshotError> {
     let len = header.body_len();
     if size_hint.is_some_and(|size| size.saturating_sub(HEADER_LEN as u64) < len) {
         return Err(SnapshotError::Truncated);
@@ -409,27 +328,43 @@ fn load<R: Read>(mut reader: R, size_hint: Option<u64>) -> Result<Snapshot, Snap
     // passed the checksum.
     // A column reserves ahead no more than the file holds, or a bounded amount when the
     // size is unknown, so a corrupt length cannot allocate the machine away.
-    let reserve = size_hint.map_or(codec::STREAM_RESERVE, |size| {
+    let reserve = size_hint.map_or(wire::STREAM_RESERVE, |size| {
         usize::try_from(size).unwrap_or(usize::MAX)
     });
+    let context = DecodeContext::of_version(reserve, header.version());
     // A large body's jobs are done on a second thread as it decodes; a small one's here
     // after it.
     let (jobs, prepare) = mpsc::channel();
     let (prepared, read) = concurrent::join(
         len >= SECOND_THREAD_FROM,
-        move || convert::prepare(&prepare),
-        move || codec::read_stream(reader, len, codec::DecodeContext::sending(reserve, jobs)),
+        move || prepare::prepare(&prepare),
+        move || body::read_stream(reader, len, context.sending(jobs)),
     );
     let (body, end) = read?;
     if end.read < len {
         return Err(SnapshotError::Truncated);
     }
-    verify(header.flags_and_len(), header.crc(), &end.crc)?;
-    // A failing reader fails the drain in `read_stream` too, so an I/O error from the
-    // decoder here is a body that ends before its contents do.
-    let body = body.map_err(read_error)?;
-    let (engine, position) = convert::engine(body, prepared)?;
-    Ok(Snapshot { engine, position })
+    Ok((body, end.crc, prepared))
+}
+
+/// Decodes a body held in memory, `bytes` being exactly the body of `header`.
+fn decode_bytes(header: &Header, bytes: &[u8]) -> Decoded {
+    // Trusted only once the checksum matched. A large body is checksummed, and its jobs
+    // done, on a second thread while it decodes here; a small one is checksummed as it
+    // decodes, a block behind the decoder, and its jobs done here after it.
+    let threaded = bytes.len() as u64 >= SECOND_THREAD_FROM;
+    let context = DecodeContext::of_version(bytes.len(), header.version());
+    let (jobs, prepare) = mpsc::channel();
+    let ((summed_aside, prepared), (body, summed_here)) = concurrent::join(
+        threaded,
+        move || (threaded.then(|| crc_of(bytes)), prepare::prepare(&prepare)),
+        move || body::read_with(bytes, context.sending(jobs), !threaded),
+    );
+    // One of the two summed the body; the fallback only keeps that off the types.
+    let crc = summed_aside
+        .or(summed_here)
+        .unwrap_or_else(|| crc_of(bytes));
+    (body, crc, prepared)
 }
 
 /// Checks the checksum over the header's flags and length and a body whose own CRC state
@@ -444,45 +379,19 @@ fn verify(
         return Err(SnapshotError::ChecksumMismatch { stored, computed });
     }
     if flags_and_len[..4] != [0; 4] {
-        return Err(SnapshotError::invalid("unknown flags"));
+        return Err(SnapshotError::invalid(InvalidSnapshot::UnknownFlags));
     }
     Ok(())
 }
 
-fn read_error(error: codec::ReadError) -> SnapshotError {
+fn read_error(error: body::ReadError) -> SnapshotError {
     match error {
-        codec::ReadError::Codec(source) => SnapshotError::Invalid {
-            reason: "the body does not decode".to_owned(),
+        body::ReadError::Codec(source) => SnapshotError::Invalid {
+            kind: InvalidSnapshot::DoesNotDecode,
             source: Some(Box::new(source)),
         },
-        codec::ReadError::Trailing(n) => {
-            SnapshotError::invalid(format!("{n} bytes after the end of the body"))
-        }
+        body::ReadError::Trailing(n) => SnapshotError::invalid(InvalidSnapshot::TrailingBytes(n)),
     }
-}
-
-fn decode(flags_and_len: &[u8], stored: u32, bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
-    // Trusted only once the checksum matched. A large body is checksummed, and its jobs
-    // done, on a second thread while it decodes here; a small one is checksummed as it
-    // decodes, a block behind the decoder, and its jobs done here after it.
-    let threaded = bytes.len() as u64 >= SECOND_THREAD_FROM;
-    let (jobs, prepare) = mpsc::channel();
-    let ((summed_aside, prepared), (body, summed_here)) = concurrent::join(
-        threaded,
-        move || (threaded.then(|| crc_of(bytes)), convert::prepare(&prepare)),
-        move || {
-            let context = codec::DecodeContext::sending(bytes.len(), jobs);
-            codec::read_with(bytes, context, !threaded)
-        },
-    );
-    // One of the two summed the body; the fallback only keeps that off the types.
-    let crc = summed_aside
-        .or(summed_here)
-        .unwrap_or_else(|| crc_of(bytes));
-    verify(flags_and_len, stored, &crc)?;
-    let body = body.map_err(read_error)?;
-    let (engine, position) = convert::engine(body, prepared)?;
-    Ok(Snapshot { engine, position })
 }
 
 /// The CRC state of `bytes`.

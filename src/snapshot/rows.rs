@@ -10,8 +10,13 @@
 //! the decoder's context). Whether keys rise within each owner's run is settled later,
 //! when the owners are known: keys may fall only where a run starts.
 
+use crate::error::{InvalidSnapshot as Kind, SnapshotError};
 use crate::graph::Prop;
 use crate::graph::PropKey;
+
+fn invalid(kind: Kind) -> SnapshotError {
+    SnapshotError::invalid(kind)
+}
 
 /// Bytes per row: key, writer and value slot, each a little-endian `u32`.
 pub(super) const ROW_SIZE: usize = 12;
@@ -171,6 +176,33 @@ impl FallsAtStarts {
             self.last = Some(end.key);
         }
     }
+}
+
+/// Settles what the decoder's check of property rows left to their owners (see
+/// [`super::rows`]), given the falls at the starts of the owners' runs. Returns the highest
+/// value slot the rows name, which [`engine`] checks against the value store once it is
+/// built.
+pub(super) fn rows_fit_owners(
+    verdict: RowVerdict,
+    falls_at_starts: usize,
+) -> Result<Option<u32>, SnapshotError> {
+    if verdict.bad_key {
+        return Err(invalid(Kind::PropertyKeyOutOfRange));
+    }
+    if verdict.bad_writer {
+        return Err(invalid(Kind::PropertyWriterNotAnId));
+    }
+    if verdict.free_value {
+        return Err(no_value());
+    }
+    if falls_at_starts != verdict.falls {
+        return Err(invalid(Kind::PropertyKeysOutOfOrder));
+    }
+    Ok(verdict.max_value)
+}
+
+pub(super) fn no_value() -> SnapshotError {
+    invalid(Kind::NoValueInSlot)
 }
 
 #[cfg(test)]

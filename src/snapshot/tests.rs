@@ -1,7 +1,13 @@
 use std::io::{self, Write};
 
-use super::codec::{self, BodyV2, Col, Links, Persons, PropRows};
+use super::super::body;
+use super::super::codes;
+use super::super::context::DecodeContext;
+use super::super::records::{Links, Persons, PropRows};
+use super::super::schema::Body;
+use super::super::wire::{self, Col};
 use super::*;
+use crate::error::{InvalidSnapshot, SnapshotSection};
 use crate::event::Value;
 use crate::event::{Event, Project};
 use crate::graph::NO_PERSON;
@@ -37,7 +43,7 @@ fn engine() -> Engine {
 
 fn bytes_of(engine: &Engine) -> Vec<u8> {
     let mut bytes = Vec::new();
-    engine.save(&mut bytes).expect("saves");
+    engine.save_to(&mut bytes, &[]).expect("saves");
     bytes
 }
 
@@ -46,20 +52,21 @@ fn bytes_of(engine: &Engine) -> Vec<u8> {
 #[track_caller]
 fn load_changed(
     engine: &Engine,
-    change: impl FnOnce(&mut BodyV2<'static>),
+    change: impl FnOnce(&mut Body<'static>),
 ) -> Result<Engine, SnapshotError> {
     let bytes = bytes_of(engine);
-    let mut body = codec::read(&bytes[HEADER_LEN..]).expect("decodes");
+    let mut body = body::read(&bytes[HEADER_LEN..]).expect("decodes");
     change(&mut body);
     let mut changed = Vec::new();
     write_body(&body, &mut changed).expect("encodes");
-    Engine::load(&changed[..])
+    Engine::load_from(&changed[..]).map(|s| s.engine)
 }
 
 #[track_caller]
-fn check_refused(change: impl FnOnce(&mut BodyV2<'static>), reason: &str) {
+fn check_refused(change: impl FnOnce(&mut Body<'static>), reason: &str) {
     match load_changed(&engine(), change) {
-        Err(SnapshotError::Invalid { reason: got, .. }) => {
+        Err(SnapshotError::Invalid { kind, .. }) => {
+            let got = kind.to_string();
             assert!(got.contains(reason), "{got:?} does not mention {reason:?}");
         }
         Err(other) => panic!("expected Invalid({reason}), got {other:?}"),
@@ -67,14 +74,14 @@ fn check_refused(change: impl FnOnce(&mut BodyV2<'static>), reason: &str) {
     }
 }
 
-fn set<T: codec::Elem>(col: &mut Col<'static, T>, at: usize, value: T) {
+fn set<T: wire::Elem>(col: &mut Col<'static, T>, at: usize, value: T) {
     let mut items = col.to_vec();
     items[at] = value;
     *col = Col::owned(items);
 }
 
 /// The person slots of the first project of a decoded body.
-fn persons<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<Option<Person>> {
+fn persons<'b>(b: &'b mut Body<'static>) -> &'b mut Vec<Option<Person>> {
     match &mut b.projects.0[0].persons {
         Persons::In(slots) => slots,
         Persons::Out(_) => panic!("a decoded body holds persons"),
@@ -82,12 +89,12 @@ fn persons<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<Option<Person>> {
 }
 
 /// The first person of the first project of a decoded body.
-fn person<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Person {
+fn person<'b>(b: &'b mut Body<'static>) -> &'b mut Person {
     persons(b).iter_mut().flatten().next().expect("a person")
 }
 
 /// The link rows of the first project of a decoded body.
-fn links<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<Link> {
+fn links<'b>(b: &'b mut Body<'static>) -> &'b mut Vec<Link> {
     match &mut b.projects.0[0].links {
         Links::In(links) => links,
         Links::Out(_) => panic!("a decoded body holds links"),
@@ -95,7 +102,7 @@ fn links<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<Link> {
 }
 
 /// The persons' property rows of the first project of a decoded body.
-fn person_props<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<Prop> {
+fn person_props<'b>(b: &'b mut Body<'static>) -> &'b mut Vec<Prop> {
     match &mut b.projects.0[0].person_props {
         PropRows::In(checked) => &mut checked.rows,
         _ => panic!("a decoded body holds rows"),
@@ -103,7 +110,7 @@ fn person_props<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<Prop> {
 }
 
 /// The merge records' property rows of the first project of a decoded body.
-fn record_props<'b>(b: &'b mut BodyV2<'static>) -> &'b mut Vec<Prop> {
+fn record_props<'b>(b: &'b mut Body<'static>) -> &'b mut Vec<Prop> {
     match &mut b.projects.0[0].record_props {
         PropRows::In(checked) => &mut checked.rows,
         _ => panic!("a decoded body holds rows"),
@@ -187,6 +194,47 @@ fn broken_invariants_are_refused() {
     );
 }
 
+/// The kind of error a change to a body is refused with.
+fn refusal_kind(change: impl FnOnce(&mut Body<'static>)) -> Option<InvalidSnapshot> {
+    match load_changed(&engine(), change) {
+        Err(SnapshotError::Invalid { kind, .. }) => Some(kind),
+        _ => None,
+    }
+}
+
+#[test]
+fn broken_invariants_are_refused_with_a_kind_to_match_on() {
+    assert!(matches!(
+        refusal_kind(|b| set(&mut b.projects.0[0].parent, 0, 99)),
+        Some(InvalidSnapshot::ForestNotAForest)
+    ));
+    assert!(matches!(
+        refusal_kind(|b| *person(b).stored_mut().1 = IdKey::from_raw(50)),
+        Some(InvalidSnapshot::PersonAnchorOutside)
+    ));
+    assert!(matches!(
+        refusal_kind(|b| set(&mut b.values.tags, 0, 99)),
+        Some(InvalidSnapshot::UnknownValueTag(99))
+    ));
+    assert!(matches!(
+        refusal_kind(|b| set(&mut b.projects.0[0].refusal_reason, 0, 9)),
+        Some(InvalidSnapshot::UnknownRefusalReasonCode(9))
+    ));
+    assert!(matches!(
+        refusal_kind(|b| persons(b).push(None)),
+        Some(InvalidSnapshot::FreeSlotMissing)
+    ));
+}
+
+#[test]
+fn an_invalid_snapshot_shows_its_kind_after_a_fixed_prefix() {
+    let error = SnapshotError::invalid(InvalidSnapshot::TextNotUtf8(SnapshotSection::GroupKeys));
+    assert_eq!(
+        error.to_string(),
+        "invalid snapshot contents: group keys: text is not UTF-8"
+    );
+}
+
 #[test]
 fn broken_link_and_record_invariants_are_refused() {
     check_refused(
@@ -255,7 +303,7 @@ fn broken_link_and_record_invariants_are_refused() {
 
 /// Moves the first project's `person_at` entries: `pick` gets the ids' parents, the live
 /// person's slot and the free slot, and says which id should name which slot.
-fn name_person_at(b: &mut BodyV2<'static>, pick: impl FnOnce(&[u32], u32, u32) -> (usize, u32)) {
+fn name_person_at(b: &mut Body<'static>, pick: impl FnOnce(&[u32], u32, u32) -> (usize, u32)) {
     let live = persons(b)
         .iter()
         .position(Option::is_some)
@@ -316,14 +364,14 @@ fn a_load_on_one_thread_gives_the_same_engine_and_the_same_errors() {
     let bytes = bytes_of(&engine);
     for [threaded, alone] in [
         both_ways(|| Engine::load_from_bytes(&bytes).map(|s| s.engine)),
-        both_ways(|| Engine::load(&bytes[..])),
+        both_ways(|| Engine::load_from(&bytes[..]).map(|s| s.engine)),
     ] {
         let (threaded, alone) = (threaded.expect("loads"), alone.expect("loads"));
         assert_eq!(threaded.dump(), engine.dump());
         assert_eq!(alone.dump(), engine.dump());
         assert_eq!(bytes_of(&alone), bytes);
     }
-    let changes: [fn(&mut BodyV2<'static>); 8] = [
+    let changes: [fn(&mut Body<'static>); 8] = [
         |b| set(&mut b.projects.0[0].parent, 0, 99),
         |b| set(&mut b.projects.0[0].next, 0, 0),
         |b| *person(b).stored_mut().1 = IdKey::from_raw(2),
@@ -361,7 +409,7 @@ proptest::proptest! {
         }
         let bytes = bytes_of(&engine);
         let by_size = Engine::load_from_bytes(&bytes).expect("loads").engine;
-        let [threaded, alone] = both_ways(|| Engine::load(&bytes[..]).expect("loads"));
+        let [threaded, alone] = both_ways(|| Engine::load_from(&bytes[..]).expect("loads").engine);
         for loaded in [by_size, threaded, alone] {
             proptest::prop_assert_eq!(loaded.dump(), engine.dump());
             proptest::prop_assert_eq!(bytes_of(&loaded), bytes.clone());
@@ -382,8 +430,8 @@ fn trailing_bytes_in_the_body_are_refused() {
     with_extra.extend_from_slice(&header(0, body.len() as u64, crc));
     with_extra.extend_from_slice(&body);
     assert!(matches!(
-        Engine::load(&with_extra[..]),
-        Err(SnapshotError::Invalid { reason, .. }) if reason.contains("after the end")
+        Engine::load_from(&with_extra[..]).map(|s| s.engine),
+        Err(SnapshotError::Invalid { kind, .. }) if kind.to_string().contains("after the end")
     ));
 }
 
@@ -400,15 +448,15 @@ fn unknown_flags_are_refused() {
     let mut flagged = header(2, len, checksum(&flags_and_len, &crc)).to_vec();
     flagged.extend_from_slice(body);
     assert!(matches!(
-        Engine::load(&flagged[..]),
-        Err(SnapshotError::Invalid { reason, .. }) if reason.contains("flags")
+        Engine::load_from(&flagged[..]).map(|s| s.engine),
+        Err(SnapshotError::Invalid { kind, .. }) if kind.to_string().contains("flags")
     ));
 }
 
 #[test]
 fn values_nested_too_deep_are_refused_on_save() {
     let mut deep = Value::Null;
-    for _ in 0..=super::convert::MAX_DEPTH {
+    for _ in 0..=codes::MAX_DEPTH {
         deep = Value::from(vec![deep]);
     }
     let mut engine = Engine::new();
@@ -416,8 +464,8 @@ fn values_nested_too_deep_are_refused_on_save() {
         .apply(&Event::new("$set", "a").with_property("$set", Value::object([("deep", deep)])))
         .expect("applies");
     assert!(matches!(
-        engine.save(io::sink()),
-        Err(SnapshotError::Invalid { reason, .. }) if reason.contains("deeper")
+        engine.save_to(io::sink(), &[]),
+        Err(SnapshotError::Invalid { kind, .. }) if kind.to_string().contains("deeper")
     ));
 }
 
@@ -456,7 +504,7 @@ fn a_failed_atomic_save_leaves_the_old_file_and_no_temporary() {
     let full = bytes_of(&new).len();
     for limit in 0..full {
         let result = write_atomically(&path, |file| {
-            new.save_with_position(
+            new.save_to(
                 FailAfter {
                     inner: file,
                     left: limit,
@@ -523,7 +571,7 @@ fn counters_and_versions_saturate_after_a_load() {
 type PropTuple = (u32, u32, u32);
 
 fn encode(value: impl bincode::Encode) -> Vec<u8> {
-    bincode::encode_to_vec(value, codec::config()).expect("encodes")
+    bincode::encode_to_vec(value, wire::config()).expect("encodes")
 }
 
 fn prop_tuples(props: &[Prop]) -> Vec<PropTuple> {
@@ -538,7 +586,7 @@ fn prop_tuples(props: &[Prop]) -> Vec<PropTuple> {
 fn rows_and_columns_are_bincode_encodings_of_plain_types() {
     let engine = engine();
     let graph = engine.projects.iter().next().expect("a project");
-    let body = convert::body(&engine, &[]).expect("converts");
+    let body = super::super::save::body(&engine, &[]).expect("converts");
     let project = &body.projects.0[0];
 
     let plain: Vec<_> = graph
@@ -572,7 +620,7 @@ fn rows_and_columns_are_bincode_encodings_of_plain_types() {
     let Links::Out(links) = &project.links else {
         panic!("a saved body borrows the links");
     };
-    let code = |kind: LinkKind| codec::LINK_KINDS.iter().position(|k| *k == kind);
+    let code = |kind: LinkKind| codes::LINK_KINDS.iter().position(|k| *k == kind);
     let plain: Vec<_> = links
         .iter()
         .map(|link| {
@@ -581,7 +629,7 @@ fn rows_and_columns_are_bincode_encodings_of_plain_types() {
                     link.target.raw(),
                     link.source.raw(),
                     code(link.kind).expect("a known kind") as u8,
-                    codec::EFFECTS
+                    codes::EFFECTS
                         .iter()
                         .position(|e| *e == link.effect)
                         .expect("known") as u8,
@@ -627,7 +675,7 @@ fn rows_and_columns_are_bincode_encodings_of_plain_types() {
 /// test --lib regression_inputs`.
 #[test]
 fn the_fuzz_regression_inputs_are_in_the_current_format() {
-    type Change = fn(&mut BodyV2<'static>);
+    type Change = fn(&mut Body<'static>);
     let cases: [(&str, Change); 3] = [
         ("event_counter_at_u64_max", |b| b.events = u64::MAX),
         ("merge_counter_at_u64_max", |b| b.merges = u64::MAX),
@@ -647,10 +695,10 @@ fn the_fuzz_regression_inputs_are_in_the_current_format() {
     let dir = root.join("fuzz/regressions/snapshot_load");
     for (name, change) in cases {
         let bytes = golden.clone();
-        let mut body = codec::read(&bytes[HEADER_LEN..]).expect("decodes");
+        let mut body = body::read(&bytes[HEADER_LEN..]).expect("decodes");
         change(&mut body);
         let mut input = vec![1u8];
-        codec::write(&body, &mut input).expect("encodes");
+        body::write(&body, &mut input).expect("encodes");
         let path = dir.join(name);
         if std::env::var_os("IDGRAPH_REGENERATE_GOLDEN").is_some() {
             fs::write(&path, &input).expect("writes");
@@ -671,8 +719,8 @@ fn unknown_person_flags_do_not_decode() {
     let decode = |bytes: &[u8]| {
         bincode::decode_from_slice_with_context::<_, Persons<'static>, _>(
             bytes,
-            codec::config(),
-            codec::DecodeContext::new(bytes.len()),
+            wire::config(),
+            DecodeContext::new(bytes.len()),
         )
         .map(|(persons, _)| persons)
     };
@@ -699,8 +747,8 @@ fn unknown_link_codes_do_not_decode() {
     let decode = |bytes: &[u8]| {
         bincode::decode_from_slice_with_context::<_, Links<'static>, _>(
             bytes,
-            codec::config(),
-            codec::DecodeContext::new(bytes.len()),
+            wire::config(),
+            DecodeContext::new(bytes.len()),
         )
         .map(|(links, _)| links)
     };

@@ -2,7 +2,7 @@
 //! finds replays through exactly the same code in a named `#[test]`
 //! (`tests/fuzz_regressions.rs`).
 
-use crate::{Engine, Event, Project, SnapshotError};
+use crate::{Engine, Event, Project, Snapshot, SnapshotError};
 
 /// The header of a format version 2 snapshot (see `src/snapshot.rs`): magic, version,
 /// flags, body length, then the CRC-32 of the flags, the length and the body.
@@ -77,7 +77,7 @@ pub fn snapshot_load(data: &[u8]) {
             usize::from(mode >> 2) % 16 + 1
         },
     };
-    let from_reader = Engine::load(&mut reader).and_then(|engine| {
+    let from_reader = Engine::load_from(&mut reader).and_then(|Snapshot { engine, .. }| {
         if reader.rest.is_empty() {
             Ok(engine)
         } else {
@@ -100,7 +100,7 @@ pub fn snapshot_load(data: &[u8]) {
     let mut engine = snapshot.engine;
     let dump = state(&engine);
     let mut saved = Vec::new();
-    if let Err(error) = engine.save_with_position(&mut saved, &snapshot.position) {
+    if let Err(error) = engine.save_to(&mut saved, &snapshot.position) {
         panic!("a loaded engine does not save: {error}");
     }
     let again = match Engine::load_from_bytes(&saved) {
@@ -134,7 +134,7 @@ pub fn snapshot_load(data: &[u8]) {
         let _ = engine.unlink(project, id, "fuzz_user");
     }
     let _ = engine.dump();
-    let _ = engine.save(&mut Vec::new());
+    let _ = engine.save_to(&mut Vec::new(), &[]);
 }
 
 #[cfg(test)]
@@ -150,7 +150,7 @@ mod tests {
     fn the_golden_file_loads_alike_through_readers_of_every_grain() {
         let reference = state(&Engine::load_from_bytes(GOLDEN).unwrap().engine);
         for step in 1..=16 {
-            let loaded = Engine::load(Trickle { rest: GOLDEN, step });
+            let loaded = Engine::load_from(Trickle { rest: GOLDEN, step }).map(|s| s.engine);
             assert_eq!(state(&loaded.unwrap()), reference, "{step} bytes a read");
         }
         for mode in (0..64u8).step_by(2) {
