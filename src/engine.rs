@@ -92,26 +92,19 @@ impl Counters {
         self.warnings.iter().copied()
     }
 
-    /// The counts of every kind in the order of [`WarningKind::ALL`], as format 2 stores them.
-    pub(crate) fn in_kind_order(&self) -> [u64; WarningKind::ALL.len()] {
-        WarningKind::ALL.map(|kind| self.warnings_of(kind))
-    }
-
-    /// Counters from counts in the order of [`WarningKind::ALL`], as format 2 stores them.
-    pub(crate) fn from_kind_order(
+    /// Counters as a snapshot stored them.
+    pub(crate) fn stored(
         events: u64,
         merges: u64,
-        warnings: [u64; WarningKind::ALL.len()],
+        warnings: impl IntoIterator<Item = (WarningKind, u64)>,
     ) -> Counters {
         let mut counters = Counters {
             events,
             merges,
             warnings: Vec::new(),
         };
-        for (kind, n) in WarningKind::ALL.into_iter().zip(warnings) {
-            if n > 0 {
-                counters.count_warning(kind, n);
-            }
+        for (kind, n) in warnings {
+            counters.count_warning(kind, n);
         }
         counters
     }
@@ -119,6 +112,10 @@ impl Counters {
     /// Adds `n` warnings of `kind` (saturating: counts come back from snapshots as they
     /// were saved).
     pub(crate) fn count_warning(&mut self, kind: WarningKind, n: u64) {
+        // A kind never raised is absent, so that equal counters compare equal.
+        if n == 0 {
+            return;
+        }
         match self.warnings.binary_search_by_key(&kind, |&(k, _)| k) {
             Ok(i) => self.warnings[i].1 = self.warnings[i].1.saturating_add(n),
             Err(i) => self.warnings.insert(i, (kind, n)),

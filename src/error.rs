@@ -364,6 +364,9 @@ pub enum SnapshotSection {
     /// The strings of property values.
     #[error("property values")]
     PropertyValues,
+    /// The names of the warning counters.
+    #[error("warning names")]
+    WarningNames,
 }
 
 /// Any error of this crate.

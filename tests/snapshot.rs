@@ -10,7 +10,9 @@
 
 use std::io::{self, Read, Write};
 
-use idgraph::{Engine, Event, Project, SnapshotError, Timestamp, Value, Workload, WorkloadConfig};
+use idgraph::{
+    Engine, Event, Project, SnapshotError, Timestamp, Value, WarningKind, Workload, WorkloadConfig,
+};
 use proptest::prelude::*;
 
 const IDS: [&str; 8] = ["a", "b", "c", "d", "user_1", "user_2", "anon_x", "é"];
@@ -283,15 +285,16 @@ proptest! {
     }
 }
 
-/// A version 2 header with a correct checksum in front of `body`.
+/// A version 3 header with a correct checksum in front of `body`: the CRC-32 of the
+/// version, the flags, the length and the body.
 fn with_header(body: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(28 + body.len());
     bytes.extend_from_slice(b"IDGRAPH\0");
-    bytes.extend_from_slice(&2u32.to_le_bytes());
+    bytes.extend_from_slice(&3u32.to_le_bytes());
     bytes.extend_from_slice(&0u32.to_le_bytes());
     bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
     let mut crc = crc32fast::Hasher::new();
-    crc.update(&bytes[12..24]);
+    crc.update(&bytes[8..24]);
     crc.update(body);
     bytes.extend_from_slice(&crc.finalize().to_le_bytes());
     bytes.extend_from_slice(body);
@@ -363,10 +366,15 @@ fn every_bit_flip_is_refused_with_the_right_kind() {
             let result = Engine::load_from(&flipped[..]).map(|s| s.engine);
             let ok = match i {
                 0..8 => matches!(result, Err(SnapshotError::NotASnapshot)),
-                8..12 => matches!(
-                    result,
-                    Err(SnapshotError::UnsupportedVersion { found, expected: 2 }) if found != 2
-                ),
+                // The version: one this build does not read, or format 2, whose checksum
+                // does not cover what format 3's covers.
+                8..12 => {
+                    matches!(
+                        result,
+                        Err(SnapshotError::UnsupportedVersion { found, expected: 3 }) if found != 3 && found != 2
+                    ) || (flipped[8..12] == 2u32.to_le_bytes()
+                        && matches!(result, Err(SnapshotError::ChecksumMismatch { .. })))
+                }
                 // The body length: longer than the input is truncation; shorter fails
                 // the checksum, which covers the length.
                 16..24 => matches!(
@@ -590,23 +598,20 @@ const GOLDEN_DUMP: &str = concat!(
     "/tests/fixtures/snapshot_v2.dump.json"
 );
 /// A file of the first development format, which this build refuses by its version.
+const GOLDEN_V3: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/snapshot_v3.idg"
+);
 const GOLDEN_V1: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/snapshot_v1.idg"
 );
 
-/// Format version 2 must keep loading as it did when it was released. If this fails after
-/// a format change, that change needs a new version number and a new golden file beside
-/// this one, not a regenerated one. To regenerate (only when the format has deliberately
-/// not been released yet): `IDGRAPH_REGENERATE_GOLDEN=1 cargo test --test snapshot golden`.
+/// Format version 2 must keep loading as it did when it was released: the same graph,
+/// the same position, the same links. Format 3 changed how warning counters are stored, so
+/// a loaded version 2 file saves as the version 3 golden file, byte for byte.
 #[test]
 fn the_golden_v2_file_loads_and_saves_the_same_bytes() {
-    if std::env::var_os("IDGRAPH_REGENERATE_GOLDEN").is_some() {
-        let engine = golden_engine();
-        engine.save_to_path(GOLDEN, b"events.jsonl:6").unwrap();
-        let dump = serde_json::to_string_pretty(&engine.dump()).unwrap();
-        std::fs::write(GOLDEN_DUMP, dump + "\n").unwrap();
-    }
     let bytes = std::fs::read(GOLDEN).unwrap();
     let loaded = Engine::load_from(&bytes[..]).unwrap();
     assert_eq!(loaded.position, b"events.jsonl:6");
@@ -622,7 +627,66 @@ fn the_golden_v2_file_loads_and_saves_the_same_bytes() {
         why.chain[1].event.uuid.map(|u| u.to_string()).as_deref(),
         Some("0190f7d6-0000-7000-8000-000000000008")
     );
-    // Today's writer still writes version 2 byte for byte.
+    assert_eq!(loaded.engine.counters(), golden_engine().counters());
+    let mut again = Vec::new();
+    loaded.engine.save_to(&mut again, &loaded.position).unwrap();
+    assert_eq!(again, std::fs::read(GOLDEN_V3).unwrap());
+}
+
+/// Format 2 stores one warning count per kind in the order the kinds had then; a load maps
+/// each count to its kind by that order, whatever kinds this build has added since.
+#[test]
+fn a_version_2_file_counts_warnings_by_their_format_2_kind() {
+    let mut bytes = std::fs::read(GOLDEN).unwrap();
+    assert_eq!(bytes[8..12], 2u32.to_le_bytes());
+    // The body starts with the position (a u64 length, then "events.jsonl:6"), three
+    // bools, the move limit, events and merges; then the warning counts, a u64 length
+    // and one u64 per kind.
+    let counts = 28 + 8 + b"events.jsonl:6".len() + 3 + 3 * 8;
+    assert_eq!(bytes[counts..counts + 8], 10u64.to_le_bytes());
+    let second = counts + 8 + 8;
+    bytes[second..second + 8].copy_from_slice(&7u64.to_le_bytes());
+    // Format 2's checksum covers the flags, the length and the body.
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&bytes[12..24]);
+    crc.update(&bytes[28..]);
+    let crc = crc.finalize().to_le_bytes();
+    bytes[24..28].copy_from_slice(&crc);
+    let loaded = Engine::load_from_bytes(&bytes).unwrap();
+    let counters = loaded.engine.counters();
+    assert_eq!(
+        counters.warnings_of(WarningKind::CannotMergeAlreadyIdentified),
+        7
+    );
+}
+
+/// Format version 3 must keep loading as it did when it was released. If this fails after
+/// a format change, that change needs a new version number and a new golden file beside
+/// this one, not a regenerated one. To regenerate (only when the format has deliberately
+/// not been released yet): `IDGRAPH_REGENERATE_GOLDEN=1 cargo test --test snapshot golden`.
+#[test]
+fn the_golden_v3_file_loads_and_saves_the_same_bytes() {
+    if std::env::var_os("IDGRAPH_REGENERATE_GOLDEN").is_some() {
+        let engine = golden_engine();
+        engine.save_to_path(GOLDEN_V3, b"events.jsonl:6").unwrap();
+    }
+    let bytes = std::fs::read(GOLDEN_V3).unwrap();
+    assert_eq!(bytes[8..12], 3u32.to_le_bytes());
+    let loaded = Engine::load_from(&bytes[..]).unwrap();
+    assert_eq!(loaded.position, b"events.jsonl:6");
+    let expected: idgraph::Dump =
+        serde_json::from_str(&std::fs::read_to_string(GOLDEN_DUMP).unwrap()).unwrap();
+    assert_eq!(loaded.engine.dump(), expected);
+    assert_eq!(loaded.engine.counters().events, 9);
+    let why = loaded
+        .engine
+        .explain(&Project::Default, "anon_1", "device_2");
+    assert_eq!(why.chain.len(), 2);
+    assert_eq!(
+        why.chain[1].event.uuid.map(|u| u.to_string()).as_deref(),
+        Some("0190f7d6-0000-7000-8000-000000000008")
+    );
+    // Today's writer still writes version 3 byte for byte.
     let mut again = Vec::new();
     golden_engine()
         .save_to(&mut again, b"events.jsonl:6")
@@ -638,7 +702,7 @@ fn a_version_1_file_is_refused_by_its_version() {
         Engine::load_from(&bytes[..]).map(|s| s.engine),
         Err(SnapshotError::UnsupportedVersion {
             found: 1,
-            expected: 2
+            expected: 3
         })
     ));
 }

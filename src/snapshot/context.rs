@@ -14,7 +14,6 @@ pub(super) struct DecodeContext {
     /// [`STREAM_RESERVE`](super::wire::STREAM_RESERVE) otherwise.
     pub(super) reserve: usize,
     /// The format version of the body, for fields whose encoding differs by version.
-    #[expect(dead_code, reason = "only one format version is read so far")]
     pub(super) version: u32,
     /// Learned from the fields before the rows, by the [schedule](super::schedule).
     pub(super) rows: RowRules,

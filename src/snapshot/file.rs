@@ -1,20 +1,20 @@
 //! Snapshots: an engine's whole state in one versioned, checksummed file, saved atomically
 //! and loaded with every invariant checked. This module is the only one that knows bincode.
 //!
-//! # Layout (format version 2)
+//! # Layout (format version 3)
 //!
 //! A 28-byte header, all integers little-endian:
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `b"IDGRAPH\0"` |
-//! | 8 | 4 | format version, `2` |
+//! | 8 | 4 | format version, `3` |
 //! | 12 | 4 | flags, `0` (no flag is defined yet; a set bit is refused) |
 //! | 16 | 8 | body length in bytes |
-//! | 24 | 4 | CRC-32 (IEEE) of bytes 12..24 followed by the body |
+//! | 24 | 4 | CRC-32 (IEEE) of bytes 8..24 followed by the body |
 //!
 //! then the body, encoded with bincode 2's legacy configuration (fixed-width integers,
-//! `u64` lengths; see `codec::config`). The body is columnar ([`Body`]): the
+//! `u64` lengths; see `wire::config`). The body is columnar ([`Body`]): the
 //! caller's position bytes, the configuration, the counters, the property key arena, then
 //! per project the id arena (one text array plus end offsets), the union-find `parent`,
 //! `rank` and member-list `next` arrays, `person_at`, a personless bitmap, the person
@@ -23,9 +23,16 @@
 //! (type index, key). Everything is written in dense-index order, so the same graph always
 //! gives the same bytes, whatever the process's hash seeds.
 //!
-//! The checksum covers the flags and the length as well as the body, so a flipped bit
-//! anywhere but the magic and the version reads as [`SnapshotError::ChecksumMismatch`] or
-//! [`SnapshotError::Truncated`].
+//! The checksum covers the version, the flags and the length as well as the body, so a
+//! flipped bit anywhere but the magic reads as [`SnapshotError::ChecksumMismatch`],
+//! [`SnapshotError::Truncated`] or, in the version, [`SnapshotError::UnsupportedVersion`].
+//!
+//! Format 3 differs from format 2 in two places: its warning counters are stored by
+//! PostHog's name, beside their counts (format 2 held one count per kind, in the order the
+//! kinds had then), so that a new kind of warning changes no file; and its checksum covers
+//! the version (format 2's covered bytes 12..24), so that no flipped bit makes a format 3
+//! file read as format 2. This build reads both and writes format 3; the golden files
+//! `tests/fixtures/snapshot_v2.idg` and `snapshot_v3.idg` pin them.
 //!
 //! Version 1 (columns for persons, properties and links) was never released; a version 1
 //! file is refused with [`SnapshotError::UnsupportedVersion`].
@@ -45,8 +52,13 @@ use crate::engine::Engine;
 use crate::error::{InvalidSnapshot, SnapshotError};
 
 const MAGIC: [u8; 8] = *b"IDGRAPH\0";
-/// The format this build writes, and the only one it reads.
-pub(super) const VERSION: u32 = 2;
+/// The format this build writes.
+pub(super) const VERSION: u32 = 3;
+/// The older format this build still reads: its warning counters are in kind order, and
+/// its checksum does not cover the version.
+const VERSION_2: u32 = 2;
+/// Where the bytes the checksum of format 3 covers begin: the version.
+const COVERED_FROM: usize = 8;
 const HEADER_LEN: usize = 28;
 /// The smallest body whose load takes a second thread: below it, starting and feeding the
 /// thread costs about what it saves (in scratch runs, 100 KB bodies took 62-77 µs on this
@@ -87,11 +99,11 @@ fn header(flags: u32, len: u64, crc: u32) -> [u8; HEADER_LEN] {
     header
 }
 
-/// The checksum of a header's flags and length followed by a body whose own CRC state is
-/// `body`.
-fn checksum(flags_and_len: &[u8], body: &crc32fast::Hasher) -> u32 {
+/// The checksum of the header bytes a version covers followed by a body whose own CRC
+/// state is `body`.
+fn checksum(covered: &[u8], body: &crc32fast::Hasher) -> u32 {
     let mut crc = crc32fast::Hasher::new();
-    crc.update(flags_and_len);
+    crc.update(covered);
     crc.combine(body);
     crc.finalize()
 }
@@ -185,10 +197,10 @@ fn write_then_header<W: Write + Seek>(
 /// The header of a body of `len` bytes whose own CRC state is `body_crc`.
 fn header_for(len: u64, body_crc: &crc32fast::Hasher) -> [u8; HEADER_LEN] {
     let flags = 0u32;
-    let mut flags_and_len = [0u8; 12];
-    flags_and_len[..4].copy_from_slice(&flags.to_le_bytes());
-    flags_and_len[4..].copy_from_slice(&len.to_le_bytes());
-    header(flags, len, checksum(&flags_and_len, body_crc))
+    let mut covered = header(flags, len, 0);
+    let crc = checksum(&covered[COVERED_FROM..24], body_crc);
+    covered[24..28].copy_from_slice(&crc.to_le_bytes());
+    covered
 }
 
 /// A header that passed the magic and version checks.
@@ -213,9 +225,19 @@ impl Header {
         u32::from_le_bytes([b[24], b[25], b[26], b[27]])
     }
 
-    /// The bytes the checksum covers besides the body.
-    fn flags_and_len(&self) -> &[u8] {
-        &self.bytes[12..24]
+    /// The bytes the checksum covers besides the body: from the version on in format 3,
+    /// so that a flipped version bit cannot pass for format 2; the flags and length in
+    /// format 2.
+    fn covered(&self) -> &[u8] {
+        if self.version() == VERSION_2 {
+            &self.bytes[12..24]
+        } else {
+            &self.bytes[COVERED_FROM..24]
+        }
+    }
+
+    fn flags(&self) -> &[u8] {
+        &self.bytes[12..16]
     }
 }
 
@@ -233,7 +255,7 @@ fn read_header<R: Read>(reader: &mut R) -> Result<Header, SnapshotError> {
         return Err(SnapshotError::Truncated);
     }
     let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if version != VERSION {
+    if version != VERSION && version != VERSION_2 {
         return Err(SnapshotError::UnsupportedVersion {
             found: version,
             expected: VERSION,
@@ -302,7 +324,7 @@ fn load<R: Read>(input: Input<'_, R>) -> Result<Snapshot, SnapshotError> {
             (header, decoded)
         }
     };
-    verify(header.flags_and_len(), header.crc(), &crc)?;
+    verify(&header, &crc)?;
     // A failing reader fails the drain in `read_stream` too, so an I/O error from the
     // decoder here is a body that ends before its contents do.
     let body = body.map_err(read_error)?;
@@ -367,18 +389,14 @@ fn decode_bytes(header: &Header, bytes: &[u8]) -> Decoded {
     (body, crc, prepared)
 }
 
-/// Checks the checksum over the header's flags and length and a body whose own CRC state
-/// is `body`, then the flags.
-fn verify(
-    flags_and_len: &[u8],
-    stored: u32,
-    body: &crc32fast::Hasher,
-) -> Result<(), SnapshotError> {
-    let computed = checksum(flags_and_len, body);
+/// Checks the checksum over the header bytes its version covers and a body whose own CRC
+/// state is `body`, then the flags.
+fn verify(header: &Header, body: &crc32fast::Hasher) -> Result<(), SnapshotError> {
+    let (stored, computed) = (header.crc(), checksum(header.covered(), body));
     if computed != stored {
         return Err(SnapshotError::ChecksumMismatch { stored, computed });
     }
-    if flags_and_len[..4] != [0; 4] {
+    if header.flags() != [0; 4] {
         return Err(SnapshotError::invalid(InvalidSnapshot::UnknownFlags));
     }
     Ok(())

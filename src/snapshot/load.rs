@@ -8,7 +8,7 @@ use super::load_values::{StrsIn, ValuesIn};
 use super::prepare::{Prepared, PreparedForest, PreparedIds, PreparedPersons};
 use super::records::{CheckedRows, Links, PropRows, uuid_of};
 use super::rows::{RowVerdict, no_value, rows_fit_owners};
-use super::schema::{Arena, Body, ProjectBody};
+use super::schema::{Arena, Body, Named, ProjectBody, Warnings};
 use super::wire::take_col;
 use crate::engine::{Counters, Engine};
 use crate::error::{InvalidSnapshot as Kind, SnapshotError, SnapshotSection as Section};
@@ -290,10 +290,7 @@ pub(super) fn engine(
         projects,
         ..
     } = body;
-    let warnings: [u64; WarningKind::ALL.len()] = warnings
-        .as_ref()
-        .try_into()
-        .map_err(|_| invalid(Kind::WarningCountersOfOtherKinds))?;
+    let counters = counters_in(events, merges, &warnings)?;
     let prop_keys = interner(prop_keys, Vec::new(), Section::PropertyKeys)?;
     let values = prepared.values.ok_or_else(unprepared)??;
     let mut ids = prepared.ids.into_iter();
@@ -326,7 +323,68 @@ pub(super) fn engine(
         values,
         fixed_keys: Vec::new(),
         projects,
-        counters: Counters::from_kind_order(events, merges, warnings),
+        counters,
     };
     Ok((engine, position.into_vec()))
+}
+
+/// The warning kinds of format 2, in the order its counters are stored: the kinds this
+/// crate had when format 2 was the newest, fixed here so that a new kind changes no file.
+const FORMAT_2_WARNINGS: [WarningKind; 10] = [
+    WarningKind::CannotMergeWithIllegalDistinctId,
+    WarningKind::CannotMergeAlreadyIdentified,
+    WarningKind::MergeMoveLimitExceeded,
+    WarningKind::InvalidEventWhenProcessPersonProfileIsFalse,
+    WarningKind::InvalidProcessPersonProfile,
+    WarningKind::SkippingEventInvalidDistinctId,
+    WarningKind::InvalidAnonDistinctId,
+    WarningKind::InvalidAlias,
+    WarningKind::GroupKeyTooLong,
+    WarningKind::InvalidGroupSet,
+];
+
+/// The counters, from either format's warnings.
+fn counters_in(
+    events: u64,
+    merges: u64,
+    warnings: &Warnings<'static>,
+) -> Result<Counters, SnapshotError> {
+    match warnings {
+        Warnings::InKindOrder(counts) => {
+            if counts.len() != FORMAT_2_WARNINGS.len() {
+                return Err(invalid(Kind::WarningCountersOfOtherKinds));
+            }
+            let counts = FORMAT_2_WARNINGS.into_iter().zip(counts.iter().copied());
+            Ok(Counters::stored(events, merges, counts))
+        }
+        Warnings::Named(named) => named_counters(events, merges, named),
+    }
+}
+
+/// Format 3's counters: every name one PostHog gives a kind, each once.
+fn named_counters(
+    events: u64,
+    merges: u64,
+    named: &Named<'static>,
+) -> Result<Counters, SnapshotError> {
+    let mut stored_names = StrsIn::new(&named.names, Section::WarningNames)?;
+    if stored_names.remaining() != named.counts.len() {
+        return Err(invalid(Kind::WarningColumnsDiffer));
+    }
+    let mut counters = Counters::stored(events, merges, []);
+    let mut seen: Vec<WarningKind> = Vec::with_capacity(named.counts.len());
+    for &count in named.counts.iter() {
+        let name = stored_names.next()?;
+        let kind = WarningKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+            .ok_or_else(|| invalid(Kind::UnknownWarning(name.to_owned())))?;
+        if seen.contains(&kind) {
+            return Err(invalid(Kind::WarningRepeated));
+        }
+        seen.push(kind);
+        counters.count_warning(kind, count);
+    }
+    stored_names.finish(Section::WarningNames)?;
+    Ok(counters)
 }

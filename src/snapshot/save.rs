@@ -7,7 +7,7 @@ use super::codes::{
     TAG_INT, TAG_NULL, TAG_OBJECT, TAG_STRING, TAG_TRUE, TAG_UINT, link_kind_code, reason_code,
 };
 use super::records::{Links, Persons, PropRows, uuid_bytes};
-use super::schema::{Arena, Body, ProjectBody, Strs, Values};
+use super::schema::{Arena, Body, Named, ProjectBody, Strs, Values, Warnings};
 use super::wire::{Col, Seq};
 use crate::engine::Engine;
 use crate::error::{InvalidSnapshot as Kind, SnapshotError};
@@ -96,7 +96,9 @@ impl ValuesOut {
     }
 }
 
-fn strs<'s>(items: impl Iterator<Item = &'s str>) -> Result<Strs<'static>, SnapshotError> {
+pub(super) fn strs<'s>(
+    items: impl Iterator<Item = &'s str>,
+) -> Result<Strs<'static>, SnapshotError> {
     let (mut text, mut lens) = (Vec::new(), Vec::new());
     for s in items {
         lens.push(len_u32(s.len())?);
@@ -221,7 +223,17 @@ pub(super) fn body<'e>(engine: &'e Engine, position: &'e [u8]) -> Result<Body<'e
         max_ids_per_person: engine.config.max_ids_per_person.map_or(u64::MAX, u64::from),
         events: engine.counters.events,
         merges: engine.counters.merges,
-        warnings: Col::owned(engine.counters.in_kind_order().to_vec()),
+        warnings: {
+            let (names, counts): (Vec<_>, Vec<_>) = engine
+                .counters
+                .warnings()
+                .map(|(kind, n)| (kind.as_str(), n))
+                .unzip();
+            Warnings::Named(Named {
+                names: strs(names.into_iter())?,
+                counts: Col::owned(counts),
+            })
+        },
         prop_keys: arena(&engine.prop_keys),
         values: {
             let mut out = ValuesOut::default();

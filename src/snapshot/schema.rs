@@ -20,6 +20,7 @@ pub(super) enum Field {
     Arena(ArenaField),
     Strs(StrsField),
     Values(ValuesField),
+    Named(NamedField),
     ProjectBody(ProjectField),
     Body(BodyField),
 }
@@ -50,6 +51,43 @@ dto! {
         tags: Col<'a, u8>,
         nums: Col<'a, u64>,
         strs: Strs<'a>,
+    }
+}
+
+dto! {
+    /// Counts by name: the warning counters of format 3, each kind by PostHog's name.
+    #[derive(Default)]
+    struct Named / NamedField {
+        names: Strs<'a>,
+        counts: Col<'a, u64>,
+    }
+}
+
+/// The warning counters. Format 3 names each kind beside its count, so that a new kind
+/// changes no file; format 2 held one count per kind in the order of `WarningKind::ALL`.
+pub(super) enum Warnings<'a> {
+    /// Format 3.
+    Named(Named<'a>),
+    /// Format 2.
+    InKindOrder(Col<'a, u64>),
+}
+
+impl Encode for Warnings<'_> {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        match self {
+            Warnings::Named(named) => named.encode(encoder),
+            Warnings::InKindOrder(counts) => counts.encode(encoder),
+        }
+    }
+}
+
+impl Decode<DecodeContext> for Warnings<'static> {
+    fn decode<D: Decoder<Context = DecodeContext>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        if decoder.context().version == 2 {
+            Ok(Warnings::InKindOrder(Decode::decode(decoder)?))
+        } else {
+            Ok(Warnings::Named(Decode::decode(decoder)?))
+        }
     }
 }
 
@@ -97,7 +135,7 @@ dto! {
 }
 
 dto! {
-    /// The whole body of a version 2 snapshot.
+    /// The whole body of a snapshot (versions 2 and 3 differ only in `warnings`).
     struct Body / BodyField {
         position: Col<'a, u8>,
         lift_properties: bool,
@@ -107,7 +145,7 @@ dto! {
         max_ids_per_person: u64,
         events: u64,
         merges: u64,
-        warnings: Col<'a, u64>,
+        warnings: Warnings<'a>,
         prop_keys: Arena<'a>,
         /// The value store's slots in order (free slots hold null), and its free list.
         values: Values<'a>,

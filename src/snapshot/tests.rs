@@ -4,7 +4,7 @@ use super::super::body;
 use super::super::codes;
 use super::super::context::DecodeContext;
 use super::super::records::{Links, Persons, PropRows};
-use super::super::schema::Body;
+use super::super::schema::{Body, Named, Warnings};
 use super::super::wire::{self, Col};
 use super::*;
 use crate::error::{InvalidSnapshot, SnapshotSection};
@@ -20,6 +20,14 @@ use crate::posthog::WarningKind;
 
 /// Persons with merges (so a free slot), properties, a group, a personless id and two
 /// projects.
+/// Format 3's warning counters: `counts[i]` warnings of the kind named `names[i]`.
+fn named_warnings(names: &[&str], counts: Vec<u64>) -> Warnings<'static> {
+    Warnings::Named(Named {
+        names: super::super::save::strs(names.iter().copied()).expect("encodes"),
+        counts: Col::owned(counts),
+    })
+}
+
 fn engine() -> Engine {
     let mut engine = Engine::new();
     for event in [
@@ -275,7 +283,18 @@ fn broken_link_and_record_invariants_are_refused() {
         "personless",
     );
     check_refused(|b| set(&mut b.prop_keys.ends, 0, 200), "property keys");
-    check_refused(|b| b.warnings = Col::owned(vec![0; 3]), "warning");
+    check_refused(
+        |b| b.warnings = named_warnings(&["invalid_alias"], vec![0; 3]),
+        "warning",
+    );
+    check_refused(
+        |b| b.warnings = named_warnings(&["a_kind_from_the_future"], vec![1]),
+        "unknown warning",
+    );
+    check_refused(
+        |b| b.warnings = named_warnings(&["invalid_alias", "invalid_alias"], vec![1, 2]),
+        "counted twice",
+    );
     check_refused(
         |b| {
             b.projects.0[1].kind = 0;
@@ -423,11 +442,9 @@ fn trailing_bytes_in_the_body_are_refused() {
     let mut body = bytes[HEADER_LEN..].to_vec();
     body.push(0);
     let mut with_extra = Vec::new();
-    let header_bytes = header(0, body.len() as u64, 0);
     let mut crc = crc32fast::Hasher::new();
     crc.update(&body);
-    let crc = checksum(&header_bytes[12..24], &crc);
-    with_extra.extend_from_slice(&header(0, body.len() as u64, crc));
+    with_extra.extend_from_slice(&header_for(body.len() as u64, &crc));
     with_extra.extend_from_slice(&body);
     assert!(matches!(
         Engine::load_from(&with_extra[..]).map(|s| s.engine),
@@ -440,12 +457,11 @@ fn unknown_flags_are_refused() {
     let bytes = bytes_of(&engine());
     let body = &bytes[HEADER_LEN..];
     let len = body.len() as u64;
-    let mut flags_and_len = [0u8; 12];
-    flags_and_len[..4].copy_from_slice(&2u32.to_le_bytes());
-    flags_and_len[4..].copy_from_slice(&len.to_le_bytes());
+    // The bytes format 3's checksum covers: the version, the flags and the length.
+    let covered = header(2, len, 0);
     let mut crc = crc32fast::Hasher::new();
     crc.update(body);
-    let mut flagged = header(2, len, checksum(&flags_and_len, &crc)).to_vec();
+    let mut flagged = header(2, len, checksum(&covered[8..24], &crc)).to_vec();
     flagged.extend_from_slice(body);
     assert!(matches!(
         Engine::load_from(&flagged[..]).map(|s| s.engine),
@@ -539,7 +555,10 @@ fn counters_and_versions_saturate_after_a_load() {
     let mut loaded = load_changed(&engine(), |b| {
         b.events = u64::MAX;
         b.merges = u64::MAX;
-        b.warnings = Col::owned(vec![u64::MAX; b.warnings.len()]);
+        b.warnings = named_warnings(
+            &WarningKind::ALL.map(WarningKind::as_str),
+            vec![u64::MAX; WarningKind::ALL.len()],
+        );
         for person in persons(b).iter_mut().flatten() {
             person.version = u64::MAX;
         }
@@ -692,9 +711,12 @@ fn the_fuzz_regression_inputs_are_in_the_current_format() {
     ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let golden = fs::read(root.join("tests/fixtures/snapshot_v2.idg")).expect("reads");
+    // The golden graph in the format this build writes.
+    let loaded = Engine::load_from_bytes(&golden).expect("the golden file loads");
+    let current = loaded.engine.save_to_vec(&loaded.position).expect("saves");
     let dir = root.join("fuzz/regressions/snapshot_load");
     for (name, change) in cases {
-        let bytes = golden.clone();
+        let bytes = current.clone();
         let mut body = body::read(&bytes[HEADER_LEN..]).expect("decodes");
         change(&mut body);
         let mut input = vec![1u8];
