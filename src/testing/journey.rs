@@ -517,4 +517,5 @@ pub fn journeys_with_logouts(max_steps: usize) -> impl Strategy<Value = Journey>
 }
 
 #[cfg(test)]
+#[path = "journey_tests.rs"]
 mod tests;

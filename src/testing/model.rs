@@ -736,4 +736,5 @@ fn merge_source(event: &Event) -> Option<String> {
 }
 
 #[cfg(test)]
+#[path = "model_tests.rs"]
 mod tests;
