@@ -168,7 +168,7 @@ struct Parts<'de> {
 
 /// `null` counts as absent for every optional field.
 fn present(value: Option<Value>) -> Option<Value> {
-    value.filter(|v| *v != Value::Null)
+    value.filter(|v| !matches!(v, Value::Null))
 }
 
 fn string_field(value: Option<Value>, field: &'static str) -> Result<Option<Box<str>>, EventError> {

@@ -222,7 +222,7 @@ impl Rebuild {
     /// Adds the next slot; `None` when it holds a value an earlier live slot holds.
     pub(crate) fn push(&mut self, value: Value) -> Option<()> {
         let slot = u32::try_from(self.store.values.len()).ok()?;
-        if value == Value::Null {
+        if matches!(value, Value::Null) {
             self.nulls.push(slot);
         } else {
             self.insert(slot, &value)?;
@@ -262,7 +262,7 @@ impl Rebuild {
         let mut is_free = vec![false; self.store.values.len()];
         for &slot in &free {
             let flag = is_free.get_mut(slot as usize)?;
-            if *flag || self.store.values[slot as usize] != Value::Null {
+            if *flag || !matches!(self.store.values[slot as usize], Value::Null) {
                 return None;
             }
             *flag = true;
