@@ -195,12 +195,15 @@ impl LinkStore {
     /// pass over the links: a bridge joins two staying ids, so no later leaving id removes
     /// it, and the links of a later id are untouched by the earlier ones.
     pub(crate) fn bridge_over(&mut self, leaving: &[IdKey], staying: &[IdKey]) {
-        let staying: HashSet<IdKey> = staying.iter().copied().collect();
         let mut order: HashMap<IdKey, usize> = HashMap::with_capacity(leaving.len());
         for &key in leaving {
             let next = order.len();
             order.entry(key).or_insert(next);
         }
+        // Each staying id, with the last leaving id it was found beside: with one leaving
+        // id (erase), that alone tells a repeated neighbour, without a second set.
+        let mut staying: HashMap<IdKey, usize> = staying.iter().map(|&k| (k, usize::MAX)).collect();
+        let several = order.len() > 1;
         // Each leaving id's staying neighbours, first link first, each once.
         let mut neighbours: Vec<Vec<(IdKey, EventRef)>> = vec![Vec::new(); order.len()];
         let mut seen: HashSet<(usize, IdKey)> = HashSet::new();
@@ -213,7 +216,10 @@ impl LinkStore {
                 // other end does not stay.
                 (Some(_), Some(_)) => return false,
             };
-            if staying.contains(&other) && seen.insert((at, other)) {
+            if let Some(last) = staying.get_mut(&other)
+                && std::mem::replace(last, at) != at
+                && (!several || seen.insert((at, other)))
+            {
                 neighbours[at].push((other, l.event));
             }
             false
