@@ -7,6 +7,10 @@
 //! growth of apply cost from 100k to 10M events, where a criterion run of 10M (ten samples
 //! of a minute each) does not fit a bench session.
 //!
+//! A second table is the adversarial merge shape: a person with k properties absorbs k
+//! one-property persons by `$merge_dangerously`, at k and 2k. Memory and snapshot size must
+//! grow with the input (about 2x from k to 2k), not with merges times properties.
+//!
 //! A counting global allocator measures the bytes live at a moment (requested sizes, so
 //! allocator overhead is not counted, for either side). Events are generated and parsed a
 //! chunk at a time and freed before the state is measured, so only the graph is counted.
@@ -30,7 +34,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use idgraph::{Outcome, Shape, Workload, write_event_json};
+use idgraph::{Engine, Event, Outcome, Shape, Value, Workload, write_event_json};
 
 use crate::baseline::Baseline;
 
@@ -159,6 +163,79 @@ fn baseline_state(events: u64) -> Pass {
     }
 }
 
+/// The events of the merge shape: `g` with `k` properties, then for each of `k` persons
+/// `n_i` a `$set` of one property of its own and a merge of `n_i` into `g`.
+fn merge_shape(k: usize) -> Vec<Event> {
+    let set = |pairs: Vec<(String, Value)>| Value::object(pairs);
+    let mut events = vec![
+        Event::new("$pageview", "g").with_property(
+            "$set",
+            set((0..k)
+                .map(|j| (format!("g_{j}"), Value::from("v")))
+                .collect()),
+        ),
+    ];
+    for i in 0..k {
+        let n = format!("n_{i}");
+        events.push(
+            Event::new("$pageview", n.as_str())
+                .with_property("$set", set(vec![(format!("n_{i}"), Value::from("v"))])),
+        );
+        events.push(Event::new("$merge_dangerously", "g").with_property("alias", n.as_str()));
+    }
+    events
+}
+
+/// Input, heap and snapshot bytes of the merge shape at `k`.
+fn merge_state(k: usize) -> (usize, usize, usize) {
+    let events = merge_shape(k);
+    let mut input = Vec::new();
+    for event in &events {
+        write_event_json(event, &mut input).unwrap();
+    }
+    let before = live();
+    let mut engine = Engine::builder().record_changes(false).build();
+    let mut outcome = Outcome::default();
+    for event in &events {
+        engine.apply_into(event, &mut outcome).unwrap();
+    }
+    drop(outcome);
+    let heap = live() - before;
+    let snapshot = engine.save_to_vec(b"").unwrap().len();
+    (input.len(), heap, snapshot)
+}
+
+fn merge_table() {
+    println!();
+    println!("| merge shape k | input bytes | heap bytes | snapshot bytes | heap / input |");
+    println!("|---:|---:|---:|---:|---:|");
+    let k = std::env::var("IDGRAPH_BENCH_MERGE_K")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8_000);
+    let mut previous: Option<(usize, usize)> = None;
+    for k in [k, 2 * k] {
+        let (input, heap, snapshot) = merge_state(k);
+        println!(
+            "| {k} | {input} | {heap} | {snapshot} | {:.1} |",
+            heap as f64 / input as f64
+        );
+        if let Some((heap_before, snapshot_before)) = previous {
+            let (heap_growth, snapshot_growth) = (
+                heap as f64 / heap_before as f64,
+                snapshot as f64 / snapshot_before as f64,
+            );
+            let verdict = if heap_growth <= 2.2 && snapshot_growth <= 2.2 {
+                "linear"
+            } else {
+                "OVER 2.2x"
+            };
+            println!("| k to 2k | | {heap_growth:.2}x | {snapshot_growth:.2}x | {verdict} |");
+        }
+        previous = Some((heap, snapshot));
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument other than "memory" skips the run.
     if let Some(filter) = std::env::args().skip(1).find(|a| !a.starts_with('-'))
@@ -189,4 +266,5 @@ fn main() {
             per_event(theirs.applying),
         );
     }
+    merge_table();
 }

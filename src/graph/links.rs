@@ -189,25 +189,42 @@ impl LinkStore {
         }
     }
 
-    /// Removes every link of `key` and joins the ids it linked among `staying` with bridge
-    /// links, so that `staying` stays one component.
-    pub(crate) fn bridge_over(&mut self, key: IdKey, staying: &[IdKey]) {
-        let staying: HashSet<IdKey> = staying.iter().copied().collect();
-        let mut neighbours: Vec<(IdKey, EventRef)> = Vec::new();
+    /// Removes every link of the ids of `leaving` and joins, for each of them in turn, the
+    /// ids it linked among `staying` with bridge links, so that `staying` stays one
+    /// component. The same as bridging over each leaving id one after the other, in one
+    /// pass over the links: a bridge joins two staying ids, so no later leaving id removes
+    /// it, and the links of a later id are untouched by the earlier ones.
+    pub(crate) fn bridge_over(&mut self, leaving: &[IdKey], staying: &[IdKey]) {
+        let mut order: HashMap<IdKey, usize> = HashMap::with_capacity(leaving.len());
+        for &key in leaving {
+            let next = order.len();
+            order.entry(key).or_insert(next);
+        }
+        // Each staying id, with the last leaving id it was found beside: with one leaving
+        // id (erase), that alone tells a repeated neighbour, without a second set.
+        let mut staying: HashMap<IdKey, usize> = staying.iter().map(|&k| (k, usize::MAX)).collect();
+        let several = order.len() > 1;
+        // Each leaving id's staying neighbours, first link first, each once.
+        let mut neighbours: Vec<Vec<(IdKey, EventRef)>> = vec![Vec::new(); order.len()];
+        let mut seen: HashSet<(usize, IdKey)> = HashSet::new();
         self.links.retain(|l| {
-            let other = if l.target == key {
-                l.source
-            } else if l.source == key {
-                l.target
-            } else {
-                return true;
+            let (at, other) = match (order.get(&l.target), order.get(&l.source)) {
+                (None, None) => return true,
+                (Some(&at), None) => (at, l.source),
+                (None, Some(&at)) => (at, l.target),
+                // Between two leaving ids: the first of them to leave takes it, and its
+                // other end does not stay.
+                (Some(_), Some(_)) => return false,
             };
-            if staying.contains(&other) && !neighbours.iter().any(|(n, _)| *n == other) {
-                neighbours.push((other, l.event));
+            if let Some(last) = staying.get_mut(&other)
+                && std::mem::replace(last, at) != at
+                && (!several || seen.insert((at, other)))
+            {
+                neighbours[at].push((other, l.event));
             }
             false
         });
-        for pair in neighbours.windows(2) {
+        for pair in neighbours.iter().flat_map(|n| n.windows(2)) {
             let ((a, _), (b, event)) = (pair[0], pair[1]);
             self.links.push(Link {
                 target: a,
@@ -315,5 +332,59 @@ impl LinkWalk {
             }
         }
         seen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(target: u32, source: u32, ordinal: u64) -> Link {
+        Link {
+            target: IdKey::from_raw(target),
+            source: IdKey::from_raw(source),
+            kind: LinkKind::Identify,
+            effect: LinkEffect::Merged,
+            event: EventRef {
+                ordinal,
+                timestamp: Timestamp::EPOCH,
+                uuid: None,
+            },
+            merge: None,
+        }
+    }
+
+    /// Bridging over several leaving ids at once gives the links, in the same order, that
+    /// bridging over each in turn gives, with links between leaving ids and repeated
+    /// neighbours.
+    #[test]
+    fn bridging_over_many_ids_at_once_is_bridging_over_each_in_turn() {
+        let keys = |raw: &[u32]| raw.iter().copied().map(IdKey::from_raw).collect::<Vec<_>>();
+        let mut store = LinkStore::default();
+        let pairs = [
+            (0, 1),
+            (0, 2),
+            (3, 0),
+            (1, 4),
+            (4, 5),
+            (5, 1),
+            (0, 6),
+            (2, 6),
+            (6, 7),
+            (1, 0),
+            (7, 8),
+            (3, 8),
+        ];
+        for (i, &(t, s)) in pairs.iter().enumerate() {
+            store.links.push(link(t, s, i as u64));
+        }
+        let (leaving, staying) = (keys(&[0, 6, 1, 0]), keys(&[2, 3, 4, 5, 7, 8]));
+        let mut one_by_one = store.clone();
+        for &key in &leaving {
+            one_by_one.bridge_over(&[key], &staying);
+        }
+        store.bridge_over(&leaving, &staying);
+        assert_eq!(store.links, one_by_one.links);
+        assert!(store.links.iter().any(|l| l.kind == LinkKind::Bridge));
     }
 }

@@ -509,9 +509,13 @@ impl ProjectGraph {
             }
             self.person_at[root.index()] = part.person.map_or(NO_PERSON, PersonKey::raw);
             if let Some(person) = part.person {
+                // The part's ids are joined and the later parts' are still singletons, so
+                // the anchor is in this part exactly when it has this part's root; a search
+                // of the part would cost its size once per part.
+                let anchor_in_part = self.forest.find(self.person(person).anchor) == root;
                 let state = self.person_mut(person);
                 state.ids = u32::try_from(part.ids.len()).unwrap_or(u32::MAX);
-                if !part.ids.contains(&state.anchor) {
+                if !anchor_in_part {
                     state.anchor = first;
                 }
             }
@@ -565,10 +569,11 @@ impl ProjectGraph {
         }
     }
 
-    /// Removes every link of `key` and joins the ids it linked among `staying` with bridge
-    /// links, so that `staying` stays one component.
-    pub(crate) fn bridge_over(&mut self, key: IdKey, staying: &[IdKey]) {
-        self.links.bridge_over(key, staying);
+    /// Removes every link of the ids of `leaving` and joins, for each of them in turn, the
+    /// ids it linked among `staying` with bridge links, so that `staying` stays one
+    /// component.
+    pub(crate) fn bridge_over(&mut self, leaving: &[IdKey], staying: &[IdKey]) {
+        self.links.bridge_over(leaving, staying);
     }
 
     /// Deletes `person` and its links; its ids are singletons without a person again, and

@@ -5,7 +5,7 @@
 //! the union-find and joined again part by part, so the cost is O(ids of the person + links
 //! of the project), however large the rest of the graph is.
 
-use hashbrown::HashSet;
+use hashbrown::{HashMap, HashSet};
 use uuid::Uuid;
 
 use super::person_uuid::person_uuid;
@@ -86,7 +86,9 @@ pub(crate) fn unlink(graph: &mut ProjectGraph, a: &str, b: &str) -> Result<Unlin
 /// `Engine::split`, PostHog's split (docs/behaviour.md §11): each listed id leaves for a
 /// person of its own.
 pub(crate) fn split(graph: &mut ProjectGraph, ids: &[&str]) -> Result<Vec<Uuid>, EditError> {
-    let mut moving: Vec<(IdKey, PersonKey)> = Vec::with_capacity(ids.len());
+    let mut listed: HashSet<IdKey> = HashSet::with_capacity(ids.len());
+    // Each person's leaving ids, in the order they were listed.
+    let mut moving: HashMap<PersonKey, Vec<IdKey>> = HashMap::new();
     for id in ids {
         let key = graph
             .key_of(id)
@@ -94,22 +96,16 @@ pub(crate) fn split(graph: &mut ProjectGraph, ids: &[&str]) -> Result<Vec<Uuid>,
         let person = graph
             .person_of(key)
             .ok_or_else(|| EditError::NoPerson((*id).to_owned()))?;
-        if !moving.iter().any(|(k, _)| *k == key) {
-            moving.push((key, person));
+        if listed.insert(key) {
+            moving.entry(person).or_default().push(key);
         }
     }
     let now = Timestamp::now();
     let mut created = Vec::new();
-    let mut persons: Vec<PersonKey> = moving.iter().map(|(_, p)| *p).collect();
-    persons.sort_unstable();
-    persons.dedup();
-    for person in persons {
+    let mut moving: Vec<(PersonKey, Vec<IdKey>)> = moving.into_iter().collect();
+    moving.sort_unstable_by_key(|(person, _)| *person);
+    for (person, mut leaving) in moving {
         let members: Vec<IdKey> = graph.members(graph.person(person).anchor()).collect();
-        let mut leaving: Vec<IdKey> = moving
-            .iter()
-            .filter(|(_, p)| *p == person)
-            .map(|(k, _)| *k)
-            .collect();
         if leaving.len() == members.len() {
             leaving.remove(0);
         }
@@ -119,9 +115,7 @@ pub(crate) fn split(graph: &mut ProjectGraph, ids: &[&str]) -> Result<Vec<Uuid>,
             .copied()
             .filter(|k| !leaving_set.contains(k))
             .collect();
-        for &key in &leaving {
-            graph.bridge_over(key, &staying);
-        }
+        graph.bridge_over(&leaving, &staying);
         let old_version = graph.person(person).version;
         let part = Part {
             ids: &staying,
@@ -142,8 +136,9 @@ pub(crate) fn split(graph: &mut ProjectGraph, ids: &[&str]) -> Result<Vec<Uuid>,
                 created.push(uuid);
             }
         }
-        graph.compact_records();
     }
+    // Once for all the persons: each compaction walks every link of the project.
+    graph.compact_records();
     Ok(created)
 }
 
@@ -171,7 +166,7 @@ pub(crate) fn erase(graph: &mut ProjectGraph, distinct_id: &str) -> Result<(), E
     if let Some(person) = graph.person_of(key) {
         let members: Vec<IdKey> = graph.members(key).collect();
         let staying: Vec<IdKey> = members.iter().copied().filter(|k| *k != key).collect();
-        graph.bridge_over(key, &staying);
+        graph.bridge_over(&[key], &staying);
         if staying.is_empty() {
             graph.regroup(&members, &[]);
             graph.free_person(person);
@@ -249,9 +244,10 @@ fn split_component(
                 .get(snapshot)
                 .iter()
                 .filter(|p| {
+                    // The properties are sorted by key, each key once.
                     old_props
-                        .iter()
-                        .any(|q| q.key == p.key && departing_set.contains(&q.writer))
+                        .binary_search_by_key(&p.key, |q| q.key)
+                        .is_ok_and(|i| departing_set.contains(&old_props[i].writer))
                 })
                 .copied()
                 .collect()
