@@ -8,7 +8,7 @@ use super::load_values::{StrsIn, ValuesIn};
 use super::prepare::{Prepared, PreparedForest, PreparedIds, PreparedPersons};
 use super::records::{CheckedRows, Links, PropRows, uuid_of};
 use super::rows::{RowVerdict, no_value, rows_fit_owners};
-use super::schema::{Arena, Body, ProjectBody};
+use super::schema::{Arena, Body, ProjectBody, RELEASED_WARNING_KINDS};
 use super::wire::take_col;
 use crate::engine::{Counters, Engine};
 use crate::error::{InvalidSnapshot as Kind, SnapshotError, SnapshotSection as Section};
@@ -290,10 +290,17 @@ pub(super) fn engine(
         projects,
         ..
     } = body;
-    let warnings: [u64; WarningKind::ALL.len()] = warnings
-        .as_ref()
-        .try_into()
-        .map_err(|_| invalid(Kind::WarningCountersOfOtherKinds))?;
+    // A body may leave out the kinds added since the format was released: they were never
+    // raised.
+    let saved: &[u64] = warnings.as_ref();
+    if saved.len() < RELEASED_WARNING_KINDS {
+        return Err(invalid(Kind::WarningCountersOfOtherKinds));
+    }
+    let mut warnings = [0u64; WarningKind::ALL.len()];
+    warnings
+        .get_mut(..saved.len())
+        .ok_or_else(|| invalid(Kind::WarningCountersOfOtherKinds))?
+        .copy_from_slice(saved);
     let prop_keys = interner(prop_keys, Vec::new(), Section::PropertyKeys)?;
     let values = prepared.values.ok_or_else(unprepared)??;
     let mut ids = prepared.ids.into_iter();

@@ -7,9 +7,9 @@ use super::codes::{
     TAG_INT, TAG_NULL, TAG_OBJECT, TAG_STRING, TAG_TRUE, TAG_UINT, link_kind_code, reason_code,
 };
 use super::records::{Links, Persons, PropRows, uuid_bytes};
-use super::schema::{Arena, Body, ProjectBody, Strs, Values};
+use super::schema::{Arena, Body, ProjectBody, RELEASED_WARNING_KINDS, Strs, Values};
 use super::wire::{Col, Seq};
-use crate::engine::Engine;
+use crate::engine::{Counters, Engine};
 use crate::error::{InvalidSnapshot as Kind, SnapshotError};
 use crate::event::{Number, Project, Value};
 use crate::graph::{EventRef, Group, Interner, ProjectGraph};
@@ -211,6 +211,16 @@ impl EventCols {
     }
 }
 
+/// The warning counters in the order of [`WarningKind::ALL`], without the trailing zeros of
+/// kinds added since format 2 was released, so that an engine that never raised them saves
+/// the bytes a reader of the released format reads.
+fn warning_counters(counters: &Counters) -> Vec<u64> {
+    let mut counts = counters.in_kind_order().to_vec();
+    let raised = counts.iter().rposition(|&n| n > 0).map_or(0, |i| i + 1);
+    counts.truncate(raised.max(RELEASED_WARNING_KINDS));
+    counts
+}
+
 /// The body of `engine`'s snapshot, borrowing its arrays.
 pub(super) fn body<'e>(engine: &'e Engine, position: &'e [u8]) -> Result<Body<'e>, SnapshotError> {
     Ok(Body {
@@ -221,7 +231,7 @@ pub(super) fn body<'e>(engine: &'e Engine, position: &'e [u8]) -> Result<Body<'e
         max_ids_per_person: engine.config.max_ids_per_person.map_or(u64::MAX, u64::from),
         events: engine.counters.events,
         merges: engine.counters.merges,
-        warnings: Col::owned(engine.counters.in_kind_order().to_vec()),
+        warnings: Col::owned(warning_counters(&engine.counters)),
         prop_keys: arena(&engine.prop_keys),
         values: {
             let mut out = ValuesOut::default();

@@ -14,6 +14,11 @@ use super::records::{Links, Persons, PropRows};
 use super::schedule;
 use super::wire::{Col, Seq};
 
+/// How many warning counters a format 2 body holds at least: the kinds the format was
+/// released with. Kinds added since go after them (`WarningKind::ALL`), and a body leaves
+/// out the trailing ones never raised.
+pub(super) const RELEASED_WARNING_KINDS: usize = 10;
+
 /// Every transfer object's fields, by the object they belong to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Field {

@@ -539,7 +539,7 @@ fn counters_and_versions_saturate_after_a_load() {
     let mut loaded = load_changed(&engine(), |b| {
         b.events = u64::MAX;
         b.merges = u64::MAX;
-        b.warnings = Col::owned(vec![u64::MAX; b.warnings.len()]);
+        b.warnings = Col::owned(vec![u64::MAX; WarningKind::ALL.len()]);
         for person in persons(b).iter_mut().flatten() {
             person.version = u64::MAX;
         }
