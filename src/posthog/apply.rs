@@ -141,7 +141,6 @@ impl Applier<'_> {
             EventKind::GroupIdentify | EventKind::NoPersonUpdate => Ops::default(),
             _ => Ops::of_event(event, self.config.lift_properties),
         };
-        let filter_churn = self.config.filter_churn && !kind.is_person_event();
         resolve_fixed_keys(self.prop_keys, self.fixed_keys)?;
         let graph = self.projects.get_or_insert(event.project());
         let mut step = Step {
@@ -155,7 +154,7 @@ impl Applier<'_> {
             record: self.config.record_changes,
             now,
             ops: &ops,
-            filter_churn,
+            filter_churn: self.config.filter_churn && !kind.is_person_event(),
             max_ids: self.config.max_ids_per_person,
             event: EventRef::of(event, self.ordinal, now),
             input: event,
@@ -682,12 +681,13 @@ impl Step<'_, '_> {
                     survivor.version = survivor.version.max(merged.version).saturating_add(1);
                     let newly_identified = !survivor.is_identified;
                     survivor.is_identified = true;
-                    let merge_trim = size::over_limit(props.entries(), keys.names, values)
-                        .map(|size| {
+                    let merge_trim =
+                        size::over_limit(props.entries(), keys.names, values).map(|size| {
                             let unset = trimmed.as_mut().map(|l| &mut l.unset);
                             (size, trim_props(props, size, keys.names, values, unset))
                         });
-                    let applied = ops.apply(props, keys, values, target_key, false, log.as_mut())?;
+                    let applied =
+                        ops.apply(props, keys, values, target_key, false, log.as_mut())?;
                     let refused = match applied {
                         Applied::Refused { size } => {
                             let unset = trimmed_after.as_mut().map(|l| &mut l.unset);

@@ -220,7 +220,11 @@ impl<'e> Ops<'e> {
     /// is past the limit (docs/behaviour.md §13); measured only if a bound passes it.
     pub(crate) fn creation_over_limit(&self) -> Option<usize> {
         let entries = || self.set_once().chain(self.set());
-        if 2 + entries().map(|(k, v)| entry_bound(k.text, v)).sum::<usize>() <= SIZE_LIMIT {
+        if 2 + entries()
+            .map(|(k, v)| entry_bound(k.text, v))
+            .sum::<usize>()
+            <= SIZE_LIMIT
+        {
             return None;
         }
         let sum = entries().map(|(k, v)| entry_len(k.text, v)).sum();

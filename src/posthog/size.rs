@@ -245,7 +245,8 @@ mod tests {
             Value::object([("\u{2}", Value::from(vec![]))]),
         ] {
             assert!(value_bound(&value) >= json_len(&value), "{value:?}");
-            assert!(entry_bound("\u{3}k", &value) >= entry_len("\u{3}k", &value) + 1);
+            // The bound of an entry also counts the comma after it.
+            assert!(entry_bound("\u{3}k", &value) > entry_len("\u{3}k", &value));
         }
     }
 }

@@ -766,3 +766,49 @@ fn unknown_link_codes_do_not_decode() {
         ));
     }
 }
+
+/// A format 2 file written before `person_properties_size_violation` existed holds ten
+/// warning counters; it loads, with the kinds added since at zero.
+#[test]
+fn a_format_2_body_with_the_released_ten_counters_loads_with_later_kinds_at_zero() {
+    let loaded = load_changed(&engine(), |b| {
+        b.warnings = Col::owned((1..=10).collect());
+    })
+    .expect("loads");
+    for (n, kind) in (1..).zip(&WarningKind::ALL[..10]) {
+        assert_eq!(loaded.counters().warnings_of(*kind), n, "{kind}");
+    }
+    assert_eq!(
+        loaded
+            .counters()
+            .warnings_of(WarningKind::PersonPropertiesSizeViolation),
+        0
+    );
+    check_refused(
+        |b| b.warnings = Col::owned(vec![0; WarningKind::ALL.len() + 1]),
+        "warning",
+    );
+}
+
+/// An engine that never raised a kind added since format 2 was released saves the ten
+/// counters a reader of the released format expects; one that raised it saves them all,
+/// and the count comes back.
+#[test]
+fn warning_counters_of_later_kinds_are_saved_only_once_raised() {
+    let bytes = bytes_of(&engine());
+    let body = body::read(&bytes[HEADER_LEN..]).expect("decodes");
+    assert_eq!(body.warnings.len(), 10);
+
+    let mut raised = engine();
+    let big = Value::from("x".repeat(700_000));
+    raised
+        .apply(&Event::new("$set", "a").with_property("$set", Value::object([("big", big)])))
+        .expect("applies");
+    let kind = WarningKind::PersonPropertiesSizeViolation;
+    assert_eq!(raised.counters().warnings_of(kind), 1);
+    let bytes = bytes_of(&raised);
+    let body = body::read(&bytes[HEADER_LEN..]).expect("decodes");
+    assert_eq!(body.warnings.len(), WarningKind::ALL.len());
+    let loaded = Engine::load_from(&bytes[..]).expect("loads").engine;
+    assert_eq!(loaded.counters(), raised.counters());
+}
