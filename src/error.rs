@@ -163,7 +163,8 @@ pub enum InvalidSnapshot {
     /// A part of the body was never handed to the jobs that check it.
     #[error("a part of the body was not prepared")]
     NotPrepared,
-    /// A format 2 body holds warning counters for another number of kinds.
+    /// A format 2 body holds fewer warning counters than the format was released with, or
+    /// more than this build knows kinds.
     #[error("warning counters of another number of kinds")]
     WarningCountersOfOtherKinds,
     /// A format 3 body holds warning names and counts of different lengths.

@@ -76,6 +76,55 @@ proptest! {
     }
 }
 
+/// Events whose property values run to hundreds of KiB, on four ids, so that writes pass
+/// the size limit, merges trim, and protected keys (`email`, `$current_url`) outgrow a
+/// trim (docs/behaviour.md §13, decision 16).
+fn large_property_events(max_len: usize) -> impl Strategy<Value = Vec<Event>> {
+    use proptest::collection::{btree_map, vec};
+    use proptest::sample::select;
+    let key = || select(&["a", "b", "c", "email", "$current_url"][..]);
+    let value = select(&[1_usize, 60_000, 150_000, 200_000, 250_000, 310_000, 655_350][..])
+        .prop_map(|n| Value::from("x".repeat(n)));
+    let members = move || btree_map(key(), value.clone(), 0..3).prop_map(Value::object);
+    let id = || select(&["anon_1", "anon_2", "user_1", "user_2"][..]);
+    let event = (
+        select(&["$set", "$identify", "$merge_dangerously", "$pageview"][..]),
+        id(),
+        id(),
+        members(),
+        members(),
+        vec(key(), 0..2),
+    )
+        .prop_map(|(name, target, source, set, set_once, unset)| {
+            let merge_key = if name == "$identify" {
+                "$anon_distinct_id"
+            } else {
+                "alias"
+            };
+            let unset: Vec<Value> = unset.into_iter().map(Value::from).collect();
+            Event::new(name, target)
+                .with_property(merge_key, source)
+                .with_property("$set", set)
+                .with_property("$set_once", set_once)
+                .with_property("$unset", Value::from(unset))
+        });
+    vec(event, 1..max_len).prop_map(|events| {
+        (0_i64..)
+            .zip(events)
+            .map(|(i, e)| e.with_timestamp(Timestamp::from_unix_micros(1_704_067_200_000_000 + i)))
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn engine_matches_model_at_the_size_limit(events in large_property_events(12)) {
+        check(Engine::new(), Model::new(), &events)?;
+    }
+}
+
 /// The model is only a reference if it agrees with the conformance cases that the engine
 /// is held to; the cases go through the model the way `tests/conformance.rs` sends them
 /// through the engine.

@@ -305,6 +305,10 @@ impl PropStore for InArena<'_> {
     fn take(&mut self, key: PropKey) -> bool {
         self.arena.remove(self.at, key)
     }
+
+    fn entries(&self) -> &[Prop] {
+        self.arena.get(*self.at)
+    }
 }
 
 /// Properties sorted by key without repeats, stored back to back: what merge records keep.

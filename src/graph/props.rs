@@ -32,6 +32,8 @@ pub(crate) trait PropStore {
     fn put(&mut self, key: PropKey, writer: IdKey, value: ValueId);
     /// Removes `key`; whether it was there.
     fn take(&mut self, key: PropKey) -> bool;
+    /// Every property, sorted by key.
+    fn entries(&self) -> &[Prop];
 }
 
 impl PropStore for Props {
@@ -45,6 +47,10 @@ impl PropStore for Props {
 
     fn take(&mut self, key: PropKey) -> bool {
         self.remove(key)
+    }
+
+    fn entries(&self) -> &[Prop] {
+        Props::entries(self)
     }
 }
 

@@ -5,15 +5,16 @@
 //! graph's operations (`graph/project.rs`) never re-check policy.
 
 use super::config::Config;
-use super::ops::{KeyTable, Ops, PropertyChanges, resolve_fixed_keys};
+use super::ops::{Applied, KeyTable, Ops, PropertyChanges, resolve_fixed_keys};
 use super::outcome::{Change, Outcome, Warning, WarningKind};
 use super::person_uuid::person_uuid;
 use super::rules::{MAX_ID_CHARS, is_too_long, is_unmergeable_id};
+use super::size::{self, Trim};
 use crate::error::EngineError;
 use crate::event::{Event, EventKind, Timestamp, Value};
 use crate::graph::{
     EventRef, IdKey, Interner, Link, LinkEffect, LinkKind, MergeRecord, NewPerson, PersonKey,
-    ProjectGraph, Projects, PropKey, Refusal, RefusalReason, ValueStore,
+    ProjectGraph, Projects, PropKey, PropStore, Refusal, RefusalReason, ValueStore,
 };
 
 /// How an event asks to merge, once its entry conditions hold.
@@ -140,7 +141,6 @@ impl Applier<'_> {
             EventKind::GroupIdentify | EventKind::NoPersonUpdate => Ops::default(),
             _ => Ops::of_event(event, self.config.lift_properties),
         };
-        let filter_churn = self.config.filter_churn && !kind.is_person_event();
         resolve_fixed_keys(self.prop_keys, self.fixed_keys)?;
         let graph = self.projects.get_or_insert(event.project());
         let mut step = Step {
@@ -154,9 +154,10 @@ impl Applier<'_> {
             record: self.config.record_changes,
             now,
             ops: &ops,
-            filter_churn,
+            filter_churn: self.config.filter_churn && !kind.is_person_event(),
             max_ids: self.config.max_ids_per_person,
             event: EventRef::of(event, self.ordinal, now),
+            input: event,
         };
         match merge_request(event) {
             Some(request) if request.source != target => {
@@ -314,6 +315,50 @@ struct Step<'a, 'e> {
     filter_churn: bool,
     max_ids: Option<u32>,
     event: EventRef,
+    input: &'e Event,
+}
+
+/// Where the size limit stopped an event (the `cause` of its warning).
+#[derive(Clone, Copy)]
+enum Cause {
+    /// The event's property changes were refused.
+    Write,
+    /// The merged person was past the limit.
+    Merge,
+}
+
+/// Drops what a trim of `props` (of `size` bytes) drops, and names the dropped keys in `log`.
+fn trim_props(
+    props: &mut impl PropStore,
+    size: usize,
+    names: &Interner,
+    values: &ValueStore,
+    log: Option<&mut Vec<Box<str>>>,
+) -> Trim {
+    let trim = size::trim(props.entries(), size, names, values);
+    for &key in &trim.dropped {
+        props.take(key);
+    }
+    if let Some(log) = log {
+        log.extend(trim.dropped.iter().map(|k| names.get(k.raw()).into()));
+    }
+    trim
+}
+
+/// After a refused write: a person that is itself past the limit (saved before the limit
+/// existed, or rebuilt by an edit) is trimmed, as PostHog remediates such a row when an
+/// update of it is refused. Returns the size that was refused and what the trim left.
+fn after_refusal(
+    size: usize,
+    props: &mut impl PropStore,
+    names: &Interner,
+    values: &ValueStore,
+    log: Option<&mut Vec<Box<str>>>,
+) -> (usize, Option<Trim>) {
+    let trim = size::over_limit(props.entries(), names, values)
+        .map(|current| trim_props(props, current, names, values, log))
+        .filter(|t| !t.dropped.is_empty());
+    (size, trim)
 }
 
 impl Step<'_, '_> {
@@ -342,9 +387,14 @@ impl Step<'_, '_> {
             is_identified: identified,
         };
         let (ops, keys, values) = (self.ops, &mut self.keys, &mut *self.values);
-        let slot = self
-            .graph
-            .create_person(key, new, |props| ops.create(props, keys, values, key))?;
+        let refused = ops.creation_over_limit();
+        let slot = self.graph.create_person(key, new, |props| match refused {
+            Some(_) => Ok(()),
+            None => ops.create(props, keys, values, key),
+        })?;
+        if let Some(size) = refused {
+            self.size_warning(Cause::Write, size, None);
+        }
         self.outcome.person = Some(uuid);
         if self.record {
             self.outcome.changes.push(Change::PersonCreated {
@@ -372,18 +422,31 @@ impl Step<'_, '_> {
         let record = self.record;
         let filter_churn = self.filter_churn;
         let (ops, keys, values) = (self.ops, &mut self.keys, &mut *self.values);
-        let (newly_identified, uuid) = self.graph.with_person_props(person, |state, props| {
-            let changed = ops.apply(props, keys, values, writer, filter_churn, log.as_mut())?;
-            let newly_identified = identify && !state.is_identified;
-            state.is_identified |= identify;
-            if changed || newly_identified {
-                state.version = state.version.saturating_add(1);
-            }
-            if !changed {
-                log = None;
-            }
-            Ok::<_, EngineError>((newly_identified, state.uuid))
-        })?;
+        let (newly_identified, uuid, refused) =
+            self.graph.with_person_props(person, |state, props| {
+                let applied = ops.apply(props, keys, values, writer, filter_churn, log.as_mut())?;
+                let refused = match applied {
+                    Applied::Refused { size } => {
+                        let unset = log.as_mut().map(|l| &mut l.unset);
+                        Some(after_refusal(size, props, keys.names, values, unset))
+                    }
+                    Applied::Unchanged | Applied::Written => None,
+                };
+                let changed = applied == Applied::Written
+                    || refused.as_ref().is_some_and(|(_, trim)| trim.is_some());
+                let newly_identified = identify && !state.is_identified;
+                state.is_identified |= identify;
+                if changed || newly_identified {
+                    state.version = state.version.saturating_add(1);
+                }
+                if !changed {
+                    log = None;
+                }
+                Ok::<_, EngineError>((newly_identified, state.uuid, refused))
+            })?;
+        if let Some((size, trim)) = refused {
+            self.size_warning(Cause::Write, size, trim.map(|t| t.size));
+        }
         self.outcome.person = Some(uuid);
         if record {
             if newly_identified {
@@ -399,6 +462,23 @@ impl Step<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// Raises `person_properties_size_violation`: `size` passed the limit, and a trim left
+    /// `trimmed_to` when it dropped anything.
+    fn size_warning(&mut self, cause: Cause, size: usize, trimmed_to: Option<usize>) {
+        let cause = match cause {
+            Cause::Write => "write",
+            Cause::Merge => "merge",
+        };
+        let mut details = vec![("cause", cause.into()), ("size", size.to_string().into())];
+        if let Some(trimmed_to) = trimmed_to {
+            details.push(("trimmed_to", trimmed_to.to_string().into()));
+        }
+        let kind = WarningKind::PersonPropertiesSizeViolation;
+        self.outcome
+            .warnings
+            .push(warning(self.input, kind, details));
     }
 
     /// Whether a person of `ids` distinct ids would pass the configured limit.
@@ -589,17 +669,41 @@ impl Step<'_, '_> {
         let (target_key, source_key) = (self.graph.intern(target)?, self.graph.intern(source)?);
         let (merged, record) = self.graph.merge_persons(target_person, source_person);
         let mut log = self.record.then(PropertyChanges::default);
+        // The keys trimmed from the merged person, and after a refused write, apart from the
+        // event's changes: a key may be trimmed and then set again by the event.
+        let mut trimmed = self.record.then(PropertyChanges::default);
+        let mut trimmed_after = self.record.then(PropertyChanges::default);
         let (ops, keys, values) = (self.ops, &mut self.keys, &mut *self.values);
-        let (newly_identified, uuid) =
+        let (newly_identified, uuid, merge_trim, refused) =
             self.graph
                 .with_person_props(target_person, |survivor, props| {
                     survivor.created_at = survivor.created_at.min(merged.created_at);
                     survivor.version = survivor.version.max(merged.version).saturating_add(1);
                     let newly_identified = !survivor.is_identified;
                     survivor.is_identified = true;
-                    ops.apply(props, keys, values, target_key, false, log.as_mut())?;
-                    Ok::<_, EngineError>((newly_identified, survivor.uuid))
+                    let merge_trim =
+                        size::over_limit(props.entries(), keys.names, values).map(|size| {
+                            let unset = trimmed.as_mut().map(|l| &mut l.unset);
+                            (size, trim_props(props, size, keys.names, values, unset))
+                        });
+                    let applied =
+                        ops.apply(props, keys, values, target_key, false, log.as_mut())?;
+                    let refused = match applied {
+                        Applied::Refused { size } => {
+                            let unset = trimmed_after.as_mut().map(|l| &mut l.unset);
+                            Some(after_refusal(size, props, keys.names, values, unset))
+                        }
+                        Applied::Unchanged | Applied::Written => None,
+                    };
+                    Ok::<_, EngineError>((newly_identified, survivor.uuid, merge_trim, refused))
                 })?;
+        if let Some((size, trim)) = merge_trim {
+            let left = (!trim.dropped.is_empty()).then_some(trim.size);
+            self.size_warning(Cause::Merge, size, left);
+        }
+        if let Some((size, trim)) = refused {
+            self.size_warning(Cause::Write, size, trim.map(|t| t.size));
+        }
         self.add_link(
             event,
             target_key,
@@ -618,7 +722,11 @@ impl Step<'_, '_> {
                     .changes
                     .push(Change::Identified { person: uuid });
             }
-            if let Some(changes) = log.filter(|c| !c.set.is_empty() || !c.unset.is_empty()) {
+            for changes in [trimmed, log, trimmed_after]
+                .into_iter()
+                .flatten()
+                .filter(|c| !c.set.is_empty() || !c.unset.is_empty())
+            {
                 self.outcome.changes.push(Change::PropertiesChanged {
                     person: uuid,
                     changes,

@@ -10,6 +10,7 @@ mod ops;
 mod outcome;
 mod person_uuid;
 mod rules;
+mod size;
 
 pub(crate) use apply::{Applier, check_capacity};
 pub use config::Config;

@@ -7,6 +7,19 @@ use crate::event::Value;
 use crate::event::{LIFTED_KEYS, OS, OS_NAME, OS_VERSION, lifted_key_index};
 use crate::graph::{IdKey, Interner, PropKey, PropStore, ValueId, ValueStore};
 use crate::posthog::rules::is_churn_filtered;
+use crate::posthog::size::{self, SIZE_LIMIT, entry_bound, entry_len, object_len};
+
+/// What [`Ops::apply`] did to a person's properties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// Nothing to write, or only churn.
+    Unchanged,
+    /// The changes were written.
+    Written,
+    /// The changes would have left the properties `size` bytes long, past the size limit
+    /// (docs/behaviour.md §13): none of them was written.
+    Refused { size: usize },
+}
 
 pub(crate) const FIXED_KEYS: usize = 2 * LIFTED_KEYS.len();
 
@@ -203,6 +216,75 @@ impl<'e> Ops<'e> {
             .chain(object.iter().map(|(k, _)| &**k))
     }
 
+    /// The size of the properties a person created by this event would start with, when it
+    /// is past the limit (docs/behaviour.md §13); measured only if a bound passes it.
+    pub(crate) fn creation_over_limit(&self) -> Option<usize> {
+        let entries = || self.set_once().chain(self.set());
+        if 2 + entries()
+            .map(|(k, v)| entry_bound(k.text, v))
+            .sum::<usize>()
+            <= SIZE_LIMIT
+        {
+            return None;
+        }
+        let sum = entries().map(|(k, v)| entry_len(k.text, v)).sum();
+        Some(object_len(entries().count(), sum)).filter(|&size| size > SIZE_LIMIT)
+    }
+
+    /// The size of the properties these operations would leave, when it is past the limit;
+    /// measured only if a bound on the current properties and every written entry passes
+    /// it. `removed` are the `$unset` keys present before the event.
+    fn size_over_limit(
+        &self,
+        props: &impl PropStore,
+        keys: &KeyTable<'_>,
+        values: &ValueStore,
+        removed: &[PropKey],
+    ) -> Option<usize> {
+        let current = props.entries();
+        let added: usize = self
+            .set_once()
+            .chain(self.set())
+            .map(|(k, v)| entry_bound(k.text, v))
+            .sum();
+        if size::props_bound(current, keys.names, values) + added <= SIZE_LIMIT {
+            return None;
+        }
+        // The entries that the write loops of `apply` would write, with their key if it has one.
+        let mut written: Vec<(Option<PropKey>, &str, &Value)> = Vec::new();
+        for (key, value) in self.set_once() {
+            let k = keys.lookup(key);
+            if k.and_then(|k| props.value(k)).is_none() {
+                written.push((k, key.text, value));
+            }
+        }
+        for (key, value) in self.set() {
+            let k = keys.lookup(key);
+            if k.and_then(|k| props.value(k))
+                .is_none_or(|old| values.get(old) != value)
+            {
+                written.push((k, key.text, value));
+            }
+        }
+        let (mut entries, mut sum) = (0, 0);
+        for p in current {
+            if removed.contains(&p.key) || written.iter().any(|w| w.0 == Some(p.key)) {
+                continue;
+            }
+            entries += 1;
+            sum += entry_len(keys.names.get(p.key.raw()), values.get(p.value));
+        }
+        for &(k, text, value) in &written {
+            // A key present before the event and unset by it is gone, whatever was written.
+            if k.is_some_and(|k| removed.contains(&k)) {
+                continue;
+            }
+            entries += 1;
+            sum += entry_len(text, value);
+        }
+        Some(object_len(entries, sum)).filter(|&size| size > SIZE_LIMIT)
+    }
+
     /// Writes the properties of a person created by this event into its empty `props`:
     /// `$set_once`, then `$set` over it; `$unset` is ignored.
     pub(crate) fn create(
@@ -220,7 +302,8 @@ impl<'e> Ops<'e> {
     }
 
     /// Applies the operations to existing properties, on behalf of `writer`'s event. Returns
-    /// whether anything changed.
+    /// whether anything changed, or that nothing was because the result would have passed
+    /// the size limit (docs/behaviour.md §13).
     ///
     /// With `filter_churn`, changes only of churn-filtered keys that already existed are not
     /// written (docs/behaviour.md §7.4): they are written only together with a change that counts.
@@ -232,7 +315,7 @@ impl<'e> Ops<'e> {
         writer: IdKey,
         filter_churn: bool,
         mut log: Option<&mut PropertyChanges>,
-    ) -> Result<bool, EngineError> {
+    ) -> Result<Applied, EngineError> {
         let mut changes = false;
         let mut counts = false;
         if self
@@ -268,7 +351,10 @@ impl<'e> Ops<'e> {
         changes |= !removed.is_empty();
         counts |= !removed.is_empty();
         if !changes || (filter_churn && !counts) {
-            return Ok(false);
+            return Ok(Applied::Unchanged);
+        }
+        if let Some(size) = self.size_over_limit(props, keys, values, &removed) {
+            return Ok(Applied::Refused { size });
         }
         for (key, value) in self.set_once() {
             if current(props, keys, key).is_none() {
@@ -294,7 +380,7 @@ impl<'e> Ops<'e> {
                 log.unset.push(keys.names.get(k.raw()).into());
             }
         }
-        Ok(true)
+        Ok(Applied::Written)
     }
 }
 

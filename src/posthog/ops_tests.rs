@@ -36,7 +36,8 @@ fn apply(props: &[(&str, Value)], event: &Event, filter_churn: bool) -> (Value, 
             filter_churn,
             None,
         )
-        .unwrap();
+        .unwrap()
+        == Applied::Written;
     let result = Value::object(
         state
             .entries()

@@ -30,11 +30,15 @@ pub enum WarningKind {
     GroupKeyTooLong,
     /// `$group_set` is not an object; dropped.
     InvalidGroupSet,
+    /// An event's property changes would take a person's properties past the size limit
+    /// and were refused, or a merged person past it was trimmed; the event is processed.
+    PersonPropertiesSizeViolation,
 }
 
 impl WarningKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [WarningKind; 10] = [
+    /// Every kind, in declaration order. New kinds go last: snapshot format 2 stores the
+    /// counters in this order.
+    pub const ALL: [WarningKind; 11] = [
         WarningKind::CannotMergeWithIllegalDistinctId,
         WarningKind::CannotMergeAlreadyIdentified,
         WarningKind::MergeMoveLimitExceeded,
@@ -45,6 +49,7 @@ impl WarningKind {
         WarningKind::InvalidAlias,
         WarningKind::GroupKeyTooLong,
         WarningKind::InvalidGroupSet,
+        WarningKind::PersonPropertiesSizeViolation,
     ];
 
     /// PostHog's name of the warning.
@@ -65,6 +70,7 @@ impl WarningKind {
             WarningKind::InvalidAlias => "invalid_alias",
             WarningKind::GroupKeyTooLong => "group_key_too_long",
             WarningKind::InvalidGroupSet => "invalid_group_set",
+            WarningKind::PersonPropertiesSizeViolation => "person_properties_size_violation",
         }
     }
 
@@ -77,6 +83,7 @@ impl WarningKind {
                 | WarningKind::CannotMergeAlreadyIdentified
                 | WarningKind::MergeMoveLimitExceeded
                 | WarningKind::InvalidProcessPersonProfile
+                | WarningKind::PersonPropertiesSizeViolation
         )
     }
 }

@@ -788,3 +788,44 @@ fn unknown_link_codes_do_not_decode() {
         ));
     }
 }
+
+/// Format 3 names each warning kind it counts: a kind added after format 2 loads by its
+/// name, and one never raised is not in the file at all.
+#[test]
+fn warning_counters_are_saved_by_name_once_raised() {
+    let names_of = |engine: &Engine| {
+        let bytes = bytes_of(engine);
+        let body = body::read(&bytes[HEADER_LEN..]).expect("decodes");
+        let Warnings::Named(named) = body.warnings else {
+            panic!("format 3 names its warning counters");
+        };
+        named.counts.len()
+    };
+    let before = engine().counters().warnings().count();
+    assert_eq!(names_of(&engine()), before);
+
+    let mut raised = engine();
+    let big = Value::from("x".repeat(700_000));
+    raised
+        .apply(&Event::new("$set", "a").with_property("$set", Value::object([("big", big)])))
+        .expect("applies");
+    let kind = WarningKind::PersonPropertiesSizeViolation;
+    assert_eq!(raised.counters().warnings_of(kind), 1);
+    assert_eq!(names_of(&raised), before + 1);
+    let loaded = Engine::load_from(&bytes_of(&raised)[..])
+        .expect("loads")
+        .engine;
+    assert_eq!(loaded.counters(), raised.counters());
+
+    let loaded = load_changed(&engine(), |b| {
+        b.warnings = named_warnings(&["person_properties_size_violation"], vec![5]);
+    })
+    .expect("loads");
+    assert_eq!(loaded.counters().warnings_of(kind), 5);
+    assert_eq!(
+        loaded
+            .counters()
+            .warnings_of(WarningKind::CannotMergeAlreadyIdentified),
+        0
+    );
+}

@@ -1,4 +1,4 @@
-//! The reference model: docs/behaviour.md §3 to §10, 12, 14 and 16, written as plainly as
+//! The reference model: docs/behaviour.md §3 to §10, 12, 13, 14 and 16, written as plainly as
 //! possible.
 //!
 //! It is a second, independent implementation of the engine's rules, for tests that compare
@@ -25,6 +25,78 @@ const MAX_CHARS: usize = 400;
 
 /// Group types a project may have (section 12).
 const MAX_GROUP_TYPES: usize = 5;
+
+/// Past this many bytes of compact JSON a person's properties are over the size limit
+/// (section 13, decision 16).
+const SIZE_LIMIT: usize = 640 * 1024;
+
+/// What a trim brings a person's properties down to, when protected keys allow.
+const TRIM_TARGET: usize = 512 * 1024;
+
+/// Keys a trim never drops (section 13, PPU `canTrimProperty`): core, event-to-person,
+/// campaign, session, identity and initial keys.
+const PROTECTED: &[&str] = &[
+    "email",
+    "name",
+    "$app_build",
+    "$app_name",
+    "$app_namespace",
+    "$app_version",
+    "$browser",
+    "$browser_version",
+    "$device_type",
+    "$current_url",
+    "$pathname",
+    "$os",
+    "$os_name",
+    "$os_version",
+    "$referring_domain",
+    "$referrer",
+    "$screen_height",
+    "$screen_width",
+    "$viewport_height",
+    "$viewport_width",
+    "$raw_user_agent",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_name",
+    "utm_term",
+    "gclid",
+    "gad_source",
+    "gclsrc",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "fbclid",
+    "msclkid",
+    "twclid",
+    "li_fat_id",
+    "mc_cid",
+    "igshid",
+    "ttclid",
+    "rdt_cid",
+    "irclid",
+    "_kx",
+    "epik",
+    "qclid",
+    "sccid",
+    "$session_id",
+    "$window_id",
+    "$pageview_id",
+    "$host",
+    "$user_id",
+    "$device_id",
+    "$anon_distinct_id",
+    "$initial_referrer",
+    "$initial_referring_domain",
+    "$initial_utm_source",
+    "$initial_utm_medium",
+    "$initial_utm_campaign",
+    "$initial_utm_content",
+    "$initial_utm_term",
+];
 
 /// Ids refused after lower-casing (section 4.1), before adding their quoted forms.
 const ILLEGAL_LOWERCASE: [&str; 10] = [
@@ -181,6 +253,50 @@ fn person_uuid(project: &Project, distinct_id: &str) -> String {
     )
     .hyphenated()
     .to_string()
+}
+
+/// The bytes of `value` as serde_json writes it, compact.
+fn json_len(value: &impl serde::Serialize) -> usize {
+    serde_json::to_string(value).map_or(usize::MAX, |json| json.len())
+}
+
+/// The size of a person's properties: the object written as compact JSON (section 13).
+fn size(properties: &BTreeMap<String, Value>) -> usize {
+    json_len(properties)
+}
+
+/// Drops unprotected keys, largest `"key":value` first (equal sizes by key), until the
+/// properties are at most [`TRIM_TARGET`] or only protected keys are left. Returns whether
+/// anything was dropped.
+fn trim(properties: &mut BTreeMap<String, Value>) -> bool {
+    let mut candidates: Vec<(usize, String)> = properties
+        .iter()
+        .filter(|(key, _)| !PROTECTED.contains(&key.as_str()))
+        .map(|(key, value)| (json_len(key) + 1 + json_len(value), key.clone()))
+        .collect();
+    candidates.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let mut dropped = false;
+    for (_, key) in candidates {
+        if size(properties) <= TRIM_TARGET {
+            break;
+        }
+        properties.remove(&key);
+        dropped = true;
+    }
+    dropped
+}
+
+/// The properties a person is created with: none when the event's would pass the size
+/// limit, which raises the warning.
+fn created_with(
+    properties: BTreeMap<String, Value>,
+    warnings: &mut Vec<WarningKind>,
+) -> BTreeMap<String, Value> {
+    if size(&properties) > SIZE_LIMIT {
+        warnings.push(WarningKind::PersonPropertiesSizeViolation);
+        return BTreeMap::new();
+    }
+    properties
 }
 
 /// The members of an object value; any other value reads as no members.
@@ -411,9 +527,9 @@ impl Model {
             }
         }
         if !merged {
-            let person = self.get_or_create(&project, distinct_id, &ops, time);
+            let person = self.get_or_create(&project, distinct_id, &ops, time, &mut warnings);
             if let Some(person) = person {
-                self.update(person, &ops, false, forced, true);
+                self.update(person, &ops, false, forced, true, &mut warnings);
             }
         }
         if kind == EventKind::GroupIdentify {
@@ -477,11 +593,13 @@ impl Model {
         distinct_id: &str,
         ops: &Ops,
         time: Timestamp,
+        warnings: &mut Vec<WarningKind>,
     ) -> Option<u64> {
         if let Some(&person) = self.owners.get(&(project.clone(), distinct_id.to_owned())) {
             return Some(person);
         }
-        self.create(project, &[distinct_id], ops.creation(), false, time);
+        let properties = created_with(ops.creation(), warnings);
+        self.create(project, &[distinct_id], properties, false, time);
         None
     }
 
@@ -519,7 +637,18 @@ impl Model {
     ///
     /// `identify` raises `is_identified`; `forced` disables churn filtering; `bump` adds one
     /// to the version when anything changed (a merge has already bumped it).
-    fn update(&mut self, number: u64, ops: &Ops, identify: bool, forced: bool, bump: bool) {
+    ///
+    /// Changes that would take the properties past the size limit are refused whole
+    /// (section 13); a person that is itself past it is then trimmed.
+    fn update(
+        &mut self,
+        number: u64,
+        ops: &Ops,
+        identify: bool,
+        forced: bool,
+        bump: bool,
+        warnings: &mut Vec<WarningKind>,
+    ) {
         let Some(person) = self.persons.get_mut(&number) else {
             return;
         };
@@ -548,9 +677,12 @@ impl Model {
                 counts = true;
             }
         }
-        let changed = (counts || forced) && after != *before;
+        let mut changed = (counts || forced) && after != *before;
         let identified = identify && !person.is_identified;
-        if changed {
+        if changed && size(&after) > SIZE_LIMIT {
+            warnings.push(WarningKind::PersonPropertiesSizeViolation);
+            changed = size(&person.properties) > SIZE_LIMIT && trim(&mut person.properties);
+        } else if changed {
             person.properties = after;
         }
         if identified {
@@ -587,7 +719,8 @@ impl Model {
             .copied();
         match (source_person, target_person) {
             (None, None) => {
-                self.create(project, &[target, source], ops.creation(), true, time);
+                let properties = created_with(ops.creation(), warnings);
+                self.create(project, &[target, source], properties, true, time);
             }
             (Some(person), None) | (None, Some(person)) => {
                 let missing = if source_person.is_none() {
@@ -600,14 +733,14 @@ impl Model {
                 if let Some(p) = self.persons.get_mut(&person) {
                     p.distinct_ids.insert(missing.to_owned());
                 }
-                self.update(person, ops, true, true, true);
+                self.update(person, ops, true, true, true, warnings);
             }
-            (Some(s), Some(t)) if s == t => self.update(t, ops, true, true, true),
+            (Some(s), Some(t)) if s == t => self.update(t, ops, true, true, true, warnings),
             (Some(s), Some(t)) => {
                 let source_identified = self.persons.get(&s).is_some_and(|p| p.is_identified);
                 if source_identified && kind != EventKind::MergeDangerously {
                     warnings.push(WarningKind::CannotMergeAlreadyIdentified);
-                    self.update(t, ops, true, true, true);
+                    self.update(t, ops, true, true, true, warnings);
                     return;
                 }
                 let Some(gone) = self.persons.remove(&s) else {
@@ -619,6 +752,12 @@ impl Model {
                 if let Some(survivor) = self.persons.get_mut(&t) {
                     let mut properties = gone.properties;
                     properties.extend(std::mem::take(&mut survivor.properties));
+                    // Section 13: a merged person past the size limit is trimmed before the
+                    // event's ops run.
+                    if size(&properties) > SIZE_LIMIT {
+                        warnings.push(WarningKind::PersonPropertiesSizeViolation);
+                        trim(&mut properties);
+                    }
                     survivor.properties = properties;
                     survivor.distinct_ids.extend(gone.distinct_ids);
                     survivor.created_at = survivor.created_at.min(gone.created_at);
@@ -627,7 +766,7 @@ impl Model {
                 }
                 // Decision 13: the event's ops run once, against the merged map, without a
                 // second version bump.
-                self.update(t, ops, true, true, false);
+                self.update(t, ops, true, true, false, warnings);
             }
         }
     }

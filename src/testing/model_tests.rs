@@ -380,3 +380,132 @@ fn validation_drops_come_in_posthog_order() {
     );
     assert_eq!(model.dump().persons.len(), 1, "only the $pageview landed");
 }
+
+/// A string value whose `"key":"…"` entry takes `bytes` bytes of compact JSON.
+fn sized(key: &str, bytes: usize) -> Value {
+    Value::from("x".repeat(bytes - key.len() - 5))
+}
+
+fn set(id: &str, members: &[(&str, Value)]) -> Event {
+    Event::new("$set", id).with_property("$set", object(members))
+}
+
+fn properties_of(model: &Model, id: &str) -> BTreeMap<String, Value> {
+    let owner = model.owners[&(Project::Default, id.to_owned())];
+    model.persons[&owner].properties.clone()
+}
+
+#[test]
+fn size_is_the_compact_json_of_the_properties() {
+    let properties: BTreeMap<String, Value> =
+        [("a".to_owned(), sized("a", 100)), ("b".to_owned(), int(1))].into();
+    assert_eq!(size(&properties), 2 + 100 + 1 + "\"b\":1".len());
+    assert_eq!(size(&BTreeMap::new()), 2);
+}
+
+#[test]
+fn a_write_that_would_pass_the_size_limit_is_refused_whole() {
+    let (model, warnings) = run(vec![
+        set("u", &[("a", sized("a", 300_000))]),
+        set(
+            "u",
+            &[
+                ("b", sized("b", 300_000)),
+                ("c", sized("c", 60_000)),
+                ("d", int(1)),
+            ],
+        ),
+    ]);
+    assert_eq!(warnings, [WarningKind::PersonPropertiesSizeViolation]);
+    let properties = properties_of(&model, "u");
+    assert_eq!(properties.keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(
+        model.dump().persons[0].version,
+        0,
+        "a refused write is no change"
+    );
+}
+
+#[test]
+fn a_write_up_to_the_size_limit_lands_and_one_byte_more_is_refused() {
+    // `{"a":"…"}`: the braces and an entry of `SIZE_LIMIT - 2` bytes make exactly the limit.
+    let (model, warnings) = run(vec![set("u", &[("a", sized("a", SIZE_LIMIT - 2))])]);
+    assert!(warnings.is_empty());
+    assert_eq!(size(&properties_of(&model, "u")), SIZE_LIMIT);
+
+    let (model, warnings) = run(vec![set("u", &[("a", sized("a", SIZE_LIMIT - 1))])]);
+    assert_eq!(warnings, [WarningKind::PersonPropertiesSizeViolation]);
+    assert!(
+        properties_of(&model, "u").is_empty(),
+        "the person is created without the event's properties"
+    );
+}
+
+#[test]
+fn a_merge_past_the_size_limit_trims_unprotected_keys_largest_first() {
+    let (model, warnings) = run(vec![
+        set(
+            "anon",
+            &[
+                ("email", sized("email", 100_000)),
+                ("big1", sized("big1", 200_000)),
+                ("small", int(1)),
+            ],
+        ),
+        set(
+            "user",
+            &[
+                ("name", sized("name", 50_000)),
+                ("big2", sized("big2", 250_000)),
+                ("mid", sized("mid", 150_000)),
+            ],
+        ),
+        Event::new("$identify", "user")
+            .with_property("$anon_distinct_id", "anon")
+            .with_property("$set", object(&[("plan", Value::from("pro"))])),
+    ]);
+    assert_eq!(warnings, [WarningKind::PersonPropertiesSizeViolation]);
+    let dump = model.dump();
+    assert_eq!(dump.persons.len(), 1, "the merge itself happens");
+    let properties = properties_of(&model, "user");
+    assert_eq!(
+        properties.keys().collect::<Vec<_>>(),
+        ["big1", "email", "mid", "name", "plan", "small"],
+        "only the largest unprotected key went, and the event's $set landed after"
+    );
+    assert!(size(&properties) <= TRIM_TARGET);
+}
+
+#[test]
+fn a_trim_keeps_protected_keys_even_past_the_size_limit() {
+    let (model, warnings) = run(vec![
+        set("anon", &[("email", sized("email", 400_000)), ("a", int(1))]),
+        set("user", &[("name", sized("name", 400_000))]),
+        Event::new("$identify", "user").with_property("$anon_distinct_id", "anon"),
+        set("user", &[("b", int(2))]),
+        Event::new("$set", "user").with_property("$unset", Value::from(vec!["email".into()])),
+    ]);
+    assert_eq!(
+        warnings,
+        [
+            WarningKind::PersonPropertiesSizeViolation,
+            WarningKind::PersonPropertiesSizeViolation,
+        ],
+        "the merge, then the write that would keep the person past the limit"
+    );
+    assert_eq!(
+        properties_of(&model, "user").keys().collect::<Vec<_>>(),
+        ["name"],
+        "`a` was trimmed, `b` refused, and the unset brought the person below the limit"
+    );
+}
+
+#[test]
+fn equal_entries_are_trimmed_in_key_order() {
+    let mut properties: BTreeMap<String, Value> = ["k2", "k1", "k3"]
+        .into_iter()
+        .map(|k| (k.to_owned(), sized(k, 300_000)))
+        .collect();
+    assert!(trim(&mut properties));
+    assert_eq!(properties.keys().collect::<Vec<_>>(), ["k3"]);
+}
