@@ -19,7 +19,9 @@ use super::value::Value;
 use crate::error::EventError;
 
 impl Event {
-    /// Parses one JSON line (docs/contract.md §1).
+    /// Parses one flat JSON event object (docs/contract.md §1), and nothing of what
+    /// capture's shapes add: for arrays, batch envelopes, gzip and the `distinct_id` and
+    /// token fallbacks, read the body with [`CaptureRequest`](crate::CaptureRequest).
     ///
     /// # Errors
     ///
