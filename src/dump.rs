@@ -4,10 +4,10 @@ use std::io::{self, BufRead, Read};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Engine;
+use crate::capture::{CaptureReader, Captured};
+use crate::engine::{Engine, EngineBuilder};
 use crate::error::{EngineError, Error, EventError};
-use crate::event::Event;
-use crate::event::Value;
+use crate::event::{Arrival, Event, Value};
 use crate::posthog::{Outcome, Warning};
 
 /// The whole state of an engine in docs/contract.md's JSON shape, plus the warnings and rejected
@@ -101,11 +101,15 @@ impl WarningRecord {
     }
 }
 
-/// A rejected input line in the dump.
+/// A rejected input line, or a rejected event of an array or batch on a line, in the dump.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RejectedRecord {
     /// The 1-based line number.
     pub line: u64,
+    /// The event's 0-based index in the array or batch on the line; absent when the line
+    /// held one event, or was refused whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
     /// Why it was rejected.
     pub reason: String,
 }
@@ -183,14 +187,19 @@ impl Dump {
 
 /// Replays JSON Lines into an engine, keeping the warnings and rejected lines that the dump
 /// reports. The CLI's `replay` is this, and so is the library path that tests compare it to.
+/// Each line is read as capture reads a request body ([`CaptureReader`], docs/contract.md
+/// §1.1): one event, an array of events or a batch envelope, saved, so that `sent_at`
+/// stands in for the arrival time.
 ///
 /// ```
 /// let mut replay = idgraph::Replay::new(idgraph::Engine::new());
 /// replay.line(br#"{"event": "$pageview", "distinct_id": "a"}"#)?;
 /// replay.line(b"not json")?;
+/// replay.line(br#"[{"event": "$pageview", "distinct_id": "b"}, {"event": "$pageview"}]"#)?;
 /// let dump = replay.finish();
-/// assert_eq!(dump.persons.len(), 1);
+/// assert_eq!(dump.persons.len(), 2);
 /// assert_eq!(dump.rejected[0].line, 2);
+/// assert_eq!((dump.rejected[1].line, dump.rejected[1].index), (3, Some(1)));
 /// # Ok::<(), idgraph::Error>(())
 /// ```
 pub struct Replay {
@@ -199,8 +208,10 @@ pub struct Replay {
     rejected: Vec<RejectedRecord>,
     line: u64,
     outcome: Outcome,
-    capture_validation: bool,
+    reader: CaptureReader,
     max_event_bytes: usize,
+    applied: u64,
+    dropped: u64,
     /// The line [`Replay::read_line`] reads into, kept for the next.
     buffer: Vec<u8>,
 }
@@ -212,8 +223,86 @@ pub enum LineStatus {
     Blank,
     /// The event was applied.
     Applied,
+    /// The event was one capture drops (`$performance_event`): counted, not applied.
+    Dropped,
     /// The line was rejected, for this reason.
     Rejected(crate::EventError),
+    /// The line held an array or a batch envelope: what became of its events. The rejected
+    /// ones are in [`Replay::rejected`] with their index.
+    Batch {
+        /// Events in it.
+        events: usize,
+        /// Of them, applied.
+        applied: usize,
+        /// Dropped, as capture drops them.
+        dropped: usize,
+        /// Rejected.
+        rejected: usize,
+    },
+}
+
+/// The options of a [`Replay`] and of the engine it fills, set in one place: the CLI's
+/// `replay`, `ingest` and `demo` all build theirs here.
+///
+/// ```
+/// let replay = idgraph::Replay::builder()
+///     .lift_properties(false)
+///     .capture_validation(true)
+///     .build();
+/// assert_eq!(replay.engine().persons().count(), 0);
+/// ```
+#[derive(Clone, Debug)]
+pub struct ReplayBuilder {
+    engine: EngineBuilder,
+    reader: CaptureReader,
+    max_event_bytes: usize,
+}
+
+impl ReplayBuilder {
+    /// As [`EngineBuilder::lift_properties`]. Default: on.
+    pub fn lift_properties(&mut self, on: bool) -> &mut Self {
+        self.engine.lift_properties(on);
+        self
+    }
+
+    /// As [`EngineBuilder::filter_churn`]. Default: on.
+    pub fn filter_churn(&mut self, on: bool) -> &mut Self {
+        self.engine.filter_churn(on);
+        self
+    }
+
+    /// As [`EngineBuilder::record_changes`]. Default: on.
+    pub fn record_changes(&mut self, on: bool) -> &mut Self {
+        self.engine.record_changes(on);
+        self
+    }
+
+    /// As [`Replay::capture_validation`]. Default: off.
+    pub fn capture_validation(&mut self, on: bool) -> &mut Self {
+        self.reader.capture_validation(on);
+        self
+    }
+
+    /// As [`Replay::max_event_bytes`]. Default: [`Replay::DEFAULT_MAX_EVENT_BYTES`].
+    pub fn max_event_bytes(&mut self, limit: usize) -> &mut Self {
+        self.max_event_bytes = limit;
+        self
+    }
+
+    /// A replay into a new engine with these options.
+    #[must_use]
+    pub fn build(&self) -> Replay {
+        self.build_on(self.engine.build())
+    }
+
+    /// A replay into `engine`, which keeps its own options (a snapshot's): only the
+    /// replay's options (capture validation, the maximum event size) are taken from here.
+    #[must_use]
+    pub fn build_on(&self, engine: Engine) -> Replay {
+        let mut replay = Replay::new(engine).max_event_bytes(self.max_event_bytes);
+        replay.reader = self.reader;
+        replay
+    }
 }
 
 impl Replay {
@@ -226,9 +315,21 @@ impl Replay {
             rejected: Vec::new(),
             line: 0,
             outcome: Outcome::default(),
-            capture_validation: false,
+            reader: CaptureReader::new(),
             max_event_bytes: Replay::DEFAULT_MAX_EVENT_BYTES,
+            applied: 0,
+            dropped: 0,
             buffer: Vec::new(),
+        }
+    }
+
+    /// The options of a replay and its engine, in one place.
+    #[must_use]
+    pub fn builder() -> ReplayBuilder {
+        ReplayBuilder {
+            engine: Engine::builder(),
+            reader: CaptureReader::new(),
+            max_event_bytes: Replay::DEFAULT_MAX_EVENT_BYTES,
         }
     }
 
@@ -241,7 +342,8 @@ impl Replay {
     pub const DEFAULT_MAX_EVENT_BYTES: usize = 1_000_000;
 
     /// Rejects a line longer than `limit` bytes (without its line break) with
-    /// [`EventError::TooLarge`], as PostHog's capture refuses an event that large.
+    /// [`EventError::TooLarge`], as PostHog's capture refuses an event that large. The limit
+    /// is on the line, so a line holding a whole batch is held to it too.
     /// [`Replay::read_line`] skips such a line without holding it in memory. Default:
     /// [`Replay::DEFAULT_MAX_EVENT_BYTES`].
     #[must_use]
@@ -250,13 +352,15 @@ impl Replay {
         self
     }
 
-    /// Rejects lines whose `distinct_id` PostHog's capture v1 endpoint refuses
-    /// ([`is_rejected_by_capture`](crate::is_rejected_by_capture)), as capture would before
-    /// ingestion sees them. Default: off, as ingestion does not apply that list
-    /// (docs/behaviour.md §16, decision 10).
+    /// Applies capture's own validation, as capture would before ingestion sees the
+    /// events ([`CaptureReader::capture_validation`]): NUL in a `distinct_id` becomes
+    /// U+FFFD, ids are cut to 200 characters, and events whose `distinct_id` capture's v1
+    /// endpoint refuses ([`is_rejected_by_capture`](crate::is_rejected_by_capture)) are
+    /// rejected. Default: off, as ingestion does not apply them (docs/behaviour.md §16,
+    /// decision 10).
     #[must_use]
     pub fn capture_validation(mut self, on: bool) -> Replay {
-        self.capture_validation = on;
+        self.reader.capture_validation(on);
         self
     }
 
@@ -270,46 +374,81 @@ impl Replay {
     ///
     /// # Errors
     ///
-    /// [`EngineError`] when the engine is full; the line changed nothing.
+    /// [`EngineError`] when the engine is full; that event changed nothing (the events
+    /// before it on the same line stay applied).
     pub fn line(&mut self, bytes: &[u8]) -> Result<LineStatus, EngineError> {
         self.line = self.line.saturating_add(1);
         if bytes.len() > self.max_event_bytes {
-            return Ok(self.reject(EventError::TooLarge {
-                limit: self.max_event_bytes,
-            }));
+            return Ok(self.reject(
+                None,
+                EventError::TooLarge {
+                    limit: self.max_event_bytes,
+                },
+            ));
         }
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(LineStatus::Blank);
         }
-        let parsed = Event::from_json_slice(bytes).and_then(|event| {
-            if self.capture_validation
-                && crate::posthog::is_rejected_by_capture(event.distinct_id())
-            {
-                Err(EventError::RefusedByCapture(event.distinct_id().to_owned()))
-            } else {
-                Ok(event)
+        let request = match self.reader.read_text(bytes, Arrival::Saved) {
+            Ok(request) => request,
+            Err(error) => return Ok(self.reject(None, error)),
+        };
+        if !request.is_batch() {
+            return match request.into_iter().next() {
+                Some(captured) => self.take(captured, None),
+                None => Ok(LineStatus::Blank),
+            };
+        }
+        let (mut applied, mut dropped, mut rejected) = (0, 0, 0);
+        let events = request.len();
+        for (index, captured) in request.into_iter().enumerate() {
+            match self.take(captured, Some(index as u64))? {
+                LineStatus::Applied => applied += 1,
+                LineStatus::Dropped => dropped += 1,
+                _ => rejected += 1,
             }
-        });
-        match parsed {
-            Ok(event) => {
-                self.engine.apply_into(&event, &mut self.outcome)?;
-                let line = Some(self.line);
-                self.warnings.extend(
-                    self.outcome
-                        .warnings
-                        .iter()
-                        .map(|w| WarningRecord::new(w, line)),
-                );
+        }
+        Ok(LineStatus::Batch {
+            events,
+            applied,
+            dropped,
+            rejected,
+        })
+    }
+
+    /// Applies, counts or rejects one event of the current line.
+    fn take(&mut self, captured: Captured, index: Option<u64>) -> Result<LineStatus, EngineError> {
+        match captured {
+            Captured::Event(event) => {
+                self.apply(&event)?;
                 Ok(LineStatus::Applied)
             }
-            Err(error) => Ok(self.reject(error)),
+            Captured::Dropped => {
+                self.dropped = self.dropped.saturating_add(1);
+                Ok(LineStatus::Dropped)
+            }
+            Captured::Rejected(error) => Ok(self.reject(index, error)),
         }
     }
 
-    /// Records the rejection of the current line.
-    fn reject(&mut self, error: EventError) -> LineStatus {
+    fn apply(&mut self, event: &Event) -> Result<(), EngineError> {
+        self.engine.apply_into(event, &mut self.outcome)?;
+        self.applied = self.applied.saturating_add(1);
+        let line = Some(self.line);
+        self.warnings.extend(
+            self.outcome
+                .warnings
+                .iter()
+                .map(|w| WarningRecord::new(w, line)),
+        );
+        Ok(())
+    }
+
+    /// Records the rejection of the current line, or of the event at `index` on it.
+    fn reject(&mut self, index: Option<u64>, error: EventError) -> LineStatus {
         self.rejected.push(RejectedRecord {
             line: self.line,
+            index,
             reason: error.to_string(),
         });
         LineStatus::Rejected(error)
@@ -362,9 +501,12 @@ impl Replay {
         if buffer.last() != Some(&b'\n') && read as u64 == room {
             skip_line(reader, buffer)?;
             self.line = self.line.saturating_add(1);
-            return Ok(Some(self.reject(EventError::TooLarge {
-                limit: self.max_event_bytes,
-            })));
+            return Ok(Some(self.reject(
+                None,
+                EventError::TooLarge {
+                    limit: self.max_event_bytes,
+                },
+            )));
         }
         let text = buffer.strip_suffix(b"\n").unwrap_or(buffer);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
@@ -389,10 +531,24 @@ impl Replay {
         &self.warnings
     }
 
-    /// Rejected lines so far.
+    /// Rejected lines and events so far.
     #[must_use]
     pub fn rejected(&self) -> &[RejectedRecord] {
         &self.rejected
+    }
+
+    /// Events applied so far by this replay (an engine loaded from a snapshot may have
+    /// applied others before).
+    #[must_use]
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// Events dropped so far as capture drops them (`$performance_event`). The dump does
+    /// not list them; the CLI counts them on stderr and in its summary.
+    #[must_use]
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// The engine, giving up the warnings and rejected lines.

@@ -45,6 +45,49 @@ pub enum EventError {
         /// The maximum, in bytes.
         limit: usize,
     },
+    /// `sent_at` (of the event or of its batch envelope) is not a time in either form
+    /// `timestamp` accepts, or falls outside years 0000-9999 in UTC (the first 64
+    /// characters are kept).
+    #[error("invalid sent_at {0:?}")]
+    InvalidSentAt(String),
+    /// The time PostHog's rule gives the event (from `offset`, or `timestamp` moved by the
+    /// clock skew of `sent_at`) falls outside years 0000-9999 in UTC.
+    #[error("the event time from offset or sent_at is outside years 0000-9999 in UTC")]
+    AdjustedTimeOutOfRange,
+    /// The events of one request name different tokens; capture refuses such a request
+    /// whole (docs/contract.md §1.1).
+    #[error(
+        "the events name different tokens ({first:?} and {second:?}), refused whole as capture refuses them"
+    )]
+    MixedTokens {
+        /// The first token named.
+        first: String,
+        /// The first token that differs from it.
+        second: String,
+    },
+}
+
+/// Why a capture request body is refused whole (docs/contract.md §1.1). Problems of one
+/// event of a batch are not this: they reject that event only.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The body starts with gzip's magic bytes but does not decompress.
+    #[error("not valid gzip: {0}")]
+    Gzip(String),
+    /// The body decompresses to more than the limit (see
+    /// [`CaptureReader::max_body_bytes`](crate::CaptureReader::max_body_bytes)).
+    #[error("larger than the maximum request size of {limit} bytes once decompressed")]
+    TooLarge {
+        /// The maximum, in bytes.
+        limit: usize,
+    },
+    /// The body as a whole is not one of capture's shapes: not JSON
+    /// ([`EventError::Json`]), a batch envelope with a mistyped field, or events that name
+    /// different tokens ([`EventError::MixedTokens`]). A line of JSON Lines refused so is a
+    /// rejected line, for this reason.
+    #[error(transparent)]
+    Refused(EventError),
 }
 
 /// Why the engine could not apply an event. Bad events are not errors (they become warnings
@@ -377,6 +420,9 @@ pub enum Error {
     /// A line is not an event.
     #[error(transparent)]
     Event(#[from] EventError),
+    /// A capture request body is refused whole.
+    #[error(transparent)]
+    Request(#[from] RequestError),
     /// The engine could not apply an event.
     #[error(transparent)]
     Engine(#[from] EngineError),

@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod capture;
 mod dump;
 mod engine;
 mod error;
@@ -40,18 +41,19 @@ pub mod testing;
 #[cfg(feature = "workload")]
 mod workload;
 
+pub use capture::{CaptureReader, CaptureRequest, Captured};
 pub use dump::{
     Dump, GroupRecord, LineStatus, PersonRecord, PersonlessRecord, RejectedRecord, Replay,
-    WarningRecord,
+    ReplayBuilder, WarningRecord,
 };
 pub use engine::{Counters, Engine, EngineBuilder, GroupRef, PersonRef, Stats};
 pub use error::{
-    EditError, EngineError, Error, EventError, InvalidSnapshot, Result, SnapshotError,
-    SnapshotSection,
+    EditError, EngineError, Error, EventError, InvalidSnapshot, RequestError, Result,
+    SnapshotError, SnapshotSection,
 };
 pub use event::{
-    Event, EventKind, LIFTED_KEYS as LIFTED_PROPERTIES, Number, Project, Timestamp, Value,
-    write_event_json,
+    Arrival, Event, EventKind, Input, LIFTED_KEYS as LIFTED_PROPERTIES, Number, Project, Timestamp,
+    Value, write_event_json,
 };
 pub use explain::{Explanation, LinkStep, RefusedStep};
 pub use graph::{EventRef, LinkEffect, LinkKind, MAX_GROUP_TYPES, RefusalReason};

@@ -898,3 +898,292 @@ fn team_ids_and_tokens_have_separate_spellings() {
     assert!(help.contains("--token <TOKEN>"), "{help}");
     assert!(help.contains("--team <TEAM_ID>"), "{help}");
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A line of an array or batch held several events, and a rejected one is named by the
+/// line and its 0-based index, on stderr and in the dump; the others still apply.
+#[test]
+fn a_rejected_event_inside_a_batch_is_reported_as_file_line_index() {
+    let input = concat!(
+        "{\"event\": \"e\", \"distinct_id\": \"flat\"}\n",
+        "{\"api_key\": \"k\", \"batch\": [{\"event\": \"e\", \"distinct_id\": \"a\"}, {\"event\": \"e\"}]}\n",
+        "[{\"event\": \"e\"}, {\"event\": \"e\", \"properties\": {\"distinct_id\": \"b\"}}]\n",
+    );
+    let output = idgraph(&["replay", "-"], Some(input.as_bytes()));
+    check_exit(&output, 0);
+    assert_eq!(
+        stderr(&output),
+        "<stdin>:2[1]: rejected: missing distinct_id\n<stdin>:3[0]: rejected: missing distinct_id\n"
+    );
+    let dump = stdout_json(&output);
+    assert_eq!(
+        dump["rejected"],
+        json!([
+            {"line": 2, "index": 1, "reason": "missing distinct_id"},
+            {"line": 3, "index": 0, "reason": "missing distinct_id"},
+        ])
+    );
+    let teams: Vec<(&str, &str)> = dump["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["team"].as_str().unwrap(),
+                p["distinct_ids"][0].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(teams, [("default", "b"), ("default", "flat"), ("k", "a")]);
+
+    let strict = idgraph(&["replay", "--strict", "-"], Some(input.as_bytes()));
+    check_exit(&strict, 1);
+    assert!(
+        stderr(&strict).ends_with("idgraph: <stdin>:2[1]: stopping (--strict)\n"),
+        "{}",
+        stderr(&strict)
+    );
+}
+
+/// An input of which every line was rejected exited 0 with an empty dump. It is an
+/// error: exit 1 with a one-line summary, no dump, no snapshot.
+#[test]
+fn an_input_with_every_event_rejected_exits_one() {
+    let input = b"not json\n[{\"event\": \"e\"}]\n\n";
+    let output = idgraph(&["replay", "-"], Some(input));
+    check_exit(&output, 1);
+    assert!(output.stdout.is_empty());
+    assert!(
+        stderr(&output).ends_with("idgraph: nothing applied: 2 rejected, no event applied\n"),
+        "{}",
+        stderr(&output)
+    );
+    let dir = scratch("all-rejected");
+    let snapshot = dir.join("graph.idg");
+    let ingest = idgraph(
+        &["ingest", "-", "--snapshot", path_str(&snapshot)],
+        Some(input),
+    );
+    check_exit(&ingest, 1);
+    assert!(!snapshot.exists());
+    // Nothing read at all is no error, and neither is one applied event among rejects.
+    check_exit(&idgraph(&["replay", "-"], Some(b"")), 0);
+    let one = b"not json\n{\"event\": \"e\", \"distinct_id\": \"a\"}\n";
+    check_exit(&idgraph(&["replay", "-"], Some(one)), 0);
+}
+
+/// A gzip file or standard input was split at line breaks and every piece rejected. It is
+/// decompressed by its magic bytes, whatever its name, as it is read.
+#[test]
+fn gzip_files_and_standard_input_are_decompressed() {
+    let plain = std::fs::read("tests/fixtures/signup.jsonl").unwrap();
+    let expected = stdout_json(&idgraph(&["replay", "-"], Some(&plain)));
+    let compressed = gzip(&plain);
+    let dir = scratch("gzip");
+    let file = dir.join("signup.jsonl");
+    std::fs::write(&file, &compressed).unwrap();
+    for output in [
+        idgraph(&["replay", path_str(&file)], None),
+        idgraph(&["replay", "-"], Some(&compressed)),
+    ] {
+        check_exit(&output, 0);
+        assert_eq!(stdout_json(&output), expected);
+    }
+    let mut damaged = compressed.clone();
+    damaged.truncate(compressed.len() / 2);
+    let output = idgraph(&["replay", "-"], Some(&damaged));
+    check_exit(&output, 1);
+    assert!(
+        stderr(&output).starts_with("idgraph: <stdin>: "),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// `$performance_event` is dropped as capture drops it: no person, no rejection, and a
+/// count on stderr (`replay`) or in the summary (`ingest`).
+#[test]
+fn performance_events_are_dropped_and_counted() {
+    let input = b"{\"event\": \"$performance_event\", \"distinct_id\": \"p\"}\n{\"event\": \"e\", \"distinct_id\": \"a\"}\n";
+    let output = idgraph(&["replay", "-"], Some(input));
+    check_exit(&output, 0);
+    assert_eq!(
+        stderr(&output),
+        "1 $performance_event event(s) dropped, as capture drops them\n"
+    );
+    let dump = stdout_json(&output);
+    assert_eq!(dump["persons"].as_array().unwrap().len(), 1);
+    assert_eq!(dump["rejected"], json!([]));
+    let dir = scratch("dropped");
+    let snapshot = dir.join("graph.idg");
+    let ingest = idgraph(
+        &["ingest", "-", "--snapshot", path_str(&snapshot)],
+        Some(input),
+    );
+    check_exit(&ingest, 0);
+    let summary = String::from_utf8_lossy(&ingest.stdout);
+    assert!(
+        summary.contains("dropped               1  ($performance_event"),
+        "{summary}"
+    );
+}
+
+/// Input where each reading option shows: a lifted `$browser`, a churn-filtered change of
+/// `$current_url`, an id capture refuses, and a line over 300 bytes.
+const OPTION_INPUT: &str = concat!(
+    "{\"event\": \"$pageview\", \"distinct_id\": \"u\", \"properties\": {\"$browser\": \"Firefox\", \"$set\": {\"$current_url\": \"/a\"}}}\n",
+    "{\"event\": \"$pageview\", \"distinct_id\": \"u\", \"properties\": {\"$set\": {\"$current_url\": \"/b\"}}}\n",
+    "{\"event\": \"$pageview\", \"distinct_id\": \"system\"}\n",
+);
+
+fn option_input() -> String {
+    format!(
+        "{OPTION_INPUT}{{\"event\": \"e\", \"distinct_id\": \"long\", \"uuid\": \"{}\"}}\n",
+        "x".repeat(300)
+    )
+}
+
+/// What each option shows in a dump: (the person `u`'s properties, the ids with a person,
+/// the rejected lines).
+fn option_effects(dump: &Value) -> (Value, Vec<String>, Vec<u64>) {
+    let persons = dump["persons"].as_array().unwrap();
+    let u = persons
+        .iter()
+        .find(|p| p["distinct_ids"] == json!(["u"]))
+        .unwrap();
+    let ids = persons
+        .iter()
+        .map(|p| p["distinct_ids"][0].as_str().unwrap().to_owned())
+        .collect();
+    let rejected = dump["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    (u["properties"].clone(), ids, rejected)
+}
+
+#[track_caller]
+fn check_option_effects(dump_of: impl Fn(&[&str]) -> Value) {
+    let (props, ids, rejected) = option_effects(&dump_of(&[]));
+    assert_eq!(props["$browser"], json!("Firefox"));
+    assert_eq!(props["$current_url"], json!("/a"));
+    assert_eq!(ids, ["long", "system", "u"]);
+    assert_eq!(rejected, Vec::<u64>::new());
+
+    let (props, _, _) = option_effects(&dump_of(&["--no-lift"]));
+    assert_eq!(props.get("$browser"), None);
+    let (props, _, _) = option_effects(&dump_of(&["--keep-churn"]));
+    assert_eq!(props["$current_url"], json!("/b"));
+    let (_, ids, rejected) = option_effects(&dump_of(&["--capture-validation"]));
+    assert_eq!(
+        (ids, rejected),
+        (vec!["long".to_owned(), "u".to_owned()], vec![3])
+    );
+    let (_, ids, rejected) = option_effects(&dump_of(&["--max-event-bytes", "300"]));
+    assert_eq!(
+        (ids, rejected),
+        (vec!["system".to_owned(), "u".to_owned()], vec![4])
+    );
+}
+
+/// `ingest --capture-validation` was accepted and ignored. Every reading option has its
+/// effect on `replay` and on `ingest` alike.
+#[test]
+fn every_reading_option_has_its_effect_on_replay_and_ingest() {
+    let input = option_input();
+    check_option_effects(|options| {
+        let mut args = vec!["replay"];
+        args.extend_from_slice(options);
+        args.push("-");
+        let output = idgraph(&args, Some(input.as_bytes()));
+        check_exit(&output, 0);
+        stdout_json(&output)
+    });
+    let dir = scratch("options");
+    let snapshot = dir.join("graph.idg");
+    check_option_effects(|options| {
+        let mut args = vec!["ingest", "-", "--snapshot", path_str(&snapshot)];
+        args.extend_from_slice(options);
+        check_exit(&idgraph(&args, Some(input.as_bytes())), 0);
+        let mut dump = stdout_json(&idgraph(&["dump", path_str(&snapshot)], None));
+        // A snapshot keeps no rejected lines: take them from a replay's report.
+        let mut replay_args = vec!["replay"];
+        replay_args.extend_from_slice(options);
+        replay_args.push("-");
+        dump["rejected"] =
+            stdout_json(&idgraph(&replay_args, Some(input.as_bytes())))["rejected"].clone();
+        dump
+    });
+    for command in ["replay", "ingest"] {
+        let mut args = vec![command, "--strict", "--capture-validation", "-"];
+        if command == "ingest" {
+            args.extend(["--snapshot", path_str(&snapshot)]);
+        }
+        let output = idgraph(&args, Some(input.as_bytes()));
+        check_exit(&output, 1);
+        assert!(
+            stderr(&output).ends_with("idgraph: <stdin>:3: stopping (--strict)\n"),
+            "{command}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+/// `demo` takes the same options as `replay` and `ingest`, with the same meaning.
+#[test]
+fn demo_takes_the_reading_options() {
+    let header = |options: &[&str]| {
+        let mut args = vec!["demo", "--events", "300"];
+        args.extend_from_slice(options);
+        let output = idgraph(&args, None);
+        check_exit(&output, 0);
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(header(&[]).ends_with("(seed 1), PostHog's rules"));
+    assert!(header(&["--no-lift"]).ends_with("PostHog's rules, without lifting"));
+    assert!(header(&["--keep-churn"]).ends_with("PostHog's rules, keeping churn"));
+    assert!(
+        header(&["--capture-validation"]).ends_with("PostHog's rules, with capture validation")
+    );
+    let too_small = idgraph(
+        &["demo", "--events", "300", "--max-event-bytes", "10"],
+        None,
+    );
+    check_exit(&too_small, 1);
+    let text = stderr(&too_small);
+    assert!(
+        text.contains("<generated>:1: rejected: larger than the maximum event size of 10 bytes"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("idgraph: nothing applied: 300 rejected, no event applied\n"),
+        "{text}"
+    );
+    let strict = idgraph(
+        &[
+            "demo",
+            "--events",
+            "300",
+            "--max-event-bytes",
+            "10",
+            "--strict",
+        ],
+        None,
+    );
+    check_exit(&strict, 1);
+    assert_eq!(
+        stderr(&strict),
+        "<generated>:1: rejected: larger than the maximum event size of 10 bytes\nidgraph: <generated>:1: stopping (--strict)\n"
+    );
+}

@@ -8,14 +8,15 @@
 //! be written to stderr is dropped and costs the command nothing.
 
 use std::fs::File;
-use std::io::{self, BufReader, IsTerminal, Read, Write};
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use idgraph::{
-    Dump, Engine, LineStatus, Project, Replay, Shape, WarningKind, Workload, WorkloadConfig,
+    Dump, Engine, Input, Project, Replay, ReplayBuilder, Shape, WarningKind, Workload,
+    WorkloadConfig,
 };
 
 /// The exit statuses, as `idgraph --help` tells them.
@@ -36,7 +37,7 @@ enum Command {
     /// Ingests events, in order, into a fresh graph and prints the JSON dump.
     Replay {
         #[command(flatten)]
-        options: IngestOptions,
+        options: ReadOptions,
         /// JSON Lines files of events; `-` reads standard input.
         #[arg(required = true)]
         events: Vec<PathBuf>,
@@ -44,7 +45,7 @@ enum Command {
     /// Ingests events (on top of a snapshot when given) and writes a snapshot.
     Ingest {
         #[command(flatten)]
-        options: IngestOptions,
+        options: ReadOptions,
         /// JSON Lines files of events; `-` reads standard input.
         #[arg(required = true)]
         events: Vec<PathBuf>,
@@ -123,6 +124,8 @@ enum Command {
         /// The seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        #[command(flatten)]
+        options: ReadOptions,
     },
 }
 
@@ -176,11 +179,13 @@ impl ProjectArg {
     }
 }
 
-/// Command-line switches are naturally one bool each.
+/// The options of every command that reads events (`replay`, `ingest`, `demo`), owned
+/// here once so that each means the same on all three. Command-line switches are
+/// naturally one bool each.
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Args)]
-struct IngestOptions {
-    /// Stop at the first rejected line with exit status 1.
+struct ReadOptions {
+    /// Stop at the first rejected line or event with exit status 1.
     #[arg(long)]
     strict: bool,
     /// Do not lift event properties ($browser, utm_source, ...) into person properties.
@@ -189,8 +194,9 @@ struct IngestOptions {
     /// Persist changes of churn-filtered keys ($current_url, $browser, ...) too.
     #[arg(long)]
     keep_churn: bool,
-    /// Reject lines whose distinct_id PostHog's capture v1 endpoint refuses (user, system,
-    /// anonymous-user, ...), as capture would.
+    /// Validate as capture does: reject events whose distinct_id PostHog's capture v1
+    /// endpoint refuses (user, system, anonymous-user, ...), replace NUL in ids, cut them to
+    /// 200 characters.
     #[arg(long)]
     capture_validation: bool,
     /// Reject a line longer than this, without reading it into memory. The default is
@@ -199,14 +205,33 @@ struct IngestOptions {
     max_event_bytes: usize,
 }
 
-impl IngestOptions {
-    fn engine(&self) -> Engine {
-        Engine::builder()
+impl ReadOptions {
+    /// The library's options value, which builds the engine and the replay.
+    fn builder(&self) -> ReplayBuilder {
+        let mut builder = Replay::builder();
+        builder
             .lift_properties(!self.no_lift)
             .filter_churn(!self.keep_churn)
             // Nobody follows the change feed of a command-line run.
             .record_changes(false)
-            .build()
+            .capture_validation(self.capture_validation)
+            .max_event_bytes(self.max_event_bytes);
+        builder
+    }
+
+    /// The rules in effect, in words: PostHog's, and what the options change of them.
+    fn rules(&self) -> String {
+        let mut rules = String::from("PostHog's rules");
+        for (on, words) in [
+            (self.no_lift, ", without lifting"),
+            (self.keep_churn, ", keeping churn"),
+            (self.capture_validation, ", with capture validation"),
+        ] {
+            if on {
+                rules.push_str(words);
+            }
+        }
+        rules
     }
 }
 
@@ -301,7 +326,11 @@ fn main() -> ExitCode {
             seed,
             shape,
         } => generate(events, seed, shape.into()),
-        Command::Demo { events, seed } => demo(events, seed),
+        Command::Demo {
+            events,
+            seed,
+            options,
+        } => demo(events, seed, &options),
     };
     match result {
         Ok(()) | Err(Failure::OutputClosed) => ExitCode::SUCCESS,
@@ -312,13 +341,29 @@ fn main() -> ExitCode {
     }
 }
 
-fn replay(options: &IngestOptions, files: &[PathBuf]) -> Result<(), Failure> {
-    let mut replay = Replay::new(options.engine())
-        .capture_validation(options.capture_validation)
-        .max_event_bytes(options.max_event_bytes);
+fn replay(options: &ReadOptions, files: &[PathBuf]) -> Result<(), Failure> {
+    let mut replay = options.builder().build();
     feed(&mut replay, files, options.strict, &mut Progress::off())?;
+    if replay.dropped() > 0 {
+        diagnose(format_args!(
+            "{} $performance_event event(s) dropped, as capture drops them\n",
+            replay.dropped()
+        ));
+    }
+    something_applied(&replay)?;
     let dump: Dump = replay.finish();
     print_json(&dump)
+}
+
+/// An input of which every line or event was rejected is an error, not an empty success.
+fn something_applied(replay: &Replay) -> Result<(), Failure> {
+    if replay.applied() == 0 && !replay.rejected().is_empty() {
+        return Err(Failure::Message(format!(
+            "nothing applied: {} rejected, no event applied",
+            replay.rejected().len()
+        )));
+    }
+    Ok(())
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
@@ -336,16 +381,15 @@ fn load(path: &Path) -> Result<Engine, Failure> {
 }
 
 fn ingest(
-    options: &IngestOptions,
+    options: &ReadOptions,
     files: &[PathBuf],
     out: &Path,
     from: Option<&Path>,
 ) -> Result<(), Failure> {
-    let engine = match from {
-        Some(path) => load(path)?,
-        None => options.engine(),
+    let mut replay = match from {
+        Some(path) => options.builder().build_on(load(path)?),
+        None => options.builder().build(),
     };
-    let mut replay = Replay::new(engine).max_event_bytes(options.max_event_bytes);
     let started = Instant::now();
     feed(
         &mut replay,
@@ -354,6 +398,7 @@ fn ingest(
         &mut Progress::for_terminal(),
     )?;
     let elapsed = started.elapsed();
+    something_applied(&replay)?;
     // The position records where the input ended, for a caller that resumes from it.
     let position = match files.last() {
         Some(file) => format!("{}:{}", display_name(file), replay.line_number()),
@@ -515,11 +560,12 @@ fn generate(events: u64, seed: u64, shape: Shape) -> Result<(), Failure> {
     finish(out)
 }
 
-fn demo(events: u64, seed: u64) -> Result<(), Failure> {
+fn demo(events: u64, seed: u64, options: &ReadOptions) -> Result<(), Failure> {
     let mut out = stdout();
     say!(
         out,
-        "idgraph demo: {events} generated events (seed {seed}), PostHog's rules\n"
+        "idgraph demo: {events} generated events (seed {seed}), {}\n",
+        options.rules()
     );
     // Shown before the work it announces.
     out.flush().map_err(stdout_failure)?;
@@ -538,12 +584,17 @@ fn demo(events: u64, seed: u64) -> Result<(), Failure> {
         started.elapsed().as_secs_f64()
     );
     out.flush().map_err(stdout_failure)?;
-    let mut replay = Replay::new(Engine::builder().record_changes(false).build());
+    let mut replay = options.builder().build();
     let started = Instant::now();
-    for line in lines.split(|&b| b == b'\n') {
-        replay.line(line)?;
-    }
+    feed_one(
+        &mut replay,
+        "<generated>",
+        &mut &lines[..],
+        options.strict,
+        &mut Progress::off(),
+    )?;
     let elapsed = started.elapsed();
+    something_applied(&replay)?;
     print_summary(&mut out, &replay, elapsed)?;
     finish(out)
 }
@@ -555,6 +606,11 @@ fn print_summary(out: &mut impl Write, replay: &Replay, elapsed: Duration) -> Re
     let counters = engine.counters();
     say!(out, "events     {:>12}", counters.events);
     say!(out, "rejected   {:>12}", replay.rejected().len());
+    say!(
+        out,
+        "dropped    {:>12}  ($performance_event, as capture drops it)",
+        replay.dropped()
+    );
     say!(out, "persons    {:>12}", stats.persons);
     say!(
         out,
@@ -603,7 +659,8 @@ fn open(path: &Path) -> Result<Box<dyn Read>, Failure> {
     }
 }
 
-/// Feeds every line of every file to `replay`, reporting rejected lines on stderr.
+/// Feeds every line of every file to `replay`, reporting rejected lines on stderr. A file
+/// or standard input that starts as gzip is decompressed as it is read.
 fn feed(
     replay: &mut Replay,
     files: &[PathBuf],
@@ -612,31 +669,45 @@ fn feed(
 ) -> Result<(), Failure> {
     for path in files {
         let name = display_name(path);
-        let mut reader = BufReader::with_capacity(1 << 20, open(path)?);
-        replay.start_file();
-        loop {
-            let status = match replay.read_line(&mut reader) {
-                Ok(Some(status)) => status,
-                Ok(None) => break,
-                Err(idgraph::Error::Io(e)) => return Err(Failure::Message(format!("{name}: {e}"))),
-                Err(e) => return Err(e.into()),
-            };
-            if let LineStatus::Rejected(reason) = status {
-                diagnose(format_args!(
-                    "{name}:{}: rejected: {reason}\n",
-                    replay.line_number()
-                ));
-                if strict {
-                    return Err(Failure::Message(format!(
-                        "{name}:{}: stopping (--strict)",
-                        replay.line_number()
-                    )));
-                }
-            }
-            progress.tick(replay.engine());
-        }
+        let mut input = Input::new(BufReader::with_capacity(1 << 20, open(path)?))
+            .map_err(|e| Failure::Message(format!("{name}: {e}")))?;
+        feed_one(replay, &name, &mut input, strict, progress)?;
     }
     progress.finish();
+    Ok(())
+}
+
+/// Feeds every line of one input, named `name` in messages.
+fn feed_one(
+    replay: &mut Replay,
+    name: &str,
+    reader: &mut impl BufRead,
+    strict: bool,
+    progress: &mut Progress,
+) -> Result<(), Failure> {
+    replay.start_file();
+    loop {
+        let before = replay.rejected().len();
+        match replay.read_line(reader) {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(idgraph::Error::Io(e)) => return Err(Failure::Message(format!("{name}: {e}"))),
+            Err(e) => return Err(e.into()),
+        }
+        let mut first = None;
+        for record in &replay.rejected()[before..] {
+            let place = match record.index {
+                Some(index) => format!("{name}:{}[{index}]", record.line),
+                None => format!("{name}:{}", record.line),
+            };
+            diagnose(format_args!("{place}: rejected: {}\n", record.reason));
+            first.get_or_insert(place);
+        }
+        if let (true, Some(place)) = (strict, first) {
+            return Err(Failure::Message(format!("{place}: stopping (--strict)")));
+        }
+        progress.tick(replay.engine());
+    }
     Ok(())
 }
 

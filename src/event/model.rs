@@ -137,6 +137,20 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The first and the last microsecond RFC 3339 can write in UTC: years 0000-9999.
+    const RANGE: std::ops::RangeInclusive<i64> = -62_167_219_200_000_000..=253_402_300_799_999_999;
+
+    /// This time moved by `micros`, when the result stays in years 0000-9999 in UTC, the
+    /// range every parsed timestamp is held to.
+    pub(crate) fn checked_add_micros(self, micros: i64) -> Option<Timestamp> {
+        self.0
+            .checked_add(micros)
+            .filter(|t| Timestamp::RANGE.contains(t))
+            .map(Timestamp)
+    }
+}
+
 /// `t`, parsed from `text`, when it falls in years 0000-9999 in UTC. Times are written in
 /// UTC (the dump's `created_at`), and RFC 3339 has four digits for the year, so a time that
 /// an offset takes past either end could be read but never written back.
@@ -414,6 +428,20 @@ impl Event {
     #[must_use]
     pub fn property(&self, key: &str) -> Option<&Value> {
         self.props.get(key)
+    }
+
+    /// Capture's own changes to the distinct id: NUL becomes U+FFFD (a NUL cannot be
+    /// stored in Postgres text), and the id is cut to `max_chars` characters.
+    pub(crate) fn normalise_for_capture(&mut self, max_chars: usize) {
+        if self.distinct_id.contains('\0') || self.distinct_id.chars().nth(max_chars).is_some() {
+            let id: String = self
+                .distinct_id
+                .chars()
+                .take(max_chars)
+                .map(|c| if c == '\0' { '\u{FFFD}' } else { c })
+                .collect();
+            self.distinct_id = id.into_boxed_str();
+        }
     }
 
     /// The lifted event properties (`$browser`, `utm_source`, ...) present on the event.

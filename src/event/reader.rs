@@ -1,20 +1,27 @@
-//! Reading events from PostHog's JSON shape (docs/contract.md §1).
+//! Reading events from PostHog's JSON shape: the flat line of docs/contract.md §1, and the
+//! fields capture's shapes add (§1.1: the `distinct_id` and token fallbacks, `offset`,
+//! `sent_at`, a batch envelope's members).
 //!
 //! The parser is a serde visitor that keeps only what identity processing reads and skips
-//! every other property without building it, which is most of the cost of a JSON line.
+//! every other property without building it, which is most of the cost of a JSON line. One
+//! visitor reads both; [`Reading`] says which rules turn what it read into an [`Event`].
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
+use super::clock::{Arrival, Clock};
 use super::model::{Event, EventKind, IdentityProperties, Project, Timestamp, name_of};
 use super::value::Value;
 use crate::error::EventError;
 
 impl Event {
-    /// Parses one JSON line (docs/contract.md §1).
+    /// Parses one flat JSON event object (docs/contract.md §1), and nothing of what
+    /// capture's shapes add: for arrays, batch envelopes, gzip and the `distinct_id` and
+    /// token fallbacks, read the body with [`CaptureRequest`](crate::CaptureRequest).
     ///
     /// # Errors
     ///
@@ -38,18 +45,48 @@ impl Event {
     }
 
     fn parse(line: &str) -> Result<Event, EventError> {
-        let mut problem = None;
-        let mut de = serde_json::Deserializer::from_str(line);
-        let parsed = de
-            .deserialize_any(EventVisitor {
-                problem: &mut problem,
-            })
-            .and_then(|event| de.end().map(|()| event));
-        match (parsed, problem) {
-            (_, Some(problem)) => Err(problem),
-            (Ok(event), None) => Ok(event),
-            (Err(e), None) => Err(EventError::Json(e.to_string())),
+        let (parts, end) = read_object(line, false).map_err(ReadFailure::into_event_error)?;
+        let event = assemble(parts, &Reading::Flat)?;
+        end.map_err(EventError::Json)?;
+        Ok(event)
+    }
+}
+
+/// Why an object could not be read at all.
+pub(crate) enum ReadFailure {
+    /// A field's problem (`properties` of the wrong type): the object is an event, rejected.
+    Problem(EventError),
+    /// The parser's message: not JSON, or not an object.
+    Json(String),
+}
+
+impl ReadFailure {
+    pub(crate) fn into_event_error(self) -> EventError {
+        match self {
+            ReadFailure::Problem(problem) => problem,
+            ReadFailure::Json(message) => EventError::Json(message),
         }
+    }
+}
+
+/// Reads one JSON object into its parts, the fields of §1.1 too when `capture` is set.
+/// The second value is the parser's verdict on what follows the object, kept apart so
+/// that a field's problem is reported before trailing text, whichever the caller checks
+/// first.
+pub(crate) fn read_object(
+    text: &str,
+    capture: bool,
+) -> Result<(Parts<'_>, Result<(), String>), ReadFailure> {
+    let mut problem = None;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = de.deserialize_any(EventVisitor {
+        problem: &mut problem,
+        capture,
+    });
+    match (parsed, problem) {
+        (_, Some(problem)) => Err(ReadFailure::Problem(problem)),
+        (Ok(parts), None) => Ok((parts, de.end().map_err(|e| e.to_string()))),
+        (Err(e), None) => Err(ReadFailure::Json(e.to_string())),
     }
 }
 
@@ -77,14 +114,25 @@ enum TopKey {
     Set,
     #[serde(rename = "$set_once")]
     SetOnce,
+    #[serde(rename = "$distinct_id")]
+    DollarDistinctId,
+    #[serde(rename = "offset")]
+    Offset,
+    #[serde(rename = "sent_at")]
+    SentAt,
+    #[serde(rename = "batch")]
+    Batch,
     #[serde(other)]
     Other,
 }
 
-/// Builds an [`Event`] from a JSON object. A typed problem is left in `problem` and the
-/// deserializer is stopped with a bare error, so that the caller reports the typed one.
+/// Reads the parts of an event from a JSON object. A typed problem is left in `problem`
+/// and the deserializer is stopped with a bare error, so that the caller reports the typed
+/// one. Without `capture`, the fields only §1.1 reads are skipped unbuilt, as any unknown
+/// field is.
 struct EventVisitor<'p> {
     problem: &'p mut Option<EventError>,
+    capture: bool,
 }
 
 impl EventVisitor<'_> {
@@ -96,64 +144,58 @@ impl EventVisitor<'_> {
 }
 
 impl<'de> Visitor<'de> for EventVisitor<'_> {
-    type Value = Event;
+    type Value = Parts<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Event, A::Error> {
-        let mut name: Option<Scalar<'de>> = None;
-        let mut distinct_id: Option<Value> = None;
-        let mut props = IdentityProperties::default();
-        let mut timestamp: Option<Scalar<'de>> = None;
-        let mut uuid: Option<Value> = None;
-        let mut team_id: Option<Value> = None;
-        let mut token: Option<Value> = None;
-        let mut api_key: Option<Value> = None;
-        let mut top_set: Option<Value> = None;
-        let mut top_set_once: Option<Value> = None;
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Parts<'de>, A::Error> {
+        let mut parts = Parts::default();
         while let Some(key) = map.next_key::<TopKey>()? {
             match key {
-                TopKey::Event => name = Some(map.next_value()?),
-                TopKey::DistinctId => distinct_id = Some(map.next_value()?),
+                TopKey::Event => parts.name = Some(map.next_value()?),
+                TopKey::DistinctId => parts.distinct_id = Some(map.next_value()?),
                 TopKey::Properties => {
-                    props = IdentityProperties::default();
-                    let problem = map.next_value_seed(PropertiesSeed { props: &mut props })?;
+                    parts.props = IdentityProperties::default();
+                    parts.capture_props = CaptureProperties::default();
+                    let problem = map.next_value_seed(PropertiesSeed {
+                        props: &mut parts.props,
+                        capture: self.capture.then_some(&mut parts.capture_props),
+                    })?;
                     if let Some(problem) = problem {
                         return Err(self.fail(problem));
                     }
                 }
-                TopKey::Timestamp => timestamp = Some(map.next_value()?),
-
-                TopKey::Uuid => uuid = Some(map.next_value()?),
-                TopKey::TeamId => team_id = Some(map.next_value()?),
-                TopKey::Token => token = Some(map.next_value()?),
-                TopKey::ApiKey => api_key = Some(map.next_value()?),
-                TopKey::Set => top_set = Some(map.next_value()?),
-                TopKey::SetOnce => top_set_once = Some(map.next_value()?),
-                TopKey::Other => {
+                TopKey::Timestamp => parts.timestamp = Some(map.next_value()?),
+                TopKey::Uuid => parts.uuid = Some(map.next_value()?),
+                TopKey::TeamId => parts.team_id = Some(map.next_value()?),
+                TopKey::Token => parts.token = Some(map.next_value()?),
+                TopKey::ApiKey => parts.api_key = Some(map.next_value()?),
+                TopKey::Set => parts.top_set = Some(map.next_value()?),
+                TopKey::SetOnce => parts.top_set_once = Some(map.next_value()?),
+                TopKey::DollarDistinctId if self.capture => {
+                    parts.dollar_distinct_id = Some(map.next_value()?);
+                }
+                TopKey::Offset if self.capture => parts.offset = Some(map.next_value()?),
+                TopKey::SentAt if self.capture => parts.sent_at = Some(map.next_value()?),
+                TopKey::Batch if self.capture => parts.batch = Some(map.next_value()?),
+                TopKey::DollarDistinctId
+                | TopKey::Offset
+                | TopKey::SentAt
+                | TopKey::Batch
+                | TopKey::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        let event = assemble(Parts {
-            name,
-            distinct_id,
-            props,
-            timestamp,
-            uuid,
-            team_id,
-            token,
-            api_key,
-            top_set,
-            top_set_once,
-        });
-        event.map_err(|problem| self.fail(problem))
+        Ok(parts)
     }
 }
 
-struct Parts<'de> {
+/// The fields of one JSON object, as read, before [`assemble`] judges them.
+#[derive(Default)]
+pub(crate) struct Parts<'de> {
     name: Option<Scalar<'de>>,
     distinct_id: Option<Value>,
     props: IdentityProperties,
@@ -164,6 +206,98 @@ struct Parts<'de> {
     api_key: Option<Value>,
     top_set: Option<Value>,
     top_set_once: Option<Value>,
+    dollar_distinct_id: Option<Value>,
+    offset: Option<Value>,
+    sent_at: Option<Scalar<'de>>,
+    /// Kept as its text: the members of a batch are read one by one, so that one bad event
+    /// rejects only itself.
+    batch: Option<&'de RawValue>,
+    capture_props: CaptureProperties,
+}
+
+/// The properties that §1.1 reads and identity does not keep.
+#[derive(Default)]
+struct CaptureProperties {
+    distinct_id: Option<Value>,
+    token: Option<Value>,
+    ignore_sent_at: Option<Value>,
+}
+
+impl CaptureProperties {
+    fn slot(&mut self, key: &str) -> Option<&mut Option<Value>> {
+        match key {
+            "distinct_id" => Some(&mut self.distinct_id),
+            "token" => Some(&mut self.token),
+            "$ignore_sent_at" => Some(&mut self.ignore_sent_at),
+            _ => None,
+        }
+    }
+}
+
+/// The members of a batch envelope, `{"batch": [...], "api_key" or "token": ..., "sent_at":
+/// ...}`.
+pub(crate) struct Envelope<'de> {
+    pub(crate) batch: Vec<&'de RawValue>,
+    /// `token`, else `api_key`.
+    pub(crate) token: Option<Box<str>>,
+    pub(crate) sent_at: Option<Timestamp>,
+}
+
+impl<'de> Parts<'de> {
+    /// The envelope these parts make, when they have a `batch` that is not `null`; `None`
+    /// for an event. A `batch` that is not an array, or a mistyped `token`, `api_key` or
+    /// `sent_at`, is an error.
+    pub(crate) fn envelope(&mut self) -> Option<Result<Envelope<'de>, EventError>> {
+        let batch = self.batch.take().filter(|raw| raw.get() != "null")?;
+        let batch: Result<Vec<&'de RawValue>, _> = serde_json::from_str(batch.get());
+        let read = || {
+            let batch = batch.map_err(|_| EventError::WrongType {
+                field: "batch",
+                expected: "an array",
+            })?;
+            let token = match string_field(self.token.take(), "token")? {
+                Some(token) => Some(token),
+                None => string_field(self.api_key.take(), "api_key")?,
+            };
+            Ok(Envelope {
+                batch,
+                token,
+                sent_at: sent_at_field(self.sent_at.take())?,
+            })
+        };
+        Some(read())
+    }
+
+    /// The token the event names: its `token`, else `api_key`, else `properties.token` (a
+    /// string; capture ignores any other).
+    pub(crate) fn named_token(&self) -> Option<&str> {
+        fn text(value: Option<&Value>) -> Option<&str> {
+            match value {
+                Some(Value::String(s)) => Some(s),
+                _ => None,
+            }
+        }
+        text(self.token.as_ref())
+            .or_else(|| text(self.api_key.as_ref()))
+            .or_else(|| text(self.capture_props.token.as_ref()))
+    }
+}
+
+/// What a request gives each of its events under capture's rules.
+pub(crate) struct Request<'a> {
+    /// The batch envelope's token, which beats the event's own.
+    pub(crate) token: Option<&'a str>,
+    /// The batch envelope's `sent_at`, for events that have none of their own.
+    pub(crate) sent_at: Option<Timestamp>,
+    pub(crate) arrival: Arrival,
+}
+
+/// Which rules make an event of its parts.
+pub(crate) enum Reading<'a> {
+    /// The flat line of docs/contract.md §1.
+    Flat,
+    /// Capture's shapes, docs/contract.md §1.1.
+    Capture(&'a Request<'a>),
 }
 
 /// `null` counts as absent for every optional field.
@@ -196,43 +330,137 @@ fn text_field<'de>(
     }
 }
 
-fn assemble(parts: Parts<'_>) -> Result<Event, EventError> {
-    let name = text_field(parts.name, "event")?.ok_or(EventError::Missing("event"))?;
-    let distinct_id = match present(parts.distinct_id) {
-        None => return Err(EventError::Missing("distinct_id")),
-        Some(Value::String(s)) => s,
-        Some(Value::Number(n)) => n.to_string().into_boxed_str(),
-        Some(_) => {
-            return Err(EventError::WrongType {
-                field: "distinct_id",
-                expected: "a string or a number",
-            });
+/// `sent_at`: a string in either form `timestamp` accepts, or absent.
+fn sent_at_field(value: Option<Scalar<'_>>) -> Result<Option<Timestamp>, EventError> {
+    text_field(value, "sent_at")?
+        .map(|text| {
+            Timestamp::parse(&text)
+                .map_err(|_| EventError::InvalidSentAt(text.chars().take(64).collect()))
+        })
+        .transpose()
+}
+
+/// Section 1: `distinct_id`, a string or a number.
+fn flat_distinct_id(value: Option<Value>) -> Result<Box<str>, EventError> {
+    match present(value) {
+        None => Err(EventError::Missing("distinct_id")),
+        Some(Value::String(s)) => Ok(s),
+        Some(Value::Number(n)) => Ok(n.to_string().into_boxed_str()),
+        Some(_) => Err(EventError::WrongType {
+            field: "distinct_id",
+            expected: "a string or a number",
+        }),
+    }
+}
+
+/// Capture's `extract_distinct_id`: `distinct_id`, else `$distinct_id`, else
+/// `properties.distinct_id`, `null` counting as absent; any value that is not a string is
+/// taken as its JSON text (a number as section 1 writes it).
+fn captured_distinct_id(parts: &mut Parts<'_>) -> Result<Box<str>, EventError> {
+    let value = present(parts.distinct_id.take())
+        .or_else(|| present(parts.dollar_distinct_id.take()))
+        .or_else(|| present(parts.capture_props.distinct_id.take()));
+    match value {
+        None => Err(EventError::Missing("distinct_id")),
+        Some(Value::String(s)) => Ok(s),
+        Some(Value::Number(n)) => Ok(n.to_string().into_boxed_str()),
+        Some(other) => serde_json::to_string(&other)
+            .map(String::into_boxed_str)
+            .map_err(|e| EventError::Json(e.to_string())),
+    }
+}
+
+/// `offset`: whole milliseconds.
+fn offset_field(value: Option<Value>) -> Result<Option<i64>, EventError> {
+    let wrong = EventError::WrongType {
+        field: "offset",
+        expected: "a whole number",
+    };
+    match present(value) {
+        None => Ok(None),
+        Some(Value::Number(crate::event::Number::Int(ms))) => Ok(Some(ms)),
+        Some(Value::Number(crate::event::Number::UInt(ms))) => {
+            i64::try_from(ms).map(Some).map_err(|_| wrong)
         }
+        Some(_) => Err(wrong),
+    }
+}
+
+fn team_field(value: Option<Value>) -> Result<Option<Project>, EventError> {
+    match present(value) {
+        Some(Value::Number(crate::event::Number::Int(id))) if id >= 0 => {
+            Ok(Some(Project::Team(id.unsigned_abs())))
+        }
+        Some(Value::Number(crate::event::Number::UInt(id))) => Ok(Some(Project::Team(id))),
+        Some(_) => Err(EventError::WrongType {
+            field: "team_id",
+            expected: "a whole number",
+        }),
+        None => Ok(None),
+    }
+}
+
+/// Section 1: `team_id`, else `token`, else `api_key`, else the default project.
+fn flat_project(parts: &mut Parts<'_>) -> Result<Project, EventError> {
+    if let Some(team) = team_field(parts.team_id.take())? {
+        return Ok(team);
+    }
+    Ok(match string_field(parts.token.take(), "token")? {
+        Some(token) => Project::Token(token),
+        None => {
+            string_field(parts.api_key.take(), "api_key")?.map_or(Project::Default, Project::Token)
+        }
+    })
+}
+
+/// Capture's `extract_token`, then `team_id`: the envelope's token, else the event's
+/// `token`, else `api_key`, else `properties.token`, else `team_id`, else the default.
+fn captured_project(parts: &mut Parts<'_>, request: &Request<'_>) -> Result<Project, EventError> {
+    if let Some(token) = request.token {
+        return Ok(Project::Token(token.into()));
+    }
+    if let Some(token) = string_field(parts.token.take(), "token")? {
+        return Ok(Project::Token(token));
+    }
+    if let Some(token) = string_field(parts.api_key.take(), "api_key")? {
+        return Ok(Project::Token(token));
+    }
+    if let Some(Value::String(token)) = parts.capture_props.token.take() {
+        return Ok(Project::Token(token));
+    }
+    Ok(team_field(parts.team_id.take())?.unwrap_or_default())
+}
+
+/// Makes an event of its parts by the rules of `reading`. Fields are judged in a fixed
+/// order, so that a line with several problems always names the same one.
+pub(crate) fn assemble(mut parts: Parts<'_>, reading: &Reading<'_>) -> Result<Event, EventError> {
+    let name = text_field(parts.name.take(), "event")?.ok_or(EventError::Missing("event"))?;
+    let distinct_id = match reading {
+        Reading::Flat => flat_distinct_id(parts.distinct_id.take())?,
+        Reading::Capture(_) => captured_distinct_id(&mut parts)?,
     };
     if distinct_id.trim().is_empty() {
         return Err(EventError::EmptyDistinctId);
     }
-    let timestamp = text_field(parts.timestamp, "timestamp")?
+    let timestamp = text_field(parts.timestamp.take(), "timestamp")?
         .map(|text| Timestamp::parse(&text))
         .transpose()?;
-    let uuid = string_field(parts.uuid, "uuid")?;
-    let project = match present(parts.team_id) {
-        Some(Value::Number(crate::event::Number::Int(id))) if id >= 0 => {
-            Project::Team(id.unsigned_abs())
+    let timestamp = match reading {
+        Reading::Flat => timestamp,
+        Reading::Capture(request) => {
+            let clock = Clock {
+                timestamp,
+                offset_ms: offset_field(parts.offset.take())?,
+                sent_at: sent_at_field(parts.sent_at.take())?.or(request.sent_at),
+                ignore_sent_at: parts.capture_props.ignore_sent_at == Some(Value::Bool(true)),
+            };
+            clock.event_time(request.arrival)?
         }
-        Some(Value::Number(crate::event::Number::UInt(id))) => Project::Team(id),
-        Some(_) => {
-            return Err(EventError::WrongType {
-                field: "team_id",
-                expected: "a whole number",
-            });
-        }
-        None => match string_field(parts.token, "token")? {
-            Some(token) => Project::Token(token),
-            None => {
-                string_field(parts.api_key, "api_key")?.map_or(Project::Default, Project::Token)
-            }
-        },
+    };
+    let uuid = string_field(parts.uuid.take(), "uuid")?;
+    let project = match reading {
+        Reading::Flat => flat_project(&mut parts)?,
+        Reading::Capture(request) => captured_project(&mut parts, request)?,
     };
     let mut props = parts.props;
     for (key, top) in [("$set", parts.top_set), ("$set_once", parts.top_set_once)] {
@@ -262,6 +490,8 @@ fn assemble(parts: Parts<'_>) -> Result<Event, EventError> {
 /// Yields a typed problem instead of an error for a wrong type, so the caller can name it.
 struct PropertiesSeed<'a> {
     props: &'a mut IdentityProperties,
+    /// Where the properties only §1.1 reads go; `None` skips them.
+    capture: Option<&'a mut CaptureProperties>,
 }
 
 impl<'de> DeserializeSeed<'de> for PropertiesSeed<'_> {
@@ -284,11 +514,13 @@ impl<'de> Visitor<'de> for PropertiesSeed<'_> {
         f.write_str("an object or a string holding one")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
         while let Some(key) = map.next_key::<KeyText<'de>>()? {
             if IdentityProperties::retains(&key.0) {
                 let value: Value = map.next_value()?;
                 self.props.insert(&key.0, value);
+            } else if let Some(slot) = self.capture.as_deref_mut().and_then(|c| c.slot(&key.0)) {
+                *slot = Some(map.next_value()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -298,7 +530,10 @@ impl<'de> Visitor<'de> for PropertiesSeed<'_> {
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
         let mut de = serde_json::Deserializer::from_str(text);
-        let inner = de.deserialize_map(PropertiesSeed { props: self.props });
+        let inner = de.deserialize_map(PropertiesSeed {
+            props: self.props,
+            capture: self.capture,
+        });
         Ok(match inner.and_then(|problem| de.end().map(|()| problem)) {
             Ok(problem) => problem,
             Err(e) if e.is_data() => Some(PROPERTIES_TYPE),
