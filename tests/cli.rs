@@ -1187,3 +1187,53 @@ fn demo_takes_the_reading_options() {
         "<generated>:1: rejected: larger than the maximum event size of 10 bytes\nidgraph: <generated>:1: stopping (--strict)\n"
     );
 }
+
+/// Runs `idgraph ARGS` with a pseudo-terminal as its standard error (util-linux's
+/// `script`), and returns what the terminal showed; `None` where `script` is missing.
+fn on_a_terminal(args: &str) -> Option<String> {
+    let command = format!("{} {args} > /dev/null", env!("CARGO_BIN_EXE_idgraph"));
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// `ingest` and `replay` draw a progress bar of bytes and events on a terminal, and
+/// nothing of it when standard error is a pipe or a file.
+#[test]
+fn a_progress_bar_shows_on_a_terminal_only() {
+    let dir = std::env::temp_dir().join(format!("idgraph-progress-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = dir.join("events.jsonl");
+    let generated = idgraph(&["generate", "--events", "20000", "--seed", "3"], None);
+    check_exit(&generated, 0);
+    std::fs::write(&events, &generated.stdout).unwrap();
+    let snapshot = dir.join("s.idg");
+    let (events, snapshot) = (events.to_str().unwrap(), snapshot.to_str().unwrap());
+
+    for args in [
+        vec!["ingest", events, "--snapshot", snapshot],
+        vec!["replay", events],
+    ] {
+        let piped = idgraph(&args, None);
+        check_exit(&piped, 0);
+        let err = stderr(&piped);
+        assert!(
+            !err.contains('\r') && !err.contains("MiB"),
+            "{args:?}: {err}"
+        );
+        let Some(shown) = on_a_terminal(&args.join(" ")) else {
+            eprintln!("skipped the terminal half: no `script` on this machine");
+            continue;
+        };
+        assert!(shown.contains("MiB/s"), "{args:?}: {shown}");
+        assert!(shown.contains("20000 events"), "{args:?}: {shown}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

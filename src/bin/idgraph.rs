@@ -7,10 +7,12 @@
 //! write to standard output is one message on stderr and status 1. A diagnostic that cannot
 //! be written to stderr is dropped and costs the command nothing.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -18,6 +20,7 @@ use idgraph::{
     Dump, Engine, Input, Project, Replay, ReplayBuilder, Shape, WarningKind, Workload,
     WorkloadConfig,
 };
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The exit statuses, as `idgraph --help` tells them.
 const EXIT_STATUS: &str = "Exit status: 0 success, also when the reader of standard output \
@@ -343,7 +346,12 @@ fn main() -> ExitCode {
 
 fn replay(options: &ReadOptions, files: &[PathBuf]) -> Result<(), Failure> {
     let mut replay = options.builder().build();
-    feed(&mut replay, files, options.strict, &mut Progress::off())?;
+    feed(
+        &mut replay,
+        files,
+        options.strict,
+        &mut Progress::for_terminal(files),
+    )?;
     if replay.dropped() > 0 {
         diagnose(format_args!(
             "{} $performance_event event(s) dropped, as capture drops them\n",
@@ -395,7 +403,7 @@ fn ingest(
         &mut replay,
         files,
         options.strict,
-        &mut Progress::for_terminal(),
+        &mut Progress::for_terminal(files),
     )?;
     let elapsed = started.elapsed();
     something_applied(&replay)?;
@@ -669,11 +677,15 @@ fn feed(
 ) -> Result<(), Failure> {
     for path in files {
         let name = display_name(path);
-        let mut input = Input::new(BufReader::with_capacity(1 << 20, open(path)?))
+        let counted = Counted {
+            inner: open(path)?,
+            read: progress.bytes(),
+        };
+        let mut input = Input::new(BufReader::with_capacity(1 << 20, counted))
             .map_err(|e| Failure::Message(format!("{name}: {e}")))?;
         feed_one(replay, &name, &mut input, strict, progress)?;
     }
-    progress.finish();
+    progress.finish(replay.engine());
     Ok(())
 }
 
@@ -700,7 +712,9 @@ fn feed_one(
                 Some(index) => format!("{name}:{}[{index}]", record.line),
                 None => format!("{name}:{}", record.line),
             };
-            diagnose(format_args!("{place}: rejected: {}\n", record.reason));
+            progress.suspend(|| {
+                diagnose(format_args!("{place}: rejected: {}\n", record.reason));
+            });
             first.get_or_insert(place);
         }
         if let (true, Some(place)) = (strict, first) {
@@ -711,48 +725,107 @@ fn feed_one(
     Ok(())
 }
 
-/// A progress line on stderr, only when stderr is a terminal.
+/// The progress bar of `ingest` and `replay` on stderr (indicatif): bytes read of the
+/// input (of the files as stored, so compressed bytes for gzip), events and events/s. Only
+/// when stderr is a terminal: a log or a pipe gets no bar.
 struct Progress {
-    on: bool,
+    bar: Option<ProgressBar>,
     started: Instant,
-    last: Instant,
+    /// Bytes read so far, shared with the readers of the inputs.
+    read: Arc<AtomicU64>,
 }
 
 impl Progress {
     fn off() -> Progress {
-        let now = Instant::now();
         Progress {
-            on: false,
-            started: now,
-            last: now,
+            bar: None,
+            started: Instant::now(),
+            read: Arc::default(),
         }
     }
 
-    fn for_terminal() -> Progress {
+    /// A bar over `files`, sized by the regular files among them, when stderr is a
+    /// terminal.
+    fn for_terminal(files: &[PathBuf]) -> Progress {
+        if !io::stderr().is_terminal() {
+            return Progress::off();
+        }
+        let sizes: Option<u64> = files
+            .iter()
+            .map(|f| {
+                fs::metadata(f)
+                    .ok()
+                    .filter(fs::Metadata::is_file)
+                    .map(|m| m.len())
+            })
+            .sum();
+        let bar = match sizes {
+            Some(total) => ProgressBar::new(total).with_style(
+                ProgressStyle::with_template(
+                    "{bar:16} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+            // A pipe or standard input has no size to fill a bar against.
+            None => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} {bytes} {binary_bytes_per_sec} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
+        };
+        bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
         Progress {
-            on: io::stderr().is_terminal(),
+            bar: Some(bar),
             ..Progress::off()
         }
     }
 
-    fn tick(&mut self, engine: &Engine) {
-        if !self.on {
-            return;
-        }
-        let events = engine.counters().events;
-        // Checking the clock every event would cost more than the event.
-        if !events.is_multiple_of(4096) || self.last.elapsed() < Duration::from_millis(200) {
-            return;
-        }
-        self.last = Instant::now();
-        let rate = rate(events, self.started.elapsed());
-        diagnose(format_args!("\r{events} events, {rate:.0} events/s   "));
+    /// The count the inputs' readers add to.
+    fn bytes(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.read)
     }
 
-    fn finish(&self) {
-        if self.on {
-            diagnose(format_args!("\n"));
+    fn tick(&mut self, engine: &Engine) {
+        let Some(bar) = &self.bar else { return };
+        let events = engine.counters().events;
+        // Formatting the message every event would cost more than the event.
+        if !events.is_multiple_of(4096) {
+            return;
         }
+        bar.set_position(self.read.load(Ordering::Relaxed));
+        let rate = rate(events, self.started.elapsed());
+        bar.set_message(format!("{events} events, {rate:.0} events/s"));
+    }
+
+    /// Runs `f` (which writes to stderr) with the bar out of the way.
+    fn suspend(&self, f: impl FnOnce()) {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    /// Leaves the last state of the bar on the terminal.
+    fn finish(&self, engine: &Engine) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.read.load(Ordering::Relaxed));
+            let events = engine.counters().events;
+            let rate = rate(events, self.started.elapsed());
+            bar.finish_with_message(format!("{events} events, {rate:.0} events/s"));
+        }
+    }
+}
+
+/// A reader that adds what it reads to a shared count, for the progress bar.
+struct Counted<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
 }
 
