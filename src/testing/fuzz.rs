@@ -4,7 +4,8 @@
 
 use crate::{Engine, Event, Project, Snapshot, SnapshotError};
 
-/// The header of a format version 2 snapshot (see `src/snapshot.rs`): magic, version,
+/// The header of a format version 2 snapshot (see `src/snapshot/file.rs`; this build still
+/// reads format 2): magic, version,
 /// flags, body length, then the CRC-32 of the flags, the length and the body.
 pub(crate) fn with_header(body: &[u8]) -> Vec<u8> {
     let mut flags_and_len = [0u8; 12];
@@ -135,6 +136,58 @@ pub fn snapshot_load(data: &[u8]) {
     }
     let _ = engine.dump();
     let _ = engine.save_to(&mut Vec::new(), &[]);
+}
+
+/// The `capture_request` check: `data` as a request body (gzip or not) read by capture's
+/// rules, with and without capture validation, at an arrival time and as a saved body;
+/// then as a file of lines through `Input` and `Replay`, the path the CLI reads with.
+/// Reading never panics; every event read applies to an engine; a request is read the same
+/// way twice; and the events of a body are the events `Replay` applies from it as a line.
+///
+/// # Panics
+///
+/// When any of that does not hold: that is the finding.
+pub fn capture_request(data: &[u8]) {
+    use crate::{Arrival, CaptureReader, Input, Replay, Timestamp};
+
+    let now = Timestamp::from_unix_micros(1_704_067_200_000_000);
+    let mut engine = Engine::new();
+    let mut reader = CaptureReader::new();
+    for validation in [false, true] {
+        reader.capture_validation(validation);
+        for arrival in [Arrival::At(now), Arrival::Saved] {
+            let first = reader.read(data, arrival);
+            let again = reader.read(data, arrival);
+            assert_eq!(
+                format!("{first:?}"),
+                format!("{again:?}"),
+                "reading is a function"
+            );
+            let Ok(request) = first else { continue };
+            for event in request.events() {
+                assert!(engine.apply(event).is_ok(), "the engine refused {event:?}");
+            }
+        }
+    }
+    let Ok(dump) = serde_json::to_vec(&engine.dump()) else {
+        panic!("a dump that does not serialize");
+    };
+    drop(dump);
+
+    let Ok(mut input) = Input::new(std::io::BufReader::new(data)) else {
+        return;
+    };
+    let mut replay = Replay::new(Engine::new());
+    loop {
+        match replay.read_line(&mut input) {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            // A damaged gzip stream is an I/O error of the input, not a panic.
+            Err(crate::Error::Io(_)) => return,
+            Err(error) => panic!("the replay's engine refused a line: {error}"),
+        }
+    }
+    let _ = replay.finish();
 }
 
 #[cfg(test)]
