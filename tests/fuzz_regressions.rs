@@ -8,11 +8,10 @@
 /// `snapshot_load` found one crasher for each increment, in format version 1. The inputs
 /// here are the same states in the current format, for the increments the fuzz target's
 /// operations reach (the warning counters are pinned by a unit test in
-/// `src/snapshot/tests.rs`, since those operations raise no warning): mode byte 1, then the body of the
-/// golden graph of `tests/fixtures/snapshot_v2.idg` in the current format with the named
-/// fields at `u64::MAX` (the fuzz target
-/// writes a header with a valid checksum around it). A unit test in `src/snapshot/tests.rs`
-/// pins the files to the current format.
+/// `src/snapshot/tests.rs`, since those operations raise no warning): mode byte 1, then the
+/// body of the golden graph of `tests/fixtures/snapshot_v2.idg` in the current format with
+/// the named fields at `u64::MAX` (the fuzz target writes a header with a valid checksum
+/// around it). A unit test in `src/snapshot/tests.rs` pins the files to the current format.
 mod snapshot_load_counter_overflow {
     use idgraph::testing::fuzz::snapshot_load as replay_snapshot_load;
 
