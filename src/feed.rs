@@ -71,17 +71,21 @@ struct Done {
     bytes: Vec<u8>,
 }
 
-/// A worker's loop, until the feed drops its end of `jobs` or of `done`.
+/// A worker's loop, until the feed drops its end of `jobs` or of `done`. The lists of
+/// parsed lines are kept for the next chunks: a list is large, and allocating one for every
+/// chunk would make the allocator sweep its free small blocks each time.
 fn work(
     reader: &CaptureReader,
     max_event_bytes: usize,
     jobs: &Receiver<Job>,
     done: &SyncSender<Done>,
 ) {
+    let mut spare: Vec<Vec<Parsed>> = Vec::new();
     for job in jobs {
         match job {
             Job::Parse(chunk) => {
-                let lines = parse_chunk(reader, max_event_bytes, &chunk);
+                let mut lines = spare.pop().unwrap_or_default();
+                parse_chunk(reader, max_event_bytes, &chunk, &mut lines);
                 let parsed = Done {
                     lines,
                     bytes: chunk.bytes,
@@ -90,7 +94,10 @@ fn work(
                     return;
                 }
             }
-            Job::Free(lines) => drop(lines),
+            Job::Free(mut lines) => {
+                lines.clear();
+                spare.push(lines);
+            }
         }
     }
 }
@@ -322,18 +329,18 @@ fn read_chunk<R: BufRead>(
     Ok((chunk, false))
 }
 
-/// What [`Replay::line`] would make of each line of `chunk`, before applying it.
-fn parse_chunk(reader: &CaptureReader, max_event_bytes: usize, chunk: &Chunk) -> Vec<Parsed> {
-    chunk
-        .lines
-        .iter()
-        .map(|piece| match *piece {
-            Piece::Line { start, end } => {
-                parse_line(reader, max_event_bytes, &chunk.bytes[start..end])
-            }
-            Piece::TooLong => Parsed::too_large(max_event_bytes),
-        })
-        .collect()
+/// What [`Replay::line`] would make of each line of `chunk`, before applying it, added to
+/// `lines`.
+fn parse_chunk(
+    reader: &CaptureReader,
+    max_event_bytes: usize,
+    chunk: &Chunk,
+    lines: &mut Vec<Parsed>,
+) {
+    lines.extend(chunk.lines.iter().map(|piece| match *piece {
+        Piece::Line { start, end } => parse_line(reader, max_event_bytes, &chunk.bytes[start..end]),
+        Piece::TooLong => Parsed::too_large(max_event_bytes),
+    }));
 }
 
 /// A worker ended without being asked to: it panicked, and the scope will say so.
