@@ -237,11 +237,17 @@ impl Replay {
             let limit = PER_WORKER * workers;
             let mut spare: Vec<Vec<u8>> = Vec::with_capacity(limit);
             let (mut sent, mut taken, mut at_end) = (0usize, 0usize, false);
+            // A failed read ends the input, but the lines before it are applied first, as
+            // `read_line` would have applied them.
+            let mut failed = None;
             loop {
                 while !at_end && sent - taken < limit {
                     let bytes = spare.pop().unwrap_or_default();
-                    let chunk;
-                    (chunk, at_end) = read_chunk(input, bytes, max_event_bytes, chunk_bytes)?;
+                    let (chunk, read) = read_chunk(input, bytes, max_event_bytes, chunk_bytes);
+                    match read {
+                        Ok(end) => at_end = end,
+                        Err(error) => (at_end, failed) = (true, Some(error)),
+                    }
                     if chunk.lines.is_empty() {
                         continue;
                     }
@@ -251,7 +257,7 @@ impl Replay {
                     sent += 1;
                 }
                 if taken == sent {
-                    return Ok(false);
+                    return failed.map_or(Ok(false), |error| Err(error.into()));
                 }
                 let worker = taken % workers;
                 let done = from_workers[worker].recv().map_err(|_| worker_gone())?;
@@ -293,19 +299,32 @@ impl Replay {
 
 /// Reads whole lines into `bytes` until it holds at least `chunk_bytes`, or the input ends;
 /// `true` with it at the end. A line longer than `max_event_bytes` is read no further than
-/// [`Replay::read_line`] reads it, and skipped.
+/// [`Replay::read_line`] reads it, and skipped. On a failed read the chunk holds the whole
+/// lines before it.
 fn read_chunk<R: BufRead>(
     input: &mut R,
-    mut bytes: Vec<u8>,
+    bytes: Vec<u8>,
     max_event_bytes: usize,
     chunk_bytes: usize,
-) -> io::Result<(Chunk, bool)> {
-    bytes.clear();
-    bytes.reserve(chunk_bytes.saturating_add(chunk_bytes / 8));
+) -> (Chunk, io::Result<bool>) {
     let mut chunk = Chunk {
         bytes,
         lines: Vec::new(),
     };
+    let read = fill_chunk(input, &mut chunk, max_event_bytes, chunk_bytes);
+    (chunk, read)
+}
+
+fn fill_chunk<R: BufRead>(
+    input: &mut R,
+    chunk: &mut Chunk,
+    max_event_bytes: usize,
+    chunk_bytes: usize,
+) -> io::Result<bool> {
+    chunk.bytes.clear();
+    chunk
+        .bytes
+        .reserve(chunk_bytes.saturating_add(chunk_bytes / 8));
     // As in `Replay::read_line`: room for the longest line allowed and its "\r\n".
     let room = u64::try_from(max_event_bytes.saturating_add(2)).unwrap_or(u64::MAX);
     let mut scratch = Vec::new();
@@ -315,7 +334,7 @@ fn read_chunk<R: BufRead>(
             .take(room)
             .read_until(b'\n', &mut chunk.bytes)?;
         if read == 0 {
-            return Ok((chunk, true));
+            return Ok(true);
         }
         if chunk.bytes.last() != Some(&b'\n') && read as u64 == room {
             chunk.bytes.truncate(start);
@@ -326,7 +345,7 @@ fn read_chunk<R: BufRead>(
         let end = start + strip_line_break(&chunk.bytes[start..]).len();
         chunk.lines.push(Piece::Line { start, end });
     }
-    Ok((chunk, false))
+    Ok(false)
 }
 
 /// What [`Replay::line`] would make of each line of `chunk`, before applying it, added to

@@ -330,3 +330,58 @@ fn feed_streams_its_input_and_stops_at_the_first_rejection_when_asked() {
         );
     }
 }
+
+/// `input`, then a failed read.
+struct FailsAfter<'a> {
+    input: &'a [u8],
+}
+
+impl Read for FailsAfter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.input.is_empty() {
+            return Err(io::Error::other("the disk went away"));
+        }
+        self.input.read(buf)
+    }
+}
+
+#[test]
+fn lines_before_a_failed_read_are_applied_as_the_serial_path_applies_them() {
+    let input = stream(
+        5,
+        120,
+        Shape::Realistic,
+        &[],
+        &[(30, Bad::Known(0))],
+        0,
+        true,
+    );
+    // Cut inside a line, so that the failure comes in the middle of it.
+    let cut = &input[..input.len() * 2 / 3];
+    let mut expected = builder().build();
+    let mut reader = io::BufReader::new(FailsAfter { input: cut });
+    let error = loop {
+        match expected.read_line(&mut reader) {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the input ended without failing"),
+            Err(error) => break error,
+        }
+    };
+    assert!(matches!(error, idgraph::Error::Io(_)));
+    let expected = ended(expected);
+    for workers in 0..=3 {
+        for chunk_bytes in [1, 700, 1 << 20] {
+            let mut replay = builder()
+                .parse_threads(workers)
+                .chunk_bytes(chunk_bytes)
+                .build();
+            let fed = replay.feed(FailsAfter { input: cut }, &mut ());
+            assert!(matches!(fed, Err(idgraph::Error::Io(_))), "{fed:?}");
+            assert_eq!(
+                ended(replay),
+                expected,
+                "{workers} workers, chunks of {chunk_bytes}"
+            );
+        }
+    }
+}
