@@ -15,7 +15,7 @@ use crate::event::Input;
 /// Chunks a worker may hold at once, queued, being parsed or parsed and waiting: the
 /// calling thread never has more than this many per worker in flight, so neither of a
 /// worker's queues can fill and block it.
-const PER_WORKER: usize = 2;
+const PER_WORKER: usize = 4;
 
 /// The buffer between the input and the line reader. Lines are copied out of it into
 /// chunks, so its size only sets how often the input is read.
@@ -131,10 +131,11 @@ impl Replay {
     /// the calling thread reads, parses and applies each line in turn. `watch` is always
     /// called on the calling thread, in input order.
     ///
-    /// Memory. The input is streamed: at most two chunks per worker are in flight (queued,
-    /// being parsed, or parsed and waiting), besides the line being read; a line longer than
-    /// [`Replay::max_event_bytes`] is skipped without being held, and rejected with its line
-    /// number.
+    /// Memory. The input is streamed: at most four chunks per worker are in flight (queued,
+    /// being parsed, or parsed and waiting), besides the one being read and the one being
+    /// applied. A chunk is about [`Replay::chunk_bytes`] (it ends at the first line break
+    /// past it), and a line longer than [`Replay::max_event_bytes`] is skipped without
+    /// being held, and rejected with its line number.
     ///
     /// ```
     /// use std::ops::ControlFlow;

@@ -322,7 +322,7 @@ fn feed_streams_its_input_and_stops_at_the_first_rejection_when_asked() {
         assert_eq!(replay.rejected()[0].line, 1000);
         // Read ahead of the stop: the chunks in flight and the read buffer, nothing more.
         let lines = 1000 * 80;
-        let ahead = (2 * workers as u64 + 2) * (chunk_bytes as u64 + 100) + (1 << 16);
+        let ahead = (4 * workers as u64 + 2) * (chunk_bytes as u64 + 100) + (1 << 16);
         assert!(
             input.read < lines + ahead,
             "{workers} workers read {}",
