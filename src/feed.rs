@@ -102,7 +102,8 @@ fn work(
     }
 }
 
-/// Whole lines of the input, numbered by their position in the sequence of chunks.
+/// Whole lines of the input; where they stand in it is where the chunk stands in the order
+/// chunks are sent, which is the order they are applied in.
 struct Chunk {
     bytes: Vec<u8>,
     lines: Vec<Piece>,
