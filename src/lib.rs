@@ -43,8 +43,8 @@ mod workload;
 
 pub use capture::{CaptureReader, CaptureRequest, Captured};
 pub use dump::{
-    Dump, GroupRecord, LineStatus, PersonRecord, PersonlessRecord, RejectedRecord, Replay,
-    ReplayBuilder, WarningRecord,
+    Dump, FeedSummary, FeedWatch, GroupRecord, LineStatus, PersonRecord, PersonlessRecord,
+    RejectedRecord, Replay, ReplayBuilder, WarningRecord,
 };
 pub use engine::{Counters, Engine, EngineBuilder, GroupRef, PersonRef, Stats};
 pub use error::{

@@ -8,7 +8,8 @@
 //! be written to stderr is dropped and costs the command nothing.
 
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -17,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use idgraph::{
-    Dump, Engine, Input, Project, Replay, ReplayBuilder, Shape, WarningKind, Workload,
-    WorkloadConfig,
+    Dump, Engine, FeedWatch, Project, RejectedRecord, Replay, ReplayBuilder, Shape, WarningKind,
+    Workload, WorkloadConfig,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -597,7 +598,7 @@ fn demo(events: u64, seed: u64, options: &ReadOptions) -> Result<(), Failure> {
     feed_one(
         &mut replay,
         "<generated>",
-        &mut &lines[..],
+        &lines[..],
         options.strict,
         &mut Progress::off(),
     )?;
@@ -641,7 +642,7 @@ fn print_summary(out: &mut impl Write, replay: &Replay, elapsed: Duration) -> Re
     }
     say!(
         out,
-        "ingested in {:.2} s: {:.0} events/s (parse + apply, one core)",
+        "ingested in {:.2} s: {:.0} events/s (parse + apply)",
         elapsed.as_secs_f64(),
         rate(counters.events, elapsed)
     );
@@ -676,14 +677,11 @@ fn feed(
     progress: &mut Progress,
 ) -> Result<(), Failure> {
     for path in files {
-        let name = display_name(path);
         let counted = Counted {
             inner: open(path)?,
             read: progress.bytes(),
         };
-        let mut input = Input::new(BufReader::with_capacity(1 << 20, counted))
-            .map_err(|e| Failure::Message(format!("{name}: {e}")))?;
-        feed_one(replay, &name, &mut input, strict, progress)?;
+        feed_one(replay, &display_name(path), counted, strict, progress)?;
     }
     progress.finish(replay.engine());
     Ok(())
@@ -693,36 +691,57 @@ fn feed(
 fn feed_one(
     replay: &mut Replay,
     name: &str,
-    reader: &mut impl BufRead,
+    reader: impl Read,
     strict: bool,
     progress: &mut Progress,
 ) -> Result<(), Failure> {
-    replay.start_file();
-    loop {
-        let before = replay.rejected().len();
-        match replay.read_line(reader) {
-            Ok(Some(_)) => {}
-            Ok(None) => break,
-            Err(idgraph::Error::Io(e)) => return Err(Failure::Message(format!("{name}: {e}"))),
-            Err(e) => return Err(e.into()),
+    let mut watch = Watch {
+        name,
+        strict,
+        first: None,
+        progress,
+    };
+    match replay.feed(reader, &mut watch) {
+        Ok(fed) if fed.stopped => {
+            let place = watch.first.unwrap_or_default();
+            Err(Failure::Message(format!("{place}: stopping (--strict)")))
         }
-        let mut first = None;
-        for record in &replay.rejected()[before..] {
-            let place = match record.index {
-                Some(index) => format!("{name}:{}[{index}]", record.line),
-                None => format!("{name}:{}", record.line),
-            };
-            progress.suspend(|| {
-                diagnose(format_args!("{place}: rejected: {}\n", record.reason));
-            });
-            first.get_or_insert(place);
-        }
-        if let (true, Some(place)) = (strict, first) {
-            return Err(Failure::Message(format!("{place}: stopping (--strict)")));
-        }
-        progress.tick(replay.engine());
+        Ok(_) => Ok(()),
+        Err(idgraph::Error::Io(e)) => Err(Failure::Message(format!("{name}: {e}"))),
+        Err(e) => Err(e.into()),
     }
-    Ok(())
+}
+
+/// Reports rejected lines of the input `name` on stderr as they are applied, stops at the
+/// first with `--strict`, and moves the progress bar.
+struct Watch<'a> {
+    name: &'a str,
+    strict: bool,
+    /// Where the first rejection of a stopping line was, for the message.
+    first: Option<String>,
+    progress: &'a mut Progress,
+}
+
+impl FeedWatch for Watch<'_> {
+    fn rejected(&mut self, record: &RejectedRecord) -> ControlFlow<()> {
+        let name = self.name;
+        let place = match record.index {
+            Some(index) => format!("{name}:{}[{index}]", record.line),
+            None => format!("{name}:{}", record.line),
+        };
+        self.progress.suspend(|| {
+            diagnose(format_args!("{place}: rejected: {}\n", record.reason));
+        });
+        if !self.strict {
+            return ControlFlow::Continue(());
+        }
+        self.first.get_or_insert(place);
+        ControlFlow::Break(())
+    }
+
+    fn line_done(&mut self, engine: &Engine) {
+        self.progress.tick(engine);
+    }
 }
 
 /// The progress bar of `ingest` and `replay` on stderr (indicatif): bytes read of the

@@ -1,0 +1,375 @@
+//! A whole input fed to a [`Replay`]: lines parsed on worker threads, applied in input order
+//! on the calling thread, with the same result as [`Replay::read_line`] line by line.
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::ops::ControlFlow;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread;
+
+use super::{Parsed, RejectedRecord, Replay, parse_line, skip_line, strip_line_break};
+use crate::capture::CaptureReader;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::event::Input;
+
+/// Chunks a worker may hold at once, queued, being parsed or parsed and waiting: the
+/// calling thread never has more than this many per worker in flight, so neither of a
+/// worker's queues can fill and block it.
+const PER_WORKER: usize = 4;
+
+/// The buffer between the input and the line reader. Lines are copied out of it into
+/// chunks, so its size only sets how often the input is read.
+const READ_BUFFER: usize = 1 << 16;
+
+/// What [`Replay::feed`] did with one input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FeedSummary {
+    /// Lines read, blank ones included (and the rejected line a stop came at).
+    pub lines: u64,
+    /// Events applied.
+    pub applied: u64,
+    /// Events dropped as capture drops them.
+    pub dropped: u64,
+    /// Lines and events rejected.
+    pub rejected: u64,
+    /// Whether [`FeedWatch::rejected`] asked to stop: the lines after that one were not
+    /// applied (nor, past what was read ahead, read).
+    pub stopped: bool,
+}
+
+/// What a caller of [`Replay::feed`] hears as the input is applied, on the calling thread
+/// and in input order. `()` hears nothing and never stops.
+pub trait FeedWatch {
+    /// A line, or an event of a batch, was rejected; called once the whole line has been
+    /// applied, for each of its rejections in order. [`ControlFlow::Break`] stops the feed
+    /// after this line: nothing after it is applied.
+    fn rejected(&mut self, record: &RejectedRecord) -> ControlFlow<()> {
+        let _ = record;
+        ControlFlow::Continue(())
+    }
+
+    /// A line was applied (or skipped, or rejected without a stop); `engine` is the state
+    /// after it. Called for every line, so it should be cheap.
+    fn line_done(&mut self, engine: &Engine) {
+        let _ = engine;
+    }
+}
+
+impl FeedWatch for () {}
+
+/// What a worker is asked to do.
+enum Job {
+    /// Parse the lines of this chunk.
+    Parse(Chunk),
+    /// Free these, which this worker parsed and which have been applied.
+    Free(Vec<Parsed>),
+}
+
+/// A chunk parsed: its lines, and its bytes to be filled again.
+struct Done {
+    lines: Vec<Parsed>,
+    bytes: Vec<u8>,
+}
+
+/// A worker's loop, until the feed drops its end of `jobs` or of `done`. The lists of
+/// parsed lines are kept for the next chunks: a list is large, and allocating one for every
+/// chunk would make the allocator sweep its free small blocks each time.
+fn work(
+    reader: &CaptureReader,
+    max_event_bytes: usize,
+    jobs: &Receiver<Job>,
+    done: &SyncSender<Done>,
+) {
+    let mut spare: Vec<Vec<Parsed>> = Vec::new();
+    for job in jobs {
+        match job {
+            Job::Parse(chunk) => {
+                let mut lines = spare.pop().unwrap_or_default();
+                parse_chunk(reader, max_event_bytes, &chunk, &mut lines);
+                let parsed = Done {
+                    lines,
+                    bytes: chunk.bytes,
+                };
+                if done.send(parsed).is_err() {
+                    return;
+                }
+            }
+            Job::Free(mut lines) => {
+                lines.clear();
+                spare.push(lines);
+            }
+        }
+    }
+}
+
+/// Whole lines of the input; where they stand in it is where the chunk stands in the order
+/// chunks are sent, which is the order they are applied in.
+struct Chunk {
+    bytes: Vec<u8>,
+    lines: Vec<Piece>,
+}
+
+/// One line of a chunk.
+enum Piece {
+    /// `bytes[start..end]`, its line break removed.
+    Line { start: usize, end: usize },
+    /// Longer than the maximum event size: skipped unread, to be rejected.
+    TooLong,
+}
+
+impl Replay {
+    /// Parses and applies every line of `reader`, as [`Replay::read_line`] does line by line:
+    /// the same persons, warnings, rejections (with the same line numbers and indexes) and
+    /// snapshot bytes. An input that starts with gzip's magic bytes is decompressed as it is
+    /// read ([`Input`]). Line numbers restart at 1 ([`Replay::start_file`]): feed many files
+    /// by calling this once per file, in order.
+    ///
+    /// Threads. With [`Replay::parse_threads`] workers (by default one fewer than
+    /// [`std::thread::available_parallelism`]), the calling thread reads the input into
+    /// chunks of whole lines of about [`Replay::chunk_bytes`], hands them round in turn to
+    /// the workers, which parse them (nothing in parsing reads the engine), and applies the
+    /// parsed lines itself, chunk after chunk in input order. With no workers (one core),
+    /// the calling thread reads, parses and applies each line in turn. `watch` is always
+    /// called on the calling thread, in input order.
+    ///
+    /// Memory. The input is streamed: at most four chunks per worker are in flight (queued,
+    /// being parsed, or parsed and waiting), besides the one being read and the one being
+    /// applied. A chunk is about [`Replay::chunk_bytes`] (it ends at the first line break
+    /// past it), and a line longer than [`Replay::max_event_bytes`] is skipped without
+    /// being held, and rejected with its line number.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    ///
+    /// struct Stop;
+    /// impl idgraph::FeedWatch for Stop {
+    ///     fn rejected(&mut self, _: &idgraph::RejectedRecord) -> ControlFlow<()> {
+    ///         ControlFlow::Break(())
+    ///     }
+    /// }
+    ///
+    /// let input = "{\"event\": \"e\", \"distinct_id\": \"a\"}\nnot json\n{\"event\": \"e\", \"distinct_id\": \"b\"}\n";
+    /// let mut replay = idgraph::Replay::builder().parse_threads(2).chunk_bytes(16).build();
+    /// let fed = replay.feed(input.as_bytes(), &mut ())?;
+    /// assert_eq!((fed.lines, fed.applied, fed.rejected), (3, 2, 1));
+    /// assert_eq!(replay.rejected()[0].line, 2);
+    ///
+    /// // Stopping at the first rejected line: nothing after it is applied.
+    /// let mut strict = idgraph::Replay::builder().parse_threads(2).chunk_bytes(16).build();
+    /// let fed = strict.feed(input.as_bytes(), &mut Stop)?;
+    /// assert!(fed.stopped);
+    /// assert_eq!((fed.lines, fed.applied), (2, 1));
+    /// # Ok::<(), idgraph::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the input cannot be read, or a worker thread could not be
+    /// started; [`Error::Engine`] when the engine is full (the lines before that event stay
+    /// applied, as for [`Replay::line`]).
+    pub fn feed<R: Read>(
+        &mut self,
+        reader: R,
+        watch: &mut impl FeedWatch,
+    ) -> Result<FeedSummary, Error> {
+        self.start_file();
+        let (applied, dropped, rejected) = (self.applied, self.dropped, self.rejected.len());
+        let mut input = Input::new(BufReader::with_capacity(READ_BUFFER, reader))?;
+        let workers = self.parse_threads_in_use();
+        let stopped = if workers == 0 {
+            self.feed_serial(&mut input, watch)?
+        } else {
+            self.feed_parallel(&mut input, workers, watch)?
+        };
+        Ok(FeedSummary {
+            lines: self.line,
+            applied: self.applied - applied,
+            dropped: self.dropped - dropped,
+            rejected: (self.rejected.len() - rejected) as u64,
+            stopped,
+        })
+    }
+
+    /// Every line read, parsed and applied on this thread. `true` when `watch` stopped it.
+    fn feed_serial<R: BufRead>(
+        &mut self,
+        input: &mut R,
+        watch: &mut impl FeedWatch,
+    ) -> Result<bool, Error> {
+        loop {
+            let before = self.rejected.len();
+            if self.read_line(input)?.is_none() {
+                return Ok(false);
+            }
+            if self.tell(before, watch).is_break() {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Chunks parsed on `workers` threads, applied here in order. Chunk `n` goes to worker
+    /// `n % workers`, which parses its chunks in the order it gets them, so the results are
+    /// taken back in the same turn and need no reordering. The parsed lines go back to
+    /// their worker to be freed, and the chunk's bytes come back here to be filled again:
+    /// memory freed on another thread than the one that allocated it costs the allocator a
+    /// lock, which both threads would wait on for every event.
+    fn feed_parallel<R: BufRead>(
+        &mut self,
+        input: &mut R,
+        workers: usize,
+        watch: &mut impl FeedWatch,
+    ) -> Result<bool, Error> {
+        let (reader, max_event_bytes, chunk_bytes) =
+            (self.reader, self.max_event_bytes, self.chunk_bytes.max(1));
+        thread::scope(|scope| {
+            let mut to_workers: Vec<SyncSender<Job>> = Vec::with_capacity(workers);
+            let mut from_workers: Vec<Receiver<Done>> = Vec::with_capacity(workers);
+            for _ in 0..workers {
+                // One more than the parse jobs in flight, for the parsed lines sent back.
+                let (to_worker, jobs) = sync_channel::<Job>(PER_WORKER + 1);
+                let (done, from_worker) = sync_channel(PER_WORKER);
+                thread::Builder::new()
+                    .name("idgraph-parse".to_owned())
+                    .spawn_scoped(scope, move || work(&reader, max_event_bytes, &jobs, &done))?;
+                to_workers.push(to_worker);
+                from_workers.push(from_worker);
+            }
+            // Returning drops the channels, which ends the workers before the scope joins
+            // them, whichever way the feed ends.
+            let limit = PER_WORKER * workers;
+            let mut spare: Vec<Vec<u8>> = Vec::with_capacity(limit);
+            let (mut sent, mut taken, mut at_end) = (0usize, 0usize, false);
+            // A failed read ends the input, but the lines before it are applied first, as
+            // `read_line` would have applied them.
+            let mut failed = None;
+            loop {
+                while !at_end && sent - taken < limit {
+                    let bytes = spare.pop().unwrap_or_default();
+                    let (chunk, read) = read_chunk(input, bytes, max_event_bytes, chunk_bytes);
+                    match read {
+                        Ok(end) => at_end = end,
+                        Err(error) => (at_end, failed) = (true, Some(error)),
+                    }
+                    if chunk.lines.is_empty() {
+                        continue;
+                    }
+                    to_workers[sent % workers]
+                        .send(Job::Parse(chunk))
+                        .map_err(|_| worker_gone())?;
+                    sent += 1;
+                }
+                if taken == sent {
+                    return failed.map_or(Ok(false), |error| Err(error.into()));
+                }
+                let worker = taken % workers;
+                let done = from_workers[worker].recv().map_err(|_| worker_gone())?;
+                taken += 1;
+                spare.push(done.bytes);
+                let mut stopped = false;
+                for line in &done.lines {
+                    let before = self.rejected.len();
+                    self.apply_parsed(line)?;
+                    if self.tell(before, watch).is_break() {
+                        stopped = true;
+                        break;
+                    }
+                }
+                to_workers[worker]
+                    .send(Job::Free(done.lines))
+                    .map_err(|_| worker_gone())?;
+                if stopped {
+                    return Ok(true);
+                }
+            }
+        })
+    }
+
+    /// Tells `watch` of the rejections recorded since `before` and that the line is done.
+    fn tell(&self, before: usize, watch: &mut impl FeedWatch) -> ControlFlow<()> {
+        let mut flow = ControlFlow::Continue(());
+        for record in &self.rejected[before..] {
+            if watch.rejected(record).is_break() {
+                flow = ControlFlow::Break(());
+            }
+        }
+        if flow.is_continue() {
+            watch.line_done(&self.engine);
+        }
+        flow
+    }
+}
+
+/// Reads whole lines into `bytes` until it holds at least `chunk_bytes`, or the input ends;
+/// `true` with it at the end. A line longer than `max_event_bytes` is read no further than
+/// [`Replay::read_line`] reads it, and skipped. On a failed read the chunk holds the whole
+/// lines before it.
+fn read_chunk<R: BufRead>(
+    input: &mut R,
+    bytes: Vec<u8>,
+    max_event_bytes: usize,
+    chunk_bytes: usize,
+) -> (Chunk, io::Result<bool>) {
+    let mut chunk = Chunk {
+        bytes,
+        lines: Vec::new(),
+    };
+    let read = fill_chunk(input, &mut chunk, max_event_bytes, chunk_bytes);
+    (chunk, read)
+}
+
+fn fill_chunk<R: BufRead>(
+    input: &mut R,
+    chunk: &mut Chunk,
+    max_event_bytes: usize,
+    chunk_bytes: usize,
+) -> io::Result<bool> {
+    chunk.bytes.clear();
+    chunk
+        .bytes
+        .reserve(chunk_bytes.saturating_add(chunk_bytes / 8));
+    // As in `Replay::read_line`: room for the longest line allowed and its "\r\n".
+    let room = u64::try_from(max_event_bytes.saturating_add(2)).unwrap_or(u64::MAX);
+    let mut scratch = Vec::new();
+    while chunk.bytes.len() < chunk_bytes {
+        let start = chunk.bytes.len();
+        let read = (&mut *input)
+            .take(room)
+            .read_until(b'\n', &mut chunk.bytes)?;
+        if read == 0 {
+            return Ok(true);
+        }
+        if chunk.bytes.last() != Some(&b'\n') && read as u64 == room {
+            chunk.bytes.truncate(start);
+            skip_line(input, &mut scratch)?;
+            chunk.lines.push(Piece::TooLong);
+            continue;
+        }
+        let end = start + strip_line_break(&chunk.bytes[start..]).len();
+        chunk.lines.push(Piece::Line { start, end });
+    }
+    Ok(false)
+}
+
+/// What [`Replay::line`] would make of each line of `chunk`, before applying it, added to
+/// `lines`.
+fn parse_chunk(
+    reader: &CaptureReader,
+    max_event_bytes: usize,
+    chunk: &Chunk,
+    lines: &mut Vec<Parsed>,
+) {
+    lines.extend(chunk.lines.iter().map(|piece| match *piece {
+        Piece::Line { start, end } => parse_line(reader, max_event_bytes, &chunk.bytes[start..end]),
+        Piece::TooLong => Parsed::too_large(max_event_bytes),
+    }));
+}
+
+/// A worker ended without being asked to: it panicked, and the scope will say so.
+fn worker_gone() -> io::Error {
+    io::Error::other("a parse worker stopped")
+}
+
+/// One fewer than the cores this process may use: the calling thread applies.
+pub(super) fn default_parse_threads() -> usize {
+    thread::available_parallelism().map_or(0, |cores| cores.get() - 1)
+}
