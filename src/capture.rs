@@ -31,6 +31,17 @@ pub enum Captured {
     Rejected(EventError),
 }
 
+/// One document as read: a single event object, which most lines of JSON Lines are and
+/// which needs no list, or an array or envelope of them.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "nearly every line is one event; a list for it would cost each one an allocation"
+)]
+pub(crate) enum Document {
+    Single(Captured),
+    Batch(CaptureRequest),
+}
+
 /// The events of one capture request body, in order.
 ///
 /// ```
@@ -175,20 +186,26 @@ impl CaptureReader {
     /// tokens.
     pub fn read(&self, body: &[u8], arrival: Arrival) -> Result<CaptureRequest, RequestError> {
         let read = if is_gzip(body) {
-            self.read_text(&decompress(body, self.max_body_bytes)?, arrival)
+            self.read_document(&decompress(body, self.max_body_bytes)?, arrival)
         } else {
-            self.read_text(body, arrival)
+            self.read_document(body, arrival)
         };
-        read.map_err(RequestError::Refused)
+        match read.map_err(RequestError::Refused)? {
+            Document::Single(captured) => Ok(CaptureRequest {
+                events: vec![captured],
+                batch: false,
+            }),
+            Document::Batch(request) => Ok(request),
+        }
     }
 
     /// Reads one document that is not compressed: a line of JSON Lines, where bytes that
     /// look like gzip are just not UTF-8. The error is why the document is refused whole.
-    pub(crate) fn read_text(
+    pub(crate) fn read_document(
         &self,
         text: &[u8],
         arrival: Arrival,
-    ) -> Result<CaptureRequest, EventError> {
+    ) -> Result<Document, EventError> {
         let text = std::str::from_utf8(text)
             .map_err(|e| EventError::Json(format!("invalid UTF-8: {e}")))?;
         let mut request = Request {
@@ -199,11 +216,15 @@ impl CaptureReader {
         if text.trim_start().starts_with('[') {
             let members: Vec<&RawValue> =
                 serde_json::from_str(text).map_err(|e| EventError::Json(e.to_string()))?;
-            return self.read_batch(&members, &request, true);
+            return self
+                .read_batch(&members, &request, true)
+                .map(Document::Batch);
         }
         let (mut parts, end) = match read_object(text, true) {
             Ok(read) => read,
-            Err(ReadFailure::Problem(problem)) => return Ok(self.single(Err(problem))),
+            Err(ReadFailure::Problem(problem)) => {
+                return Ok(Document::Single(self.judge(Err(problem))));
+            }
             Err(ReadFailure::Json(message)) => return Err(EventError::Json(message)),
         };
         match parts.envelope() {
@@ -213,6 +234,7 @@ impl CaptureReader {
                 request.token = envelope.token.as_deref();
                 request.sent_at = envelope.sent_at;
                 self.read_batch(&envelope.batch, &request, false)
+                    .map(Document::Batch)
             }
             None => {
                 // A field's problem comes before trailing text, as for a flat line.
@@ -220,15 +242,8 @@ impl CaptureReader {
                 if event.is_ok() {
                     end.map_err(EventError::Json)?;
                 }
-                Ok(self.single(event))
+                Ok(Document::Single(self.judge(event)))
             }
-        }
-    }
-
-    fn single(&self, event: Result<Event, EventError>) -> CaptureRequest {
-        CaptureRequest {
-            events: vec![self.judge(event)],
-            batch: false,
         }
     }
 

@@ -450,17 +450,16 @@ proptest! {
     #[test]
     fn a_flat_line_reads_alike_either_way(line in flat_line()) {
         let flat = Event::from_json(&line).map_err(|e| e.to_string());
-        let captured = match CaptureReader::new().read_text(line.as_bytes(), Arrival::Saved) {
+        let read = CaptureReader::new().read_document(line.as_bytes(), Arrival::Saved);
+        let captured = match read {
             Err(e) => Err(e.to_string()),
-            Ok(request) => {
-                prop_assert!(!request.is_batch());
-                prop_assert_eq!(request.len(), 1);
-                match request.into_iter().next() {
-                    Some(Captured::Event(event)) => Ok(event),
-                    Some(Captured::Rejected(e)) => Err(e.to_string()),
-                    other => return Err(TestCaseError::fail(format!("{other:?}"))),
-                }
+            // One event, not a batch: a flat line is a single document.
+            Ok(Document::Batch(request)) => {
+                return Err(TestCaseError::fail(format!("a batch of {}", request.len())));
             }
+            Ok(Document::Single(Captured::Event(event))) => Ok(event),
+            Ok(Document::Single(Captured::Rejected(e))) => Err(e.to_string()),
+            Ok(Document::Single(other)) => return Err(TestCaseError::fail(format!("{other:?}"))),
         };
         prop_assert_eq!(flat, captured, "{}", line);
     }

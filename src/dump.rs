@@ -4,7 +4,7 @@ use std::io::{self, BufRead, Read};
 
 use serde::{Deserialize, Serialize};
 
-use crate::capture::{CaptureReader, CaptureRequest, Captured};
+use crate::capture::{CaptureReader, CaptureRequest, Captured, Document};
 use crate::engine::{Engine, EngineBuilder};
 use crate::error::{EngineError, Error, EventError};
 use crate::event::{Arrival, Event, Value};
@@ -648,13 +648,10 @@ pub(crate) fn parse_line(reader: &CaptureReader, max_event_bytes: usize, bytes: 
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Parsed::Blank;
     }
-    match reader.read_text(bytes, Arrival::Saved) {
+    match reader.read_document(bytes, Arrival::Saved) {
         Err(error) => Parsed::Refused(error),
-        Ok(request) if request.is_batch() => Parsed::Batch(request),
-        Ok(request) => match request.into_iter().next() {
-            Some(captured) => Parsed::Single(captured),
-            None => Parsed::Blank,
-        },
+        Ok(Document::Batch(request)) => Parsed::Batch(request),
+        Ok(Document::Single(captured)) => Parsed::Single(captured),
     }
 }
 
