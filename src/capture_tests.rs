@@ -452,13 +452,12 @@ proptest! {
         let flat = Event::from_json(&line).map_err(|e| e.to_string());
         let read = CaptureReader::new().read_document(line.as_bytes(), Arrival::Saved);
         let captured = match read {
-            Err(e) => Err(e.to_string()),
+            Err(e) | Ok(Document::Single(Captured::Rejected(e))) => Err(e.to_string()),
             // One event, not a batch: a flat line is a single document.
             Ok(Document::Batch(request)) => {
                 return Err(TestCaseError::fail(format!("a batch of {}", request.len())));
             }
             Ok(Document::Single(Captured::Event(event))) => Ok(event),
-            Ok(Document::Single(Captured::Rejected(e))) => Err(e.to_string()),
             Ok(Document::Single(other)) => return Err(TestCaseError::fail(format!("{other:?}"))),
         };
         prop_assert_eq!(flat, captured, "{}", line);
