@@ -272,7 +272,18 @@ impl Engine {
     /// [`EditError`] when the project or an id is unknown or an id has no person; nothing
     /// changes then.
     pub fn split(&mut self, project: &Project, ids: &[&str]) -> Result<Vec<Uuid>, EditError> {
-        posthog::split(self.graph_for_edit(project)?, ids)
+        self.split_at(project, ids, Timestamp::now())
+    }
+
+    /// [`Engine::split`] with the new persons created at `now`: what a replay of the split
+    /// must give again.
+    pub(crate) fn split_at(
+        &mut self,
+        project: &Project,
+        ids: &[&str],
+        now: Timestamp,
+    ) -> Result<Vec<Uuid>, EditError> {
+        posthog::split(self.graph_for_edit(project)?, ids, now)
     }
 
     /// Deletes the person of `distinct_id`: the person and the mapping of all its ids are

@@ -35,6 +35,7 @@ mod event;
 mod explain;
 mod graph;
 mod posthog;
+mod shared;
 mod snapshot;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -61,6 +62,7 @@ pub use posthog::{
     Change, Config, MAX_ID_CHARS, Outcome, PropertyChanges, Unlinked, Warning, WarningKind,
     is_churn_filtered, is_illegal_id, is_rejected_by_capture, is_unmergeable_id,
 };
+pub use shared::{EngineReader, EngineWriter, HeldView, ReadView};
 pub use snapshot::Snapshot;
 pub use uuid::Uuid;
 #[cfg(feature = "workload")]

@@ -14,8 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 use tower_http::cors::CorsLayer;
 
 use crate::decode::{self, DecodeError};
-use crate::shared::EngineReader;
 use crate::writer::Job;
+use idgraph::EngineReader;
 
 /// PostHog's capture paths (`rust/capture` `router.rs`), each with and without the
 /// trailing slash. All take POST and GET.

@@ -8,7 +8,6 @@
 
 mod app;
 mod decode;
-mod shared;
 mod writer;
 
 use std::net::SocketAddr;
@@ -17,11 +16,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use idgraph::{CaptureReader, Engine};
+use idgraph::{CaptureReader, Engine, EngineReader};
 use tokio::sync::{mpsc, watch};
 
 use crate::app::AppState;
-use crate::shared::{EngineReader, IntoShared};
 use crate::writer::Job;
 
 /// PostHog's capture endpoint in front of an idgraph engine.
@@ -156,6 +154,7 @@ async fn save(reader: &EngineReader, path: PathBuf) -> Result<(), String> {
     tokio::task::spawn_blocking(move || {
         reader
             .save_to_path(&path)
+            .map(drop)
             .map_err(|error| format!("cannot save {}: {error}", path.display()))
     })
     .await

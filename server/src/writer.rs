@@ -8,7 +8,7 @@ use std::time::Duration;
 use idgraph::Event;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::shared::EngineWriter;
+use idgraph::EngineWriter;
 
 /// At most this many requests go into one batch, so that the first of them is not kept
 /// waiting behind an unbounded queue.

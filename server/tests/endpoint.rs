@@ -454,3 +454,32 @@ fn posthog_js_gets_its_remote_config_and_empty_flags() {
     assert_eq!(flags.json()["featureFlags"], json!({}));
     assert!(!server.url().is_empty());
 }
+
+#[test]
+fn reads_see_their_writes_while_the_timer_saves() {
+    let path = temp_path("busy.idg");
+    let server = Server::start(&[
+        "--snapshot",
+        path.to_str().unwrap(),
+        "--snapshot-every",
+        "1",
+    ]);
+    let start = std::time::Instant::now();
+    let mut n: u64 = 0;
+    // A save holds the published state and defers publishing; answers wait for it.
+    while start.elapsed() < Duration::from_millis(2500) {
+        let (anon, user) = (format!("busy_anon_{n}"), format!("busy_user_{n}"));
+        check_accepted(&server.post_json("/e/", &identify_batch(&anon, &user)));
+        check_person(&server, &anon, &[&anon, &user]);
+        n += 1;
+    }
+    assert!(path.exists());
+    let (status, _) = server.terminate();
+    assert!(status.success());
+    let snapshot = idgraph::Engine::load_from_path(&path).unwrap();
+    assert_eq!(
+        snapshot.position,
+        (2 * n).to_le_bytes(),
+        "the stop saved everything"
+    );
+}

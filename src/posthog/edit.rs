@@ -85,7 +85,12 @@ pub(crate) fn unlink(graph: &mut ProjectGraph, a: &str, b: &str) -> Result<Unlin
 
 /// `Engine::split`, PostHog's split (docs/behaviour.md §11): each listed id leaves for a
 /// person of its own.
-pub(crate) fn split(graph: &mut ProjectGraph, ids: &[&str]) -> Result<Vec<Uuid>, EditError> {
+/// `now` is the new persons' `created_at`.
+pub(crate) fn split(
+    graph: &mut ProjectGraph,
+    ids: &[&str],
+    now: Timestamp,
+) -> Result<Vec<Uuid>, EditError> {
     let mut listed: HashSet<IdKey> = HashSet::with_capacity(ids.len());
     // Each person's leaving ids, in the order they were listed.
     let mut moving: HashMap<PersonKey, Vec<IdKey>> = HashMap::new();
@@ -100,7 +105,6 @@ pub(crate) fn split(graph: &mut ProjectGraph, ids: &[&str]) -> Result<Vec<Uuid>,
             moving.entry(person).or_default().push(key);
         }
     }
-    let now = Timestamp::now();
     let mut created = Vec::new();
     let mut moving: Vec<(PersonKey, Vec<IdKey>)> = moving.into_iter().collect();
     moving.sort_unstable_by_key(|(person, _)| *person);

@@ -1,0 +1,220 @@
+//! The writer handle: applies to its own copy, logs what it did, publishes by swapping.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use uuid::Uuid;
+
+use super::published::Published;
+use super::reader::EngineReader;
+use crate::engine::Engine;
+use crate::error::{EditError, EngineError};
+use crate::event::{Event, Project, Timestamp};
+use crate::posthog::{Outcome, Unlinked};
+
+/// One change made to the writer's copy since the last publish, kept to be made again on
+/// the other copy. Everything an operation reads from the clock is fixed in it first, so
+/// that the replay gives the same state.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "nearly every op is an event: boxing it would add an allocation per event"
+)]
+enum Op {
+    Apply(Event),
+    Unlink(Project, Box<str>, Box<str>),
+    Split(Project, Vec<Box<str>>, Timestamp),
+    DeletePerson(Project, Box<str>),
+    Erase(Project, Box<str>),
+}
+
+impl Op {
+    /// Makes the change again. Its result was seen when it was first made; the same change
+    /// on the same state gives the same result, so it is not looked at twice.
+    fn replay(&self, engine: &mut Engine) {
+        let _same_as_the_first_time = match self {
+            Op::Apply(event) => engine.apply(event).map(drop).map_err(drop),
+            Op::Unlink(project, a, b) => engine.unlink(project, a, b).map(drop).map_err(drop),
+            Op::Split(project, ids, now) => {
+                let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
+                engine.split_at(project, &ids, *now).map(drop).map_err(drop)
+            }
+            Op::DeletePerson(project, id) => {
+                engine.delete_person(project, id).map(drop).map_err(drop)
+            }
+            Op::Erase(project, id) => engine.erase(project, id).map(drop).map_err(drop),
+        };
+    }
+}
+
+/// The one writer of a shared engine (see [`Engine::into_shared`]). Its changes reach the
+/// readers when it publishes; until then they see the state of the last publish.
+pub struct EngineWriter {
+    /// The writer's copy, ahead of the published one by `log`.
+    working: Engine,
+    position: Vec<u8>,
+    log: Vec<Op>,
+    /// Publishes so far.
+    sequence: u64,
+    shared: Arc<ArcSwap<Published>>,
+}
+
+impl Engine {
+    /// Splits the engine into a writer and a reader handle, both starting at this state
+    /// and `position` (the caller's place in its input, as a snapshot stores it). This
+    /// clones the engine once: the writer and the readers each have a copy from here on.
+    #[must_use]
+    pub fn into_shared(self, position: Vec<u8>) -> (EngineWriter, EngineReader) {
+        let published = Published::new(self.clone(), position.clone(), 0);
+        let shared = Arc::new(ArcSwap::from_pointee(published));
+        let writer = EngineWriter {
+            working: self,
+            position,
+            log: Vec::new(),
+            sequence: 0,
+            shared,
+        };
+        let reader = writer.reader();
+        (writer, reader)
+    }
+}
+
+impl EngineWriter {
+    /// A new reader handle on this writer's published states.
+    #[must_use]
+    pub fn reader(&self) -> EngineReader {
+        EngineReader {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The writer's own state: everything applied so far, published or not.
+    #[must_use]
+    pub fn engine(&self) -> &Engine {
+        &self.working
+    }
+
+    /// The position given by the last [`EngineWriter::set_position`].
+    #[must_use]
+    pub fn position(&self) -> &[u8] {
+        &self.position
+    }
+
+    /// Sets the position of the last event applied: the next publish hands it to readers
+    /// with the state, and saves from them store it.
+    pub fn set_position(&mut self, position: &[u8]) {
+        self.position.clear();
+        self.position.extend_from_slice(position);
+    }
+
+    /// Operations applied since the last publish.
+    #[must_use]
+    pub fn unpublished(&self) -> usize {
+        self.log.len()
+    }
+
+    /// Applies one event, as [`Engine::apply`]. An event without a time takes the clock's
+    /// now here, once, so that both copies store the same time.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::apply`]; the event then changed nothing and is not kept.
+    pub fn apply(&mut self, event: Event) -> Result<Outcome, EngineError> {
+        let event = match event.timestamp() {
+            Some(_) => event,
+            None => event.with_timestamp(Timestamp::now()),
+        };
+        let outcome = self.working.apply(&event)?;
+        self.log.push(Op::Apply(event));
+        Ok(outcome)
+    }
+
+    /// [`Engine::unlink`] on the writer's copy.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::unlink`].
+    pub fn unlink(&mut self, project: &Project, a: &str, b: &str) -> Result<Unlinked, EditError> {
+        let unlinked = self.working.unlink(project, a, b)?;
+        self.log
+            .push(Op::Unlink(project.clone(), a.into(), b.into()));
+        Ok(unlinked)
+    }
+
+    /// [`Engine::split`] on the writer's copy.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::split`].
+    pub fn split(&mut self, project: &Project, ids: &[&str]) -> Result<Vec<Uuid>, EditError> {
+        let now = Timestamp::now();
+        let created = self.working.split_at(project, ids, now)?;
+        let ids = ids.iter().map(|&id| id.into()).collect();
+        self.log.push(Op::Split(project.clone(), ids, now));
+        Ok(created)
+    }
+
+    /// [`Engine::delete_person`] on the writer's copy.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::delete_person`].
+    pub fn delete_person(
+        &mut self,
+        project: &Project,
+        distinct_id: &str,
+    ) -> Result<Uuid, EditError> {
+        let uuid = self.working.delete_person(project, distinct_id)?;
+        self.log
+            .push(Op::DeletePerson(project.clone(), distinct_id.into()));
+        Ok(uuid)
+    }
+
+    /// [`Engine::erase`] on the writer's copy.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::erase`].
+    pub fn erase(&mut self, project: &Project, distinct_id: &str) -> Result<(), EditError> {
+        self.working.erase(project, distinct_id)?;
+        self.log
+            .push(Op::Erase(project.clone(), distinct_id.into()));
+        Ok(())
+    }
+
+    /// Hands everything applied so far, with the position, to the readers, and returns
+    /// `true`. Returns `false`, changing nothing, while a [`HeldView`](crate::HeldView)
+    /// (a save) holds the published state: the writer goes on, and a later publish hands
+    /// over everything at once.
+    ///
+    /// After the swap, the writer waits for the last [`ReadView`](crate::ReadView) of the
+    /// state it replaced (queries are short), then replays the log on that copy.
+    pub fn publish(&mut self) -> bool {
+        let current = self.shared.load_full();
+        if current.position == self.position && self.log.is_empty() {
+            return true;
+        }
+        if !current.retire() {
+            return false;
+        }
+        drop(current);
+        self.sequence += 1;
+        let working = std::mem::take(&mut self.working);
+        let published = Published::new(working, self.position.clone(), self.sequence);
+        let mut previous = self.shared.swap(Arc::new(published));
+        let mut standby = loop {
+            match Arc::try_unwrap(previous) {
+                Ok(state) => break state,
+                Err(still_read) => {
+                    previous = still_read;
+                    std::thread::yield_now();
+                }
+            }
+        };
+        for op in self.log.drain(..) {
+            op.replay(&mut standby.engine);
+        }
+        standby.reset_pins();
+        self.working = standby.engine;
+        true
+    }
+}
