@@ -410,15 +410,20 @@ fn sigterm_saves_the_snapshot_and_a_restart_restores_it() {
     check_person(&server, "user_r", &["anon_r", "anon_r2", "user_r"]);
 }
 
-#[test]
-fn the_timer_saves_while_the_server_runs() {
-    let path = temp_path("timer.idg");
-    let server = Server::start(&[
+/// A server that saves to `path` every second.
+fn saving_every_second(path: &std::path::Path) -> Server {
+    Server::start(&[
         "--snapshot",
         path.to_str().unwrap(),
         "--snapshot-every",
         "1",
-    ]);
+    ])
+}
+
+#[test]
+fn the_timer_saves_while_the_server_runs() {
+    let path = temp_path("timer.idg");
+    let server = saving_every_second(&path);
     check_accepted(&server.post_json("/batch/", &identify_batch("anon_t", "user_t")));
     assert!(
         wait_for_file(&path, Duration::from_secs(10)),
@@ -458,12 +463,7 @@ fn posthog_js_gets_its_remote_config_and_empty_flags() {
 #[test]
 fn reads_see_their_writes_while_the_timer_saves() {
     let path = temp_path("busy.idg");
-    let server = Server::start(&[
-        "--snapshot",
-        path.to_str().unwrap(),
-        "--snapshot-every",
-        "1",
-    ]);
+    let server = saving_every_second(&path);
     let start = std::time::Instant::now();
     let mut n: u64 = 0;
     // A save holds the published state and defers publishing; answers wait for it.
