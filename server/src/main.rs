@@ -10,6 +10,7 @@ mod app;
 mod decode;
 mod writer;
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,6 +49,10 @@ struct Args {
     /// Requests queued for the writer before senders wait.
     #[arg(long, default_value_t = 1024)]
     queue: usize,
+    /// Seconds that requests still open when told to stop may take to finish; the server
+    /// then stops without them (they are not applied) and saves.
+    #[arg(long, default_value_t = 10)]
+    shutdown_grace: u64,
 }
 
 fn main() -> ExitCode {
@@ -126,10 +131,22 @@ async fn run(args: Args) -> Result<(), String> {
         _ => None,
     };
 
-    let served = axum::serve(listener, app::router(state))
-        .with_graceful_shutdown(stop_signal())
-        .await;
-    eprintln!("idgraph-server: stopping");
+    let (signalled, signal_seen) = watch::channel(false);
+    let serve = axum::serve(listener, app::router(state))
+        .with_graceful_shutdown(async move {
+            stop_signal().await;
+            eprintln!("idgraph-server: stopping");
+            let _ = signalled.send(true);
+        })
+        .into_future();
+    let grace = Duration::from_secs(args.shutdown_grace);
+    let served = tokio::select! {
+        served = serve => served,
+        () = grace_over(signal_seen, grace) => {
+            eprintln!("idgraph-server: requests still open after {grace:?}; stopping without them");
+            Ok(())
+        }
+    };
     // Every handler has answered; the writer publishes what it has and stops.
     let _ = jobs.send(Job::Stop).await;
     drop(jobs);
@@ -186,6 +203,14 @@ async fn save_every(
             Err(message) => eprintln!("idgraph-server: {message}"),
         }
     }
+}
+
+/// Resolves `grace` after the stop signal (never, if the watch is dropped unsignalled).
+async fn grace_over(mut signal_seen: watch::Receiver<bool>, grace: Duration) {
+    if signal_seen.wait_for(|seen| *seen).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(grace).await;
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).

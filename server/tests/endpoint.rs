@@ -483,3 +483,27 @@ fn reads_see_their_writes_while_the_timer_saves() {
         "the stop saved everything"
     );
 }
+
+#[test]
+fn a_request_left_open_does_not_keep_the_server_from_stopping() {
+    let path = temp_path("grace.idg");
+    let server = Server::start(&[
+        "--snapshot",
+        path.to_str().unwrap(),
+        "--shutdown-grace",
+        "1",
+    ]);
+    check_accepted(&server.post_json("/batch/", &identify_batch("anon_g", "user_g")));
+    // Headers promise a body that never comes.
+    let mut open = std::net::TcpStream::connect(server.addr).unwrap();
+    open.write_all(b"POST /e/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let (status, stderr) = server.terminate();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("still open"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let snapshot = idgraph::Engine::load_from_path(&path).unwrap();
+    assert_eq!(snapshot.position, 2u64.to_le_bytes());
+}
