@@ -12,6 +12,10 @@ use crate::error::{EditError, EngineError};
 use crate::event::{Event, Project, Timestamp};
 use crate::posthog::{Outcome, Unlinked};
 
+/// How often the writer looks again for the last view of the copy it takes back before
+/// it gives up its core between looks.
+const SPINS_BEFORE_YIELDING: u32 = 1_000;
+
 /// One change made to the writer's copy since the last publish, kept to be made again on
 /// the other copy. Everything an operation reads from the clock is fixed in it first, so
 /// that the replay gives the same state.
@@ -201,12 +205,20 @@ impl EngineWriter {
         let working = std::mem::take(&mut self.working);
         let published = Published::new(working, self.position.clone(), self.sequence);
         let mut previous = self.shared.swap(Arc::new(published));
+        let mut tries = 0u32;
         let mut standby = loop {
             match Arc::try_unwrap(previous) {
                 Ok(state) => break state,
                 Err(still_read) => {
                     previous = still_read;
-                    std::thread::yield_now();
+                    // A query holds a view for a microsecond or so: spin first, since
+                    // giving up the core can cost a whole time slice on a busy machine.
+                    tries += 1;
+                    if tries < SPINS_BEFORE_YIELDING {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
                 }
             }
         };
