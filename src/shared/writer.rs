@@ -34,9 +34,9 @@ enum Op {
 impl Op {
     /// Makes the change again. Its result was seen when it was first made; the same change
     /// on the same state gives the same result, so it is not looked at twice.
-    fn replay(&self, engine: &mut Engine) {
+    fn replay(&self, engine: &mut Engine, outcome: &mut Outcome) {
         let _same_as_the_first_time = match self {
-            Op::Apply(event) => engine.apply(event).map(drop).map_err(drop),
+            Op::Apply(event) => engine.apply_into(event, outcome).map_err(drop),
             Op::Unlink(project, a, b) => engine.unlink(project, a, b).map(drop).map_err(drop),
             Op::Split(project, ids, now) => {
                 let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
@@ -222,9 +222,15 @@ impl EngineWriter {
                 }
             }
         };
+        // Nobody reads the replay's outcomes, so it builds no change lists; the option
+        // changes what an outcome holds, never the state.
+        let record_changes = standby.engine.config.record_changes;
+        standby.engine.config.record_changes = false;
+        let mut outcome = Outcome::default();
         for op in self.log.drain(..) {
-            op.replay(&mut standby.engine);
+            op.replay(&mut standby.engine, &mut outcome);
         }
+        standby.engine.config.record_changes = record_changes;
         standby.reset_pins();
         self.working = standby.engine;
         true
