@@ -1,5 +1,7 @@
 //! JSON Lines bytes to a graph (parse and apply), idgraph against the plain baseline that
-//! parses every line into a `serde_json::Value` and pulls out what it needs. Realistic
+//! parses every line into a `serde_json::Value` and pulls out what it needs, and against
+//! the competent one (`baseline_typed`) that reads only what the rules need with a typed
+//! visitor and borrowed strings. Realistic
 //! workload, seed 1; what varies: the number of events (100k, 1M; 10M with
 //! `IDGRAPH_BENCH_10M=1`). The bytes are in memory, so no I/O is timed.
 #![allow(
@@ -31,6 +33,13 @@ fn ingest(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("baseline", events), &bytes, |b, bytes| {
             b.iter_with_large_drop(|| common::ingest_baseline(black_box(bytes)));
         });
+        group.bench_with_input(
+            BenchmarkId::new("baseline_typed", events),
+            &bytes,
+            |b, bytes| {
+                b.iter_with_large_drop(|| common::ingest_baseline_typed(black_box(bytes)));
+            },
+        );
     }
     group.finish();
 }

@@ -71,7 +71,14 @@ fn check(shape: Shape, events: u64, min_persons: usize) {
     for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let event = Event::from_json_slice(line).unwrap();
         engine.apply_into(&event, &mut outcome).unwrap();
-        baseline.apply(&BaselineEvent::parse(line).unwrap());
+        let parsed = BaselineEvent::parse(line).unwrap();
+        assert_eq!(
+            BaselineEvent::parse_typed(line).as_ref(),
+            Some(&parsed),
+            "{shape:?}: the typed parse reads {}",
+            String::from_utf8_lossy(line)
+        );
+        baseline.apply(&parsed);
     }
 
     let (ours, theirs) = (engine_persons(&engine), baseline_persons(&baseline));

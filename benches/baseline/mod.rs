@@ -31,6 +31,8 @@ const OS_VERSION: usize = 11;
 // PostHog's `FILTERED_PERSON_UPDATE_PROPERTIES`, from the same list idgraph uses.
 use idgraph::is_churn_filtered;
 
+mod typed;
+
 fn is_too_long(id: &str) -> bool {
     id.len() > 400 && id.chars().count() > 400
 }
@@ -88,7 +90,7 @@ pub enum Kind {
 
 /// One event, pulled out of a `serde_json::Value`: owned strings and the few properties the
 /// rules read; the rest of the line is dropped.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BaselineEvent {
     pub kind: Kind,
     pub distinct_id: String,

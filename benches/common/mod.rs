@@ -116,6 +116,16 @@ pub fn ingest_baseline(bytes: &[u8]) -> Baseline {
     baseline
 }
 
+/// The competent baseline: the same rules, the line read by a typed visitor that builds
+/// only what the rules read (`baseline/typed.rs`).
+pub fn ingest_baseline_typed(bytes: &[u8]) -> Baseline {
+    let mut baseline = Baseline::new();
+    for line in lines(bytes) {
+        baseline.apply(&BaselineEvent::parse_typed(line).expect("generated lines parse"));
+    }
+    baseline
+}
+
 /// SplitMix64, for picking lookups without a dependency.
 pub struct Rng(u64);
 

@@ -12,6 +12,10 @@ use crate::error::{EditError, EngineError};
 use crate::event::{Event, Project, Timestamp};
 use crate::posthog::{Outcome, Unlinked};
 
+/// How often the writer looks again for the last view of the copy it takes back before
+/// it gives up its core between looks.
+const SPINS_BEFORE_YIELDING: u32 = 1_000;
+
 /// One change made to the writer's copy since the last publish, kept to be made again on
 /// the other copy. Everything an operation reads from the clock is fixed in it first, so
 /// that the replay gives the same state.
@@ -30,9 +34,9 @@ enum Op {
 impl Op {
     /// Makes the change again. Its result was seen when it was first made; the same change
     /// on the same state gives the same result, so it is not looked at twice.
-    fn replay(&self, engine: &mut Engine) {
+    fn replay(&self, engine: &mut Engine, outcome: &mut Outcome) {
         let _same_as_the_first_time = match self {
-            Op::Apply(event) => engine.apply(event).map(drop).map_err(drop),
+            Op::Apply(event) => engine.apply_into(event, outcome).map_err(drop),
             Op::Unlink(project, a, b) => engine.unlink(project, a, b).map(drop).map_err(drop),
             Op::Split(project, ids, now) => {
                 let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
@@ -201,18 +205,32 @@ impl EngineWriter {
         let working = std::mem::take(&mut self.working);
         let published = Published::new(working, self.position.clone(), self.sequence);
         let mut previous = self.shared.swap(Arc::new(published));
+        let mut tries = 0u32;
         let mut standby = loop {
             match Arc::try_unwrap(previous) {
                 Ok(state) => break state,
                 Err(still_read) => {
                     previous = still_read;
-                    std::thread::yield_now();
+                    // A query holds a view for a microsecond or so: spin first, since
+                    // giving up the core can cost a whole time slice on a busy machine.
+                    tries += 1;
+                    if tries < SPINS_BEFORE_YIELDING {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
                 }
             }
         };
+        // Nobody reads the replay's outcomes, so it builds no change lists; the option
+        // changes what an outcome holds, never the state.
+        let record_changes = standby.engine.config.record_changes;
+        standby.engine.config.record_changes = false;
+        let mut outcome = Outcome::default();
         for op in self.log.drain(..) {
-            op.replay(&mut standby.engine);
+            op.replay(&mut standby.engine, &mut outcome);
         }
+        standby.engine.config.record_changes = record_changes;
         standby.reset_pins();
         self.working = standby.engine;
         true

@@ -1,0 +1,436 @@
+//! A shared engine in a service's shape: one writer ingesting JSON Lines on one thread (no
+//! parse workers, so a reader has the other core) while one reader thread resolves random
+//! ids of the stream on a fixed schedule. Prints reader latency percentiles, writer throughput and
+//! peak memory for: the writer alone, the writer behind a std `RwLock` (the baseline), and
+//! the writer with reader handles (`Engine::into_shared`), with and without a save from a
+//! reader in the middle of the ingest.
+//!
+//! Run with `cargo bench --features workload --bench service`. Each configuration runs in
+//! a child process of its own, so that its peak RSS is its own. What varies:
+//! `IDGRAPH_BENCH_EVENTS` (default 1,000,000 realistic events, seed 42, written once to a
+//! file in the target directory) and `IDGRAPH_BENCH_BATCH` (events per publish, default
+//! 1,000). Not a criterion bench: latency percentiles are the figure.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_precision_loss,
+    clippy::cast_sign_loss,
+    reason = "a measuring binary fails loudly and prints loose ratios"
+)]
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use idgraph::{
+    Engine, EngineReader, EngineWriter, Event, Project, Shape, Workload, WorkloadConfig,
+};
+
+const MODE_VAR: &str = "IDGRAPH_BENCH_SERVICE_MODE";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Alone,
+    RwLock,
+    Shared,
+    SharedWithSave,
+}
+
+impl Mode {
+    const ALL: [Mode; 4] = [
+        Mode::Alone,
+        Mode::RwLock,
+        Mode::Shared,
+        Mode::SharedWithSave,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Alone => "writer alone",
+            Mode::RwLock => "RwLock<Engine>",
+            Mode::Shared => "into_shared",
+            Mode::SharedWithSave => "into_shared, a save at half",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+fn events() -> u64 {
+    std::env::var("IDGRAPH_BENCH_EVENTS").map_or(1_000_000, |v| v.parse().expect("a count"))
+}
+
+fn batch() -> usize {
+    std::env::var("IDGRAPH_BENCH_BATCH").map_or(1_000, |v| v.parse().expect("a count"))
+}
+
+/// The realistic stream as a file, written once.
+fn input(events: u64) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
+    let path = dir.join(format!("service-bench-{events}-seed42.jsonl"));
+    if !path.exists() {
+        let temp = path.with_extension("tmp");
+        let mut out = BufWriter::new(File::create(&temp).unwrap());
+        Workload::new(WorkloadConfig {
+            seed: 42,
+            events,
+            shape: Shape::Realistic,
+            ..WorkloadConfig::default()
+        })
+        .write_json_lines(&mut out)
+        .unwrap();
+        drop(out);
+        std::fs::rename(&temp, &path).unwrap();
+    }
+    path
+}
+
+/// The distinct ids of the stream, which the reader picks from.
+fn ids(path: &Path) -> Vec<Box<str>> {
+    let mut ids: Vec<Box<str>> = BufReader::new(File::open(path).unwrap())
+        .lines()
+        .map(|l| Event::from_json(&l.unwrap()).unwrap().distinct_id().into())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// What one configuration measured.
+struct Figures {
+    writer_seconds: f64,
+    events: u64,
+    /// Reader latencies in nanoseconds, sorted.
+    latencies: Vec<u64>,
+    /// Each batch's wall time, in microseconds, sorted.
+    batches: Vec<u64>,
+    /// The batch during which the save ran, in microseconds.
+    save_batch: Option<u64>,
+    save_seconds: Option<f64>,
+    peak_rss_kib: u64,
+}
+
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A small seeded generator: the reader's choice of ids must not cost more than the read.
+struct Pick(u64);
+
+impl Pick {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % below as u64) as usize
+    }
+}
+
+/// Reads on a fixed schedule, one every `IDGRAPH_BENCH_READ_EVERY_NS` (default 10 µs), each
+/// timed from when it was due, not from when it started: a reader held up by a lock is
+/// charged for every read it could not make meanwhile (no coordinated omission).
+fn reader_loop(
+    ids: &[Box<str>],
+    done: &AtomicBool,
+    mut resolve: impl FnMut(&str) -> bool,
+) -> Vec<u64> {
+    let every = Duration::from_nanos(
+        std::env::var("IDGRAPH_BENCH_READ_EVERY_NS").map_or(10_000, |v| v.parse().expect("ns")),
+    );
+    let mut pick = Pick(0x9e37_79b9_7f4a_7c15);
+    let mut latencies = Vec::with_capacity(1 << 22);
+    let mut found = 0u64;
+    let mut due = Instant::now();
+    while !done.load(Ordering::Relaxed) {
+        while Instant::now() < due {
+            std::hint::spin_loop();
+        }
+        let id = &ids[pick.next(ids.len())];
+        found += u64::from(resolve(id));
+        latencies.push(due.elapsed().as_nanos() as u64);
+        due += every;
+    }
+    std::hint::black_box(found);
+    latencies.sort_unstable();
+    latencies
+}
+
+/// The input, a batch of parsed events at a time.
+struct Stream {
+    lines: std::io::Lines<BufReader<File>>,
+    batch: usize,
+}
+
+impl Stream {
+    fn open(path: &Path) -> Stream {
+        Stream {
+            lines: BufReader::with_capacity(1 << 20, File::open(path).unwrap()).lines(),
+            batch: batch(),
+        }
+    }
+
+    fn next_batch(&mut self, events: &mut Vec<Event>) -> bool {
+        events.clear();
+        for line in self.lines.by_ref().take(self.batch) {
+            events.push(Event::from_json(&line.unwrap()).unwrap());
+        }
+        !events.is_empty()
+    }
+}
+
+/// What the writer's side measured.
+#[derive(Default)]
+struct Written {
+    events: u64,
+    batches: Vec<u64>,
+    save_batch: Option<usize>,
+    save_seconds: Option<f64>,
+}
+
+fn run(mode: Mode, path: &Path) -> Figures {
+    let ids = Arc::new(if mode == Mode::Alone {
+        Vec::new()
+    } else {
+        ids(path)
+    });
+    let done = Arc::new(AtomicBool::new(false));
+    let engine = Engine::builder().record_changes(false).build();
+    let mut stream = Stream::open(path);
+    let start = Instant::now();
+    let (written, latencies) = match mode {
+        Mode::Alone => (write_alone(engine, &mut stream), Vec::new()),
+        Mode::RwLock => {
+            let shared = Arc::new(RwLock::new(engine));
+            let reader = {
+                let (shared, ids, done) =
+                    (Arc::clone(&shared), Arc::clone(&ids), Arc::clone(&done));
+                std::thread::spawn(move || {
+                    reader_loop(&ids, &done, |id| {
+                        shared
+                            .read()
+                            .unwrap()
+                            .resolve(&Project::Default, id)
+                            .is_some()
+                    })
+                })
+            };
+            let written = write_locked(&shared, &mut stream);
+            done.store(true, Ordering::Relaxed);
+            (written, reader.join().unwrap())
+        }
+        Mode::Shared | Mode::SharedWithSave => {
+            let (writer, handle) = engine.into_shared(Vec::new());
+            let reader = {
+                let (handle, ids, done) = (handle.clone(), Arc::clone(&ids), Arc::clone(&done));
+                std::thread::spawn(move || {
+                    reader_loop(&ids, &done, |id| {
+                        handle.read().resolve(&Project::Default, id).is_some()
+                    })
+                })
+            };
+            let written = write_shared(writer, &handle, &mut stream, mode, path);
+            done.store(true, Ordering::Relaxed);
+            (written, reader.join().unwrap())
+        }
+    };
+    let writer_seconds = start.elapsed().as_secs_f64();
+    let Written {
+        events,
+        mut batches,
+        save_batch,
+        save_seconds,
+    } = written;
+    let save_batch = save_batch.map(|i| batches[i]);
+    batches.sort_unstable();
+    Figures {
+        writer_seconds,
+        events,
+        latencies,
+        batches,
+        save_batch,
+        save_seconds,
+        peak_rss_kib: peak_rss_kib(),
+    }
+}
+
+fn write_alone(mut engine: Engine, stream: &mut Stream) -> Written {
+    let (mut written, mut parsed) = (Written::default(), Vec::new());
+    while stream.next_batch(&mut parsed) {
+        let at = Instant::now();
+        for event in &parsed {
+            engine.apply(event).unwrap();
+        }
+        written.events += parsed.len() as u64;
+        written.batches.push(at.elapsed().as_micros() as u64);
+    }
+    std::hint::black_box(engine.stats());
+    written
+}
+
+fn write_locked(shared: &RwLock<Engine>, stream: &mut Stream) -> Written {
+    let (mut written, mut parsed) = (Written::default(), Vec::new());
+    while stream.next_batch(&mut parsed) {
+        let at = Instant::now();
+        let mut engine = shared.write().unwrap();
+        for event in &parsed {
+            engine.apply(event).unwrap();
+        }
+        drop(engine);
+        written.events += parsed.len() as u64;
+        written.batches.push(at.elapsed().as_micros() as u64);
+    }
+    written
+}
+
+fn write_shared(
+    mut writer: EngineWriter,
+    handle: &EngineReader,
+    stream: &mut Stream,
+    mode: Mode,
+    path: &Path,
+) -> Written {
+    let (mut written, mut parsed) = (Written::default(), Vec::new());
+    let half = events() / 2;
+    let mut saver: Option<std::thread::JoinHandle<f64>> = None;
+    while stream.next_batch(&mut parsed) {
+        if mode == Mode::SharedWithSave && saver.is_none() && written.events >= half {
+            saver = Some(save_in_background(handle.clone(), path));
+            written.save_batch = Some(written.batches.len());
+        }
+        let at = Instant::now();
+        for event in parsed.drain(..) {
+            writer.apply(event).unwrap();
+        }
+        written.events = writer.engine().counters().events;
+        writer.set_position(written.events.to_string().as_bytes());
+        writer.publish();
+        written.batches.push(at.elapsed().as_micros() as u64);
+    }
+    while !writer.publish() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    if let Some(saver) = saver {
+        written.save_seconds = Some(saver.join().unwrap());
+    }
+    written
+}
+
+fn save_in_background(reader: EngineReader, input: &Path) -> std::thread::JoinHandle<f64> {
+    let path = input.with_extension("snap");
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        reader.save_to_path(&path).unwrap();
+        let seconds = start.elapsed().as_secs_f64();
+        std::fs::remove_file(&path).unwrap();
+        seconds
+    })
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((sorted.len() as f64) * p).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// One line for the parent: fields separated by spaces.
+fn report(figures: &Figures) -> String {
+    let l = &figures.latencies;
+    let b = &figures.batches;
+    format!(
+        "{} {:.3} {} {} {} {} {} {} {} {} {} {} {:.4}",
+        figures.events,
+        figures.writer_seconds,
+        l.len(),
+        percentile(l, 0.5),
+        percentile(l, 0.99),
+        percentile(l, 0.999),
+        l.last().copied().unwrap_or(0),
+        percentile(b, 0.5),
+        b.last().copied().unwrap_or(0),
+        figures.save_batch.unwrap_or(0),
+        figures.peak_rss_kib,
+        figures.batches.len(),
+        figures.save_seconds.unwrap_or(0.0),
+    )
+}
+
+fn main() {
+    let events = events();
+    let path = input(events);
+    if let Ok(mode) = std::env::var(MODE_VAR) {
+        let mode = Mode::parse(&mode).expect("a mode this binary names");
+        println!("{}", report(&run(mode, &path)));
+        return;
+    }
+    println!(
+        "{events} realistic events (seed 42, {} bytes), batches of {}, one writer thread and one reader thread\n",
+        std::fs::metadata(&path).unwrap().len(),
+        batch()
+    );
+    println!(
+        "| configuration | writer ev/s | vs alone | reads | read p50 | p99 | p99.9 | max | batch p50 | batch max | save's batch | save | peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut alone_rate = None;
+    for mode in Mode::ALL {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .env(MODE_VAR, mode.name())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = String::from_utf8(out.stdout).unwrap();
+        let f: Vec<f64> = line
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        let rate = f[0] / f[1];
+        let alone = *alone_rate.get_or_insert(rate);
+        let us = |ns: f64| format!("{:.1} µs", ns / 1000.0);
+        let reads = if f[2] == 0.0 {
+            "-".to_owned()
+        } else {
+            format!("{:.1}M", f[2] / 1e6)
+        };
+        println!(
+            "| {} | {:.0} | {:.2} | {} | {} | {} | {} | {} | {:.1} ms | {:.1} ms | {} | {} | {:.1} MB |",
+            mode.name(),
+            rate,
+            rate / alone,
+            reads,
+            us(f[3]),
+            us(f[4]),
+            us(f[5]),
+            us(f[6]),
+            f[7] / 1000.0,
+            f[8] / 1000.0,
+            if f[9] == 0.0 {
+                "-".to_owned()
+            } else {
+                format!("{:.1} ms", f[9] / 1000.0)
+            },
+            if f[12] == 0.0 {
+                "-".to_owned()
+            } else {
+                format!("{:.1} ms", f[12] * 1000.0)
+            },
+            f[10] / 1024.0,
+        );
+    }
+}
