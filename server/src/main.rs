@@ -6,6 +6,8 @@
 //! state it publishes. The graph is restored from `--snapshot` on start and saved to it on
 //! a timer and when the process is told to stop (SIGTERM, SIGINT).
 
+#![forbid(unsafe_code)]
+
 mod app;
 mod decode;
 mod writer;

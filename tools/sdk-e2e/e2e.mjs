@@ -30,7 +30,7 @@ const failures = [];
 
 const JS_BUNDLE = fs.readFileSync(path.join(HERE, 'node_modules/posthog-js/dist/array.no-external.js'), 'utf8');
 const FLUSH_MS = 300; // posthog-js's request queue interval
-const QUIET_MS = 1000; // longer than the queue interval: nothing more is on its way
+const QUIET_MS = 1500; // well beyond the queue interval, even on a busy machine: nothing more is on its way
 
 // A fresh browser (cookies, localStorage) whose XMLHttpRequests are counted, so that a
 // journey can wait until everything posthog-js sent has been answered.
