@@ -507,3 +507,36 @@ fn a_request_left_open_does_not_keep_the_server_from_stopping() {
     let snapshot = idgraph::Engine::load_from_path(&path).unwrap();
     assert_eq!(snapshot.position, 2u64.to_le_bytes());
 }
+
+/// PostHog's timestamp rule with the server's clock as `now`: `offset` is counted back from
+/// the arrival, and a client clock that is off (`sent_at`) moves `timestamp` by as much.
+#[test]
+fn event_times_are_measured_from_the_servers_clock() {
+    let path = temp_path("clock.idg");
+    let server = Server::start(&["--snapshot", path.to_str().unwrap()]);
+    let before = idgraph::Timestamp::now().unix_micros();
+    let hour = 3_600_000_000_i64;
+    let offset = json!({"event": "$pageview", "distinct_id": "by_offset", "token": TOKEN, "offset": 3_600_000});
+    check_accepted(&server.post_json("/e/", &offset.to_string()));
+    // The client's clock is 26 years behind; its event happened an hour before it sent.
+    let skewed = json!({"api_key": TOKEN, "sent_at": "2000-01-01T01:00:00Z", "batch": [
+        {"event": "$pageview", "distinct_id": "by_sent_at", "timestamp": "2000-01-01T00:00:00Z"}
+    ]});
+    check_accepted(&server.post_json("/batch/", &skewed.to_string()));
+    let after = idgraph::Timestamp::now().unix_micros();
+    let (status, _) = server.terminate();
+    assert!(status.success());
+    let engine = idgraph::Engine::load_from_path(&path).unwrap().engine;
+    let project = idgraph::Project::Token(TOKEN.into());
+    for id in ["by_offset", "by_sent_at"] {
+        let created = engine
+            .resolve(&project, id)
+            .unwrap()
+            .created_at()
+            .unix_micros();
+        assert!(
+            (before - hour..=after - hour).contains(&created),
+            "{id}: created at {created}, not an hour before the request ({before}..{after})"
+        );
+    }
+}
