@@ -134,10 +134,15 @@ async fn run(args: Args) -> Result<(), String> {
     };
 
     let (signalled, signal_seen) = watch::channel(false);
+    let writer_gone = jobs.clone();
     let serve = axum::serve(listener, app::router(state))
         .with_graceful_shutdown(async move {
-            stop_signal().await;
-            eprintln!("idgraph-server: stopping");
+            // A writer that died (a panic) leaves nothing to apply requests: stop, rather
+            // than answer 503 and serve reads that never move.
+            tokio::select! {
+                () = stop_signal() => eprintln!("idgraph-server: stopping"),
+                () = writer_gone.closed() => eprintln!("idgraph-server: the writer stopped; stopping"),
+            }
             let _ = signalled.send(true);
         })
         .into_future();
@@ -156,14 +161,18 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(timer) = timer {
         let _ = timer.await;
     }
-    tokio::task::spawn_blocking(move || writer_thread.join())
-        .await
-        .map_err(|error| format!("the writer thread did not stop: {error}"))?
-        .map_err(|_| "the writer thread panicked".to_owned())?;
+    let writer_ended = match tokio::task::spawn_blocking(move || writer_thread.join()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err("the writer thread panicked".to_owned()),
+        Err(error) => Err(format!("the writer thread did not stop: {error}")),
+    };
+    // Even after a panic the published state is whole batches with their position, so it
+    // is saved: a restart goes on from there.
     if let Some(path) = &args.snapshot {
         save(&reader, path.clone()).await?;
         eprintln!("idgraph-server: saved {}", path.display());
     }
+    writer_ended?;
     served.map_err(|error| format!("serving failed: {error}"))
 }
 
