@@ -48,6 +48,11 @@ pub trait FeedWatch {
         ControlFlow::Continue(())
     }
 
+    /// [`Replay::feed_all`] is about to read its input number `index` (from 0).
+    fn input_started(&mut self, index: usize) {
+        let _ = index;
+    }
+
     /// A line was applied (or skipped, or rejected without a stop); `engine` is the state
     /// after it. Called for every line, so it should be cheap.
     fn line_done(&mut self, engine: &Engine) {
@@ -121,8 +126,8 @@ impl Replay {
     /// Parses and applies every line of `reader`, as [`Replay::read_line`] does line by line:
     /// the same persons, warnings, rejections (with the same line numbers and indexes) and
     /// snapshot bytes. An input that starts with gzip's magic bytes is decompressed as it is
-    /// read ([`Input`]). Line numbers restart at 1 ([`Replay::start_file`]): feed many files
-    /// by calling this once per file, in order.
+    /// read ([`Input`]). Line numbers restart at 1 ([`Replay::start_file`]); for many
+    /// inputs in order, see [`Replay::feed_all`].
     ///
     /// Threads. With [`Replay::parse_threads`] workers (by default one fewer than
     /// [`std::thread::available_parallelism`]), the calling thread reads the input into
@@ -188,6 +193,45 @@ impl Replay {
             rejected: (self.rejected.len() - rejected) as u64,
             stopped,
         })
+    }
+
+    /// Feeds many inputs in order, each as [`Replay::feed`] does (line numbers restart at 1
+    /// for each), and sums what they did. An input is opened only when its turn comes, so
+    /// `inputs` may open files lazily; `watch` hears [`FeedWatch::input_started`] first.
+    /// Stops after the input where `watch` asked to stop.
+    ///
+    /// ```
+    /// let files = ["{\"event\": \"e\", \"distinct_id\": \"a\"}\n", "not json\n"];
+    /// let mut replay = idgraph::Replay::builder().build();
+    /// let fed = replay.feed_all(files.iter().map(|f| Ok(f.as_bytes())), &mut ())?;
+    /// assert_eq!((fed.lines, fed.applied, fed.rejected), (2, 1, 1));
+    /// assert_eq!(replay.rejected()[0].line, 1);
+    /// # Ok::<(), idgraph::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Replay::feed`], and [`Error::Io`] for an input that could not be opened: the
+    /// inputs before it stay applied, and `watch` was told its index.
+    pub fn feed_all<R: Read>(
+        &mut self,
+        inputs: impl IntoIterator<Item = io::Result<R>>,
+        watch: &mut impl FeedWatch,
+    ) -> Result<FeedSummary, Error> {
+        let mut total = FeedSummary::default();
+        for (index, input) in inputs.into_iter().enumerate() {
+            watch.input_started(index);
+            let fed = self.feed(input?, watch)?;
+            total.lines += fed.lines;
+            total.applied += fed.applied;
+            total.dropped += fed.dropped;
+            total.rejected += fed.rejected;
+            if fed.stopped {
+                total.stopped = true;
+                break;
+            }
+        }
+        Ok(total)
     }
 
     /// Every line read, parsed and applied on this thread. `true` when `watch` stopped it.

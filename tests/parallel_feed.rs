@@ -385,3 +385,67 @@ fn lines_before_a_failed_read_are_applied_as_the_serial_path_applies_them() {
         }
     }
 }
+
+/// Hears which input each rejection came from.
+#[derive(Default)]
+struct ByInput {
+    current: usize,
+    started: Vec<usize>,
+    rejected: Vec<(usize, u64)>,
+}
+
+impl FeedWatch for ByInput {
+    fn input_started(&mut self, index: usize) {
+        self.current = index;
+        self.started.push(index);
+    }
+
+    fn rejected(&mut self, record: &RejectedRecord) -> std::ops::ControlFlow<()> {
+        self.rejected.push((self.current, record.line));
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+#[test]
+fn many_inputs_feed_in_order_as_one_feed_each_and_an_unopenable_one_stops_there() {
+    let first = stream(
+        3,
+        400,
+        Shape::Realistic,
+        &[],
+        &[(10, Bad::Known(0))],
+        0,
+        true,
+    );
+    let second = stream(
+        4,
+        300,
+        Shape::Realistic,
+        &[],
+        &[(5, Bad::Known(1))],
+        0,
+        true,
+    );
+    let mut one_by_one = builder().build();
+    one_by_one.feed(&first[..], &mut ()).unwrap();
+    one_by_one.feed(&second[..], &mut ()).unwrap();
+
+    let mut all = builder().build();
+    let mut heard = ByInput::default();
+    let fed = all
+        .feed_all([Ok(&first[..]), Ok(&second[..])], &mut heard)
+        .unwrap();
+    assert_eq!(heard.started, [0, 1]);
+    assert_eq!(heard.rejected, [(0, 11), (1, 6)]);
+    assert_eq!((fed.applied, fed.rejected, fed.stopped), (700, 2, false));
+    assert_eq!(ended(all), ended(one_by_one));
+
+    let missing = || Err(io::Error::new(io::ErrorKind::NotFound, "no such file"));
+    let mut stops = builder().build();
+    let mut heard = ByInput::default();
+    let inputs: [io::Result<&[u8]>; 3] = [Ok(&first[..]), missing(), Ok(&second[..])];
+    let err = stops.feed_all(inputs, &mut heard).unwrap_err();
+    assert!(matches!(err, idgraph::Error::Io(_)), "{err}");
+    assert_eq!(heard.started, [0, 1], "the input that failed is named");
+    assert_eq!(stops.applied(), 400, "the first input stays applied");
+}

@@ -595,10 +595,10 @@ fn demo(events: u64, seed: u64, options: &ReadOptions) -> Result<(), Failure> {
     out.flush().map_err(stdout_failure)?;
     let mut replay = options.builder().build();
     let started = Instant::now();
-    feed_one(
+    feed_named(
         &mut replay,
-        "<generated>",
-        &lines[..],
+        &["<generated>".to_owned()],
+        [Ok(&lines[..])],
         options.strict,
         &mut Progress::off(),
     )?;
@@ -658,64 +658,71 @@ fn display_name(path: &Path) -> String {
     }
 }
 
-fn open(path: &Path) -> Result<Box<dyn Read>, Failure> {
+fn open(path: &Path) -> io::Result<Box<dyn Read>> {
     if path == Path::new("-") {
         Ok(Box::new(io::stdin()))
     } else {
-        File::open(path)
-            .map(|f| Box::new(f) as Box<dyn Read>)
-            .map_err(|e| Failure::Message(format!("{}: {e}", path.display())))
+        File::open(path).map(|f| Box::new(f) as Box<dyn Read>)
     }
 }
 
-/// Feeds every line of every file to `replay`, reporting rejected lines on stderr. A file
-/// or standard input that starts as gzip is decompressed as it is read.
+/// Feeds every line of every file to `replay`, each file opened when its turn comes. A
+/// file or standard input that starts as gzip is decompressed as it is read.
 fn feed(
     replay: &mut Replay,
     files: &[PathBuf],
     strict: bool,
     progress: &mut Progress,
 ) -> Result<(), Failure> {
-    for path in files {
-        let counted = Counted {
-            inner: open(path)?,
-            read: progress.bytes(),
-        };
-        feed_one(replay, &display_name(path), counted, strict, progress)?;
-    }
-    progress.finish(replay.engine());
-    Ok(())
+    let names: Vec<String> = files.iter().map(|f| display_name(f)).collect();
+    let read = progress.bytes();
+    let inputs = files.iter().map(|path| {
+        open(path).map(|inner| Counted {
+            inner,
+            read: Arc::clone(&read),
+        })
+    });
+    feed_named(replay, &names, inputs, strict, progress)
 }
 
-/// Feeds every line of one input, named `name` in messages.
-fn feed_one(
+/// Feeds the inputs in order (`Replay::feed_all`), reporting rejected lines on stderr by
+/// the input's name.
+fn feed_named<R: Read>(
     replay: &mut Replay,
-    name: &str,
-    reader: impl Read,
+    names: &[String],
+    inputs: impl IntoIterator<Item = io::Result<R>>,
     strict: bool,
     progress: &mut Progress,
 ) -> Result<(), Failure> {
     let mut watch = Watch {
-        name,
+        names,
+        current: 0,
         strict,
         first: None,
         progress,
     };
-    match replay.feed(reader, &mut watch) {
+    let fed = replay.feed_all(inputs, &mut watch);
+    let name = names.get(watch.current).map_or("", String::as_str);
+    match fed {
         Ok(fed) if fed.stopped => {
             let place = watch.first.unwrap_or_default();
             Err(Failure::Message(format!("{place}: stopping (--strict)")))
         }
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            progress.finish(replay.engine());
+            Ok(())
+        }
         Err(idgraph::Error::Io(e)) => Err(Failure::Message(format!("{name}: {e}"))),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Reports rejected lines of the input `name` on stderr as they are applied, stops at the
-/// first with `--strict`, and moves the progress bar.
+/// Reports rejected lines on stderr as they are applied, each with its input's name,
+/// stops at the first with `--strict`, and moves the progress bar.
 struct Watch<'a> {
-    name: &'a str,
+    names: &'a [String],
+    /// The input being read.
+    current: usize,
     strict: bool,
     /// Where the first rejection of a stopping line was, for the message.
     first: Option<String>,
@@ -723,8 +730,12 @@ struct Watch<'a> {
 }
 
 impl FeedWatch for Watch<'_> {
+    fn input_started(&mut self, index: usize) {
+        self.current = index;
+    }
+
     fn rejected(&mut self, record: &RejectedRecord) -> ControlFlow<()> {
-        let name = self.name;
+        let name = self.names.get(self.current).map_or("", String::as_str);
         let place = match record.index {
             Some(index) => format!("{name}:{}[{index}]", record.line),
             None => format!("{name}:{}", record.line),
