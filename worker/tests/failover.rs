@@ -10,9 +10,9 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use idgraph::{Dump, Engine, Event, Project, Workload, WorkloadConfig};
+use idgraph::{Dump, Engine, Event, Project, WorkloadConfig};
 use idgraph_worker::{Deployment, Layout, Names, Publisher, Router, Status};
-use support::{Cluster, nats_required, nats_server, wait_for_jetstream};
+use support::{Cluster, interleaved, nats_required, nats_server, wait_for_jetstream};
 
 const PREFIX: &str = "failover";
 const PROJECTS: u64 = 4;
@@ -20,30 +20,18 @@ const EVENTS_PER_PROJECT: u64 = 3_000;
 
 /// The projects' events, interleaved one by one, as a capture endpoint would see them.
 fn events() -> Vec<Event> {
-    let mut streams: Vec<Workload> = (0..PROJECTS)
-        .map(|i| {
-            Workload::new(WorkloadConfig {
-                seed: 17 + i,
-                events: EVENTS_PER_PROJECT,
-                project: if i == 0 {
-                    Project::Default
-                } else if i == 1 {
-                    Project::Team(2)
-                } else {
-                    Project::Token(format!("phc_project_{i}").into())
-                },
-                ..WorkloadConfig::default()
-            })
-        })
-        .collect();
-    let mut events = Vec::new();
-    loop {
-        let before = events.len();
-        events.extend(streams.iter_mut().filter_map(Iterator::next));
-        if events.len() == before {
-            return events;
-        }
-    }
+    interleaved((0..PROJECTS).map(|i| WorkloadConfig {
+        seed: 17 + i,
+        events: EVENTS_PER_PROJECT,
+        project: if i == 0 {
+            Project::Default
+        } else if i == 1 {
+            Project::Team(2)
+        } else {
+            Project::Token(format!("phc_project_{i}").into())
+        },
+        ..WorkloadConfig::default()
+    }))
 }
 
 /// Every partition's dump merged into one, in the dump's own order.

@@ -9,6 +9,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// The events of several seeded workloads, interleaved one by one, as a capture endpoint
+/// sees the projects' traffic.
+pub fn interleaved(
+    configs: impl IntoIterator<Item = idgraph::WorkloadConfig>,
+) -> Vec<idgraph::Event> {
+    let mut streams: Vec<idgraph::Workload> =
+        configs.into_iter().map(idgraph::Workload::new).collect();
+    let mut events = Vec::new();
+    loop {
+        let before = events.len();
+        events.extend(streams.iter_mut().filter_map(Iterator::next));
+        if events.len() == before {
+            return events;
+        }
+    }
+}
+
 /// The nats-server binary, if installed.
 pub fn nats_server() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
