@@ -53,8 +53,11 @@ use crate::error::{InvalidSnapshot, SnapshotError};
 
 const MAGIC: [u8; 8] = *b"IDGRAPH\0";
 /// The format this build writes.
-pub(super) const VERSION: u32 = 3;
-/// The older format this build still reads: its warning counters are in kind order, and
+pub(super) const VERSION: u32 = 4;
+/// The older format whose merge records keep both sides whole, which this build still
+/// reads.
+const VERSION_3: u32 = 3;
+/// The oldest format this build still reads: its warning counters are in kind order, and
 /// its checksum does not cover the version.
 const VERSION_2: u32 = 2;
 /// Where the bytes the checksum of format 3 covers begin: the version.
@@ -225,7 +228,7 @@ impl Header {
         u32::from_le_bytes([b[24], b[25], b[26], b[27]])
     }
 
-    /// The bytes the checksum covers besides the body: from the version on in format 3,
+    /// The bytes the checksum covers besides the body: from the version on from format 3,
     /// so that a flipped version bit cannot pass for format 2; the flags and length in
     /// format 2.
     fn covered(&self) -> &[u8] {
@@ -255,7 +258,7 @@ fn read_header<R: Read>(reader: &mut R) -> Result<Header, SnapshotError> {
         return Err(SnapshotError::Truncated);
     }
     let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if version != VERSION && version != VERSION_2 {
+    if ![VERSION, VERSION_3, VERSION_2].contains(&version) {
         return Err(SnapshotError::UnsupportedVersion {
             found: version,
             expected: VERSION,
