@@ -407,9 +407,6 @@ pub enum InvalidSnapshot {
     /// names one.
     #[error("a merge record or person names a side that does not exist")]
     SideOutOfRange,
-    /// A side is reachable from no merge record and no person.
-    #[error("a merge record side that nothing reaches")]
-    SideUnreachable,
 }
 
 /// The part of a snapshot an [`InvalidSnapshot`] kind is about, where several parts can be

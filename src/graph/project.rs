@@ -558,9 +558,8 @@ impl ProjectGraph {
 
     /// Drops the sides that no merge record or person reaches any more, and packs their
     /// entries once those are most of the store. Edits call it last, once they have read
-    /// the records they need; dropping every unreachable side at once keeps the side table
-    /// a function of the graph, so that a graph saves to the same bytes whatever it went
-    /// through.
+    /// the records they need. It walks every link, person and side of the project, as the
+    /// edits' other steps walk every link.
     pub(crate) fn compact_records(&mut self) {
         let roots = self
             .links

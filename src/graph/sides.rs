@@ -65,10 +65,12 @@ impl Side {
 /// so that a base always has a smaller number than the sides built on it.
 ///
 /// Invariants: a full side holds no removal marker; a delta's base is an earlier side; the
-/// entries of each side are sorted by key, each key once; every side is reachable from a
-/// merge record or a person's latest side (`ProjectGraph::compact_records` drops the
-/// others), so the table is a function of the graph alone and saves to the same bytes
-/// whatever edits came before.
+/// entries of each side are sorted by key, each key once. Sides that no merge record or
+/// person reaches any more are dropped by the edit that strands them
+/// (`ProjectGraph::compact_records`); a merge may strand one more (a person whose chain is
+/// cut by a full side, after an edit removed the link whose record held its old side),
+/// which waits for the next edit. The table is saved as it is, unreachable sides included,
+/// so that a loaded engine numbers and drops sides as the saved one would have.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Sides {
     runs: PropRuns,

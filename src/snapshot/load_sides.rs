@@ -1,6 +1,7 @@
 //! The merge record sides of a project, back from their columns with every invariant of
 //! `graph/sides.rs` checked: bases earlier than the sides built on them, removals only in
-//! deltas, each side's keys sorted and once, every side named by something.
+//! deltas, each side's keys sorted and once, every side that a record or a person names in
+//! the table.
 
 use super::load::invalid;
 use super::records::CheckedRows;
@@ -130,11 +131,8 @@ pub(super) fn sides_in(
     let sides = Sides::from_checked(runs, table);
 
     let named = |raw: u32| (raw as usize) < n;
-    let records = links.iter().filter_map(|l| l.merge.as_ref());
-    if !records
-        .clone()
-        .all(|m| named(m.target_side.raw()) && named(m.source_side.raw()))
-    {
+    let mut records = links.iter().filter_map(|l| l.merge.as_ref());
+    if !records.all(|m| named(m.target_side.raw()) && named(m.source_side.raw())) {
         return Err(invalid(Kind::SideOutOfRange));
     }
     if person_side.len() != persons.len() {
@@ -148,12 +146,6 @@ pub(super) fn sides_in(
             None if side == NO_SIDE => {}
             _ => return Err(invalid(Kind::SideOutOfRange)),
         }
-    }
-    let roots = records
-        .flat_map(|m| [m.target_side, m.source_side])
-        .chain(persons.iter().flatten().filter_map(Person::side));
-    if sides.renumbering(roots).is_some() {
-        return Err(invalid(Kind::SideUnreachable));
     }
     Ok((sides, max_value))
 }
