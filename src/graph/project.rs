@@ -38,8 +38,8 @@ pub(crate) struct Person {
     anchor: IdKey,
     /// How many distinct ids the person holds.
     ids: u32,
-    /// The side recorded for the person at its latest merge ([`NO_SIDE`] if none), which
-    /// its next side is a delta on. A `u32` rather than an `Option`, so that it fits the
+    /// The longer side of the person's latest merge ([`NO_SIDE`] if none), which its next
+    /// side is a delta on. A `u32` rather than an `Option`, so that it fits the
     /// padding of the struct.
     side: u32,
 }
@@ -71,7 +71,7 @@ impl Person {
         Person { side, ..self }
     }
 
-    /// The side recorded for the person at its latest merge.
+    /// The longer side of the person's latest merge.
     pub(crate) fn side(&self) -> Option<SideKey> {
         (self.side != NO_SIDE).then_some(SideKey::from_raw(self.side))
     }
@@ -466,12 +466,22 @@ impl ProjectGraph {
             }),
             _ => None,
         };
+        // The survivor's next side is a delta on the longer of the two: the merged list
+        // differs from it by at most the shorter one. Always taking the survivor's own would
+        // cost a person absorbed again and again the whole of what it absorbed each time
+        // (a list of k persons growing by one merge at a time, each merged into a new
+        // one-property person, stored k²/2 entries).
+        let longer = if merged.props.len() > survivor_props.len() {
+            source_side.or(target_side)
+        } else {
+            target_side.or(source_side)
+        };
         let props = Props::overlay(self.props.get(merged.props), self.props.get(survivor_props));
         self.props.clear(&mut merged.props);
         self.set_person_props(target, props.entries());
         let survivor = self.person_mut(target);
         survivor.ids = survivor.ids.saturating_add(merged.ids);
-        if let Some(side) = target_side {
+        if let Some(side) = longer {
             survivor.side = side.raw();
         }
         (merged, record)

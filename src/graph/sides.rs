@@ -3,11 +3,12 @@
 //!
 //! A person that absorbs k persons one at a time holds up to 2k properties at each of its k
 //! merges: a copy of both sides per merge is O(k²) entries (k = 8,000 took 1.2 GB). Here a
-//! side is either full, the sorted list itself, or a delta on a base, the side recorded for
-//! the same person at its previous merge: the entries of the list that the base's list lacks
-//! or holds with another writer or value, and a removal marker for each key of the base
-//! that the list lacks. A delta is exact whatever its base holds, so a base that the person
-//! has drifted far from only costs room, never correctness.
+//! side is either full, the sorted list itself, or a delta on a base, the longer of the two
+//! sides recorded at the person's previous merge (the list the person came out of it with
+//! differs from that one by at most the shorter): the entries of the list that the base's
+//! list lacks or holds with another writer or value, and a removal marker for each key of
+//! the base that the list lacks. A delta is exact whatever its base holds, so a base that
+//! the person has drifted far from only costs room, never correctness.
 //!
 //! A chain of deltas is cut by a full side once the deltas since the last full one would
 //! hold more entries than the list itself. So materialising a side reads O(its list)
@@ -118,8 +119,7 @@ impl Sides {
     }
 
     /// Records `props` (a person's properties, sorted by key) as a new side, a delta on
-    /// `base` (the side recorded for the same person before) when that is smaller than the
-    /// list. `None` when the sides cannot be numbered any more.
+    /// `base` (the person's latest side) when that is smaller than the list. `None` when the sides cannot be numbered any more.
     pub(crate) fn record(&mut self, base: Option<SideKey>, props: &[Prop]) -> Option<SideKey> {
         let key = SideKey::new(self.table.len()).ok()?;
         let delta = base.and_then(|base| {

@@ -155,12 +155,18 @@ fn links_in(
         }
     }
     // Every link is inside a person: the survivor of each legacy record's merge holds its
-    // target id.
+    // target id, and took the longer side as its latest, as a merge does.
     let legacy = legacy.map(|lens| {
         let mut person_side = vec![NO_SIDE; cols.persons.len()];
         for (i, link) in links.iter().filter(|l| l.merge.is_some()).enumerate() {
             let slot = person_at[sets.root[link.target.index()] as usize] as usize;
-            if let (Some(side), Ok(raw)) = (person_side.get_mut(slot), u32::try_from(2 * i)) {
+            let (target, source) = (2 * i, 2 * i + 1);
+            let longer = if lens.get(source) > lens.get(target) {
+                source
+            } else {
+                target
+            };
+            if let (Some(side), Ok(raw)) = (person_side.get_mut(slot), u32::try_from(longer)) {
                 *side = raw;
             }
         }

@@ -22,9 +22,9 @@ struct Cols {
 }
 
 /// What formats 2 and 3 hold of the sides: each record's two sides whole, their row counts
-/// in the link records, and no person's latest side, which the load takes to be the
-/// survivor's side of the newest record inside the person (any side is a correct base;
-/// this one is what the merges alone would have left).
+/// in the link records, and no person's latest side, which the load takes to be the longer
+/// side of the newest record inside the person (any side is a correct base; this one is
+/// what the merges alone would have left).
 pub(super) struct Legacy {
     pub(super) lens: Vec<u32>,
     pub(super) person_side: Vec<u32>,

@@ -216,6 +216,37 @@ mod engine {
         sides.assert_exact();
     }
 
+    /// The merge shape turned around: the person holding everything is the source of
+    /// every merge, absorbed by a new one-property person each time, so its list is the
+    /// longer side of each merge, and the base of the survivor's next side.
+    #[test]
+    fn being_absorbed_k_times_stores_entries_linear_in_k() {
+        let k = 2_000;
+        let mut engine = Engine::new();
+        let props = (0..k).map(|j| (format!("g_{j}"), Value::from("v")));
+        engine
+            .apply(&Event::new("$pageview", "n_0").with_property("$set", Value::object(props)))
+            .unwrap();
+        for i in 1..=k {
+            let (n, previous) = (format!("n_{i}"), format!("n_{}", i - 1));
+            let set = Value::object([(n.clone(), Value::from("v"))]);
+            engine
+                .apply(&Event::new("$pageview", n.as_str()).with_property("$set", set))
+                .unwrap();
+            engine
+                .apply(
+                    &Event::new("$merge_dangerously", n.as_str())
+                        .with_property("alias", previous.as_str()),
+                )
+                .unwrap();
+        }
+        let graph = engine.projects.iter().next().unwrap();
+        let sides = &graph.links().sides;
+        assert_eq!(sides.len(), 2 * k);
+        assert!(sides.entries() <= 8 * k, "{} entries", sides.entries());
+        sides.assert_exact();
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
