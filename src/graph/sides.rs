@@ -18,7 +18,7 @@
 
 use super::keys::{IdKey, PropKey, SideKey, ValueId};
 use super::prop_arena::{PropRuns, RunAt};
-use super::props::Prop;
+use super::props::{Prop, Props};
 
 /// Marks "no side": the base of a full side, the side of a person never merged.
 pub(crate) const NO_SIDE: u32 = u32::MAX;
@@ -298,19 +298,13 @@ pub(crate) fn renumber(map: &[u32], key: &mut SideKey) {
 /// `base` with `changes` (sorted by key, each key once) applied: a set replaces or adds its
 /// key, a removal marker drops it.
 fn apply(base: &[Prop], changes: &[Prop]) -> Vec<Prop> {
-    let mut out = Vec::with_capacity(base.len() + changes.len());
-    let mut rest = base.iter().copied().peekable();
-    for &change in changes {
-        while let Some(kept) = rest.next_if(|p| p.key < change.key) {
-            out.push(kept);
-        }
-        rest.next_if(|p| p.key == change.key);
-        if !is_removal(&change) {
-            out.push(change);
-        }
-    }
-    out.extend(rest);
-    out
+    let overlaid = Props::overlay(base, changes);
+    overlaid
+        .entries()
+        .iter()
+        .filter(|p| !is_removal(p))
+        .copied()
+        .collect()
 }
 
 /// What turns `base` into `list` (both sorted by key, each key once) under [`apply`]: the

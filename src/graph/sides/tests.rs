@@ -186,34 +186,52 @@ mod engine {
         }
     }
 
+    /// A person `first` holding `k` properties, then for each `i` in 1..=k a person
+    /// `n_i` of one property of its own merged with `$merge_dangerously` (`target` of `i`
+    /// the event's id, `source` of `i` its alias); checks that the sides hold at most 8
+    /// entries per merge, each materialising to the list its merge saw.
+    #[track_caller]
+    fn check_linear_in_k(
+        k: usize,
+        first: &str,
+        target: fn(usize) -> String,
+        source: fn(usize) -> String,
+    ) {
+        let mut engine = Engine::new();
+        let props = (0..k).map(|j| (format!("g_{j}"), Value::from("v")));
+        let apply = |engine: &mut Engine, event: Event| drop(engine.apply(&event).unwrap());
+        apply(
+            &mut engine,
+            Event::new("$pageview", first).with_property("$set", Value::object(props)),
+        );
+        for i in 1..=k {
+            let n = format!("n_{i}");
+            let set = Value::object([(n.clone(), Value::from("v"))]);
+            apply(
+                &mut engine,
+                Event::new("$pageview", n.as_str()).with_property("$set", set),
+            );
+            let alias = source(i);
+            apply(
+                &mut engine,
+                Event::new("$merge_dangerously", target(i).as_str())
+                    .with_property("alias", alias.as_str()),
+            );
+        }
+        let graph = engine.projects.iter().next().unwrap();
+        let sides = &graph.links().sides;
+        assert_eq!(sides.len(), 2 * k);
+        assert!(sides.entries() <= 8 * k, "{} entries", sides.entries());
+        sides.assert_exact();
+    }
+
     /// Regression: every two-person merge kept both sides' whole property lists, so a
     /// person with k properties absorbing k one-property persons stored about 1.5·k²
     /// entries (k = 8,000: 1.18 GB of heap, a 1.15 GB snapshot). The sides of that shape
     /// now hold a few entries per merge.
     #[test]
     fn absorbing_k_persons_stores_entries_linear_in_k() {
-        let k = 2_000;
-        let mut engine = Engine::new();
-        let props = (0..k).map(|j| (format!("g_{j}"), Value::from("v")));
-        engine
-            .apply(&Event::new("$pageview", "g").with_property("$set", Value::object(props)))
-            .unwrap();
-        for i in 0..k {
-            let n = format!("n_{i}");
-            let set = Value::object([(n.clone(), Value::from("v"))]);
-            engine
-                .apply(&Event::new("$pageview", n.as_str()).with_property("$set", set))
-                .unwrap();
-            engine
-                .apply(&Event::new("$merge_dangerously", "g").with_property("alias", n.as_str()))
-                .unwrap();
-        }
-        let graph = engine.projects.iter().next().unwrap();
-        let sides = &graph.links().sides;
-        assert_eq!(sides.len(), 2 * k);
-        assert!(sides.entries() <= 8 * k, "{} entries", sides.entries());
-        // Each side still materialises to the list its merge saw.
-        sides.assert_exact();
+        check_linear_in_k(2_000, "g", |_| "g".to_owned(), |i| format!("n_{i}"));
     }
 
     /// The merge shape turned around: the person holding everything is the source of
@@ -221,30 +239,12 @@ mod engine {
     /// longer side of each merge, and the base of the survivor's next side.
     #[test]
     fn being_absorbed_k_times_stores_entries_linear_in_k() {
-        let k = 2_000;
-        let mut engine = Engine::new();
-        let props = (0..k).map(|j| (format!("g_{j}"), Value::from("v")));
-        engine
-            .apply(&Event::new("$pageview", "n_0").with_property("$set", Value::object(props)))
-            .unwrap();
-        for i in 1..=k {
-            let (n, previous) = (format!("n_{i}"), format!("n_{}", i - 1));
-            let set = Value::object([(n.clone(), Value::from("v"))]);
-            engine
-                .apply(&Event::new("$pageview", n.as_str()).with_property("$set", set))
-                .unwrap();
-            engine
-                .apply(
-                    &Event::new("$merge_dangerously", n.as_str())
-                        .with_property("alias", previous.as_str()),
-                )
-                .unwrap();
-        }
-        let graph = engine.projects.iter().next().unwrap();
-        let sides = &graph.links().sides;
-        assert_eq!(sides.len(), 2 * k);
-        assert!(sides.entries() <= 8 * k, "{} entries", sides.entries());
-        sides.assert_exact();
+        check_linear_in_k(
+            2_000,
+            "n_0",
+            |i| format!("n_{i}"),
+            |i| format!("n_{}", i - 1),
+        );
     }
 
     proptest! {
