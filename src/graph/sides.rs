@@ -16,7 +16,7 @@
 //! is paid for by at least as many delta entries before it: storage is linear in what the
 //! merges changed.
 
-use super::keys::{IdKey, PropKey, SideKey, ValueId};
+use super::keys::{IdKey, PropKey, SideKey, ValueId, reserve_gently};
 use super::prop_arena::{PropRuns, RunAt};
 use super::props::{Prop, Props};
 
@@ -138,6 +138,7 @@ impl Sides {
                 base: NO_SIDE,
             },
         };
+        reserve_gently(&mut self.table);
         self.table.push(side);
         #[cfg(test)]
         self.shadow.push(props.to_vec());
