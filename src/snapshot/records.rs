@@ -140,7 +140,7 @@ const LINK_SIZE: usize = 42;
 const RECORD_SIZE: usize = 24;
 
 /// The first format whose link records name sides.
-const SIDES_FROM: u32 = 4;
+pub(super) const SIDES_FROM: u32 = 4;
 
 fn put_link<W: Writer>(link: &Link, chunks: &mut Chunks<'_, W>) -> Result<(), EncodeError> {
     let out = chunks.next::<LINK_SIZE>()?;

@@ -10,7 +10,7 @@ use bincode::{Decode, Encode};
 
 use super::context::DecodeContext;
 use super::dto::dto;
-use super::records::{Links, Persons, PropRows};
+use super::records::{Links, Persons, PropRows, SIDES_FROM};
 use super::schedule;
 use super::wire::{Col, Seq};
 
@@ -132,7 +132,7 @@ impl Encode for RecordSides<'_> {
 
 impl Decode<DecodeContext> for RecordSides<'static> {
     fn decode<D: Decoder<Context = DecodeContext>>(decoder: &mut D) -> Result<Self, DecodeError> {
-        if decoder.context().version < 4 {
+        if decoder.context().version < SIDES_FROM {
             Ok(RecordSides::Legacy)
         } else {
             Ok(RecordSides::Cols(Decode::decode(decoder)?))
