@@ -386,6 +386,27 @@ pub enum InvalidSnapshot {
     /// A project's refusal columns differ in length.
     #[error("refusal columns of different lengths")]
     RefusalColumnsDiffer,
+
+    // Merge record sides (format 4).
+    /// A project's side columns differ in length, or from its person slots.
+    #[error("merge record side columns of different lengths")]
+    SideColumnsDiffer,
+    /// More sides than side keys can number.
+    #[error("more merge record sides than side keys")]
+    TooManySides,
+    /// A side is a delta on a side that does not come before it.
+    #[error("a merge record side built on a side that does not come before it")]
+    SideBaseNotEarlier,
+    /// A full side removes keys, which only a delta on a base can.
+    #[error("a full merge record side removes keys")]
+    RemovalInFullSide,
+    /// A side removes a key that it also sets.
+    #[error("a merge record side sets a key it removes")]
+    SideSetsRemovedKey,
+    /// A merge record or a person names a side that does not exist, or a free person slot
+    /// names one.
+    #[error("a merge record or person names a side that does not exist")]
+    SideOutOfRange,
 }
 
 /// The part of a snapshot an [`InvalidSnapshot`] kind is about, where several parts can be

@@ -285,12 +285,12 @@ proptest! {
     }
 }
 
-/// A version 3 header with a correct checksum in front of `body`: the CRC-32 of the
+/// A version 4 header with a correct checksum in front of `body`: the CRC-32 of the
 /// version, the flags, the length and the body.
 fn with_header(body: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(28 + body.len());
     bytes.extend_from_slice(b"IDGRAPH\0");
-    bytes.extend_from_slice(&3u32.to_le_bytes());
+    bytes.extend_from_slice(&4u32.to_le_bytes());
     bytes.extend_from_slice(&0u32.to_le_bytes());
     bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
     let mut crc = crc32fast::Hasher::new();
@@ -366,13 +366,15 @@ fn every_bit_flip_is_refused_with_the_right_kind() {
             let result = Engine::load_from(&flipped[..]).map(|s| s.engine);
             let ok = match i {
                 0..8 => matches!(result, Err(SnapshotError::NotASnapshot)),
-                // The version: one this build does not read, or format 2, whose checksum
-                // does not cover what format 3's covers.
+                // The version: one this build does not read, or an older one it reads,
+                // whose checksum then fails (format 3's covers the version, format 2's
+                // does not cover what format 4's covers).
                 8..12 => {
                     matches!(
                         result,
-                        Err(SnapshotError::UnsupportedVersion { found, expected: 3 }) if found != 3 && found != 2
-                    ) || (flipped[8..12] == 2u32.to_le_bytes()
+                        Err(SnapshotError::UnsupportedVersion { found, expected: 4 }) if !(2..=4).contains(&found)
+                    ) || ((flipped[8..12] == 2u32.to_le_bytes()
+                        || flipped[8..12] == 3u32.to_le_bytes())
                         && matches!(result, Err(SnapshotError::ChecksumMismatch { .. })))
                 }
                 // The body length: longer than the input is truncation; shorter fails
@@ -597,11 +599,15 @@ const GOLDEN_DUMP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/snapshot_v2.dump.json"
 );
-/// A file of the first development format, which this build refuses by its version.
 const GOLDEN_V3: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/snapshot_v3.idg"
 );
+const GOLDEN_V4: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/snapshot_v4.idg"
+);
+/// A file of the first development format, which this build refuses by its version.
 const GOLDEN_V1: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/snapshot_v1.idg"
@@ -627,8 +633,9 @@ fn assert_is_the_golden_graph(loaded: &idgraph::Snapshot) {
 }
 
 /// Format version 2 must keep loading as it did when it was released: the same graph,
-/// the same position, the same links. Format 3 changed how warning counters are stored, so
-/// a loaded version 2 file saves as the version 3 golden file, byte for byte.
+/// the same position, the same links. Format 3 changed how warning counters are stored and
+/// format 4 how merge records are, so a loaded version 2 file saves as the version 4
+/// golden file, byte for byte.
 #[test]
 fn the_golden_v2_file_loads_and_saves_the_same_bytes() {
     let bytes = std::fs::read(GOLDEN).unwrap();
@@ -637,7 +644,7 @@ fn the_golden_v2_file_loads_and_saves_the_same_bytes() {
     assert_eq!(loaded.engine.counters(), golden_engine().counters());
     let mut again = Vec::new();
     loaded.engine.save_to(&mut again, &loaded.position).unwrap();
-    assert_eq!(again, std::fs::read(GOLDEN_V3).unwrap());
+    assert_eq!(again, std::fs::read(GOLDEN_V4).unwrap());
 }
 
 /// Format 2 stores one warning count per kind in the order the kinds had then; a load maps
@@ -667,21 +674,36 @@ fn a_version_2_file_counts_warnings_by_their_format_2_kind() {
     );
 }
 
-/// Format version 3 must keep loading as it did when it was released. If this fails after
-/// a format change, that change needs a new version number and a new golden file beside
-/// this one, not a regenerated one. To regenerate (only when the format has deliberately
-/// not been released yet): `IDGRAPH_REGENERATE_GOLDEN=1 cargo test --test snapshot golden`.
+/// Format version 3 must keep loading as it did when it was released: the same graph,
+/// the same position, the same links. Format 4 stores merge records as sides (each whole
+/// or a delta on the same person's previous one), so a loaded version 3 file, whose two
+/// sides per record become whole sides, saves as the version 4 golden file, byte for byte.
 #[test]
 fn the_golden_v3_file_loads_and_saves_the_same_bytes() {
-    if std::env::var_os("IDGRAPH_REGENERATE_GOLDEN").is_some() {
-        let engine = golden_engine();
-        engine.save_to_path(GOLDEN_V3, b"events.jsonl:6").unwrap();
-    }
     let bytes = std::fs::read(GOLDEN_V3).unwrap();
     assert_eq!(bytes[8..12], 3u32.to_le_bytes());
     let loaded = Engine::load_from(&bytes[..]).unwrap();
     assert_is_the_golden_graph(&loaded);
-    // Today's writer still writes version 3 byte for byte.
+    let mut again = Vec::new();
+    loaded.engine.save_to(&mut again, &loaded.position).unwrap();
+    assert_eq!(again, std::fs::read(GOLDEN_V4).unwrap());
+}
+
+/// Format version 4 must keep loading as it did when it was released. If this fails after
+/// a format change, that change needs a new version number and a new golden file beside
+/// this one, not a regenerated one. To regenerate (only when the format has deliberately
+/// not been released yet): `IDGRAPH_REGENERATE_GOLDEN=1 cargo test --test snapshot golden`.
+#[test]
+fn the_golden_v4_file_loads_and_saves_the_same_bytes() {
+    if std::env::var_os("IDGRAPH_REGENERATE_GOLDEN").is_some() {
+        let engine = golden_engine();
+        engine.save_to_path(GOLDEN_V4, b"events.jsonl:6").unwrap();
+    }
+    let bytes = std::fs::read(GOLDEN_V4).unwrap();
+    assert_eq!(bytes[8..12], 4u32.to_le_bytes());
+    let loaded = Engine::load_from(&bytes[..]).unwrap();
+    assert_is_the_golden_graph(&loaded);
+    // Today's writer still writes version 4 byte for byte.
     let mut again = Vec::new();
     golden_engine()
         .save_to(&mut again, b"events.jsonl:6")
@@ -697,7 +719,7 @@ fn a_version_1_file_is_refused_by_its_version() {
         Engine::load_from(&bytes[..]).map(|s| s.engine),
         Err(SnapshotError::UnsupportedVersion {
             found: 1,
-            expected: 3
+            expected: 4
         })
     ));
 }

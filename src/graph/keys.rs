@@ -80,6 +80,11 @@ dense_key!(
     "property keys"
 );
 dense_key!(
+    /// A side of a merge record of one project (`sides.rs`).
+    SideKey,
+    "merge record sides"
+);
+dense_key!(
     /// A stored property value, shared by all projects.
     ValueId,
     "distinct property values"

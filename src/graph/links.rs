@@ -11,8 +11,8 @@ use petgraph::graph::{NodeIndex, UnGraph};
 use petgraph::visit::Bfs;
 use uuid::Uuid;
 
-use super::keys::{IdKey, ValueId};
-use super::prop_arena::{PropRuns, RunAt};
+use super::keys::{IdKey, SideKey, ValueId};
+use super::sides::Sides;
 use crate::event::{Event, Timestamp};
 
 /// The event that made a link.
@@ -125,12 +125,12 @@ impl EventRef {
     }
 }
 
-/// What both sides of a two-person merge held when it happened. The properties are runs
-/// of the store's [`LinkStore::records`].
+/// What both sides of a two-person merge held when it happened. The properties are sides
+/// of the store's [`LinkStore::sides`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct MergeRecord {
-    pub(crate) target_props: RunAt,
-    pub(crate) source_props: RunAt,
+    pub(crate) target_side: SideKey,
+    pub(crate) source_side: SideKey,
     pub(crate) target_created_at: Timestamp,
     pub(crate) source_created_at: Timestamp,
 }
@@ -170,23 +170,22 @@ pub(crate) struct Refusal {
 pub(crate) struct LinkStore {
     pub(crate) links: Vec<Link>,
     pub(crate) refusals: Vec<Refusal>,
-    /// The properties of the merge records.
-    pub(crate) records: PropRuns,
+    /// The properties of the merge records' sides.
+    pub(crate) sides: Sides,
 }
 
 impl LinkStore {
     /// Every value held by a merge record.
     pub(crate) fn values_in_use(&self, mark: &mut impl FnMut(ValueId)) {
-        for record in self.links.iter().filter_map(|l| l.merge.as_ref()) {
-            for prop in self
-                .records
-                .get(record.target_props)
-                .iter()
-                .chain(self.records.get(record.source_props))
-            {
-                mark(prop.value);
-            }
-        }
+        self.sides.values_in_use(mark);
+    }
+
+    /// The sides the merge records name.
+    pub(crate) fn record_sides(&self) -> impl Iterator<Item = SideKey> {
+        self.links
+            .iter()
+            .filter_map(|l| l.merge.as_ref())
+            .flat_map(|m| [m.target_side, m.source_side])
     }
 
     /// Removes every link of the ids of `leaving` and joins, for each of them in turn, the
@@ -244,39 +243,9 @@ impl LinkStore {
         self.links.retain(|l| !members.contains(&l.target));
     }
 
-    /// Removes from the merge records every value written by `writer`.
-    pub(crate) fn forget_writer(&mut self, writer: IdKey) {
-        for record in self.links.iter_mut().filter_map(|l| l.merge.as_mut()) {
-            self.records
-                .retain(&mut record.target_props, |p| p.writer != writer);
-            self.records
-                .retain(&mut record.source_props, |p| p.writer != writer);
-        }
-        self.compact_records();
-    }
-
     /// Removes the refusals that name `key`.
     pub(crate) fn forget_refusals_of(&mut self, key: IdKey) {
         self.refusals.retain(|r| r.target != key && r.source != key);
-    }
-
-    /// Drops the record properties that no link refers to any more (left by removed links
-    /// and by erasing), once they are most of the store.
-    pub(crate) fn compact_records(&mut self) {
-        let live: usize = self
-            .links
-            .iter()
-            .filter_map(|l| l.merge.as_ref())
-            .map(|m| m.target_props.len() + m.source_props.len())
-            .sum();
-        if self.records.len() > 2 * live + 4096 {
-            self.records.compact(
-                self.links
-                    .iter_mut()
-                    .filter_map(|l| l.merge.as_mut())
-                    .flat_map(|m| [&mut m.target_props, &mut m.source_props]),
-            );
-        }
     }
 }
 

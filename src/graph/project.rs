@@ -11,10 +11,11 @@ use uuid::Uuid;
 use super::forest::{Forest, Members};
 use super::groups::Groups;
 use super::interner::Interner;
-use super::keys::{IdKey, PersonKey, ValueId, reserve_gently};
+use super::keys::{IdKey, PersonKey, SideKey, ValueId, reserve_gently};
 use super::links::{Link, LinkStore, LinkWalk, MergeRecord, Refusal};
 use super::prop_arena::{InArena, PropArena, PropRange};
 use super::props::{Prop, Props};
+use super::sides::{NO_SIDE, renumber};
 use crate::error::EngineError;
 use crate::event::{Project, Timestamp};
 
@@ -37,6 +38,10 @@ pub(crate) struct Person {
     anchor: IdKey,
     /// How many distinct ids the person holds.
     ids: u32,
+    /// The longer side of the person's latest merge ([`NO_SIDE`] if none), which its next
+    /// side is a delta on. A `u32` rather than an `Option`, so that it fits the
+    /// padding of the struct.
+    side: u32,
 }
 
 impl Person {
@@ -57,7 +62,18 @@ impl Person {
             props,
             anchor,
             ids,
+            side: NO_SIDE,
         }
+    }
+
+    /// The person with the latest side a snapshot stored for it.
+    pub(crate) fn with_stored_side(self, side: u32) -> Person {
+        Person { side, ..self }
+    }
+
+    /// The longer side of the person's latest merge.
+    pub(crate) fn side(&self) -> Option<SideKey> {
+        (self.side != NO_SIDE).then_some(SideKey::from_raw(self.side))
     }
 
     /// The block of the project's arena holding the person's properties.
@@ -333,6 +349,7 @@ impl ProjectGraph {
             props,
             anchor: key,
             ids: 1,
+            side: NO_SIDE,
         };
         match filled.and_then(|()| self.add_person(key, person)) {
             Ok(slot) => Ok(slot),
@@ -415,12 +432,13 @@ impl ProjectGraph {
     /// Merges `source` into `target`: every id of `source` joins `target`, whose properties
     /// become `source`'s overlaid by its own, and `source`'s slot is freed. Returns the
     /// person that left, and the record of what both sides held, for the link that made the
-    /// merge (`add_link`).
+    /// merge (`add_link`); no record once the sides cannot be numbered any more (past
+    /// `u32::MAX - 1` of them, so never in practice).
     pub(crate) fn merge_persons(
         &mut self,
         target: PersonKey,
         source: PersonKey,
-    ) -> (Person, MergeRecord) {
+    ) -> (Person, Option<MergeRecord>) {
         let (t_anchor, s_anchor) = (self.person(target).anchor, self.person(source).anchor);
         let (a, b) = (
             self.forest.find_mut(t_anchor),
@@ -434,18 +452,38 @@ impl ProjectGraph {
         let Some(mut merged) = self.persons[source.index()].take() else {
             unreachable!("merge sources are live persons")
         };
-        let survivor_props = self.person(target).props;
-        let record = MergeRecord {
-            target_props: self.links.records.push(self.props.get(survivor_props)),
-            source_props: self.links.records.push(self.props.get(merged.props)),
-            target_created_at: self.person(target).created_at,
-            source_created_at: merged.created_at,
+        let survivor = self.person(target);
+        let (survivor_props, survivor_side) = (survivor.props, survivor.side());
+        let sides = &mut self.links.sides;
+        let target_side = sides.record(survivor_side, self.props.get(survivor_props));
+        let source_side = sides.record(merged.side(), self.props.get(merged.props));
+        let record = match (target_side, source_side) {
+            (Some(target_side), Some(source_side)) => Some(MergeRecord {
+                target_side,
+                source_side,
+                target_created_at: self.person(target).created_at,
+                source_created_at: merged.created_at,
+            }),
+            _ => None,
+        };
+        // The survivor's next side is a delta on the longer of the two: the merged list
+        // differs from it by at most the shorter one. Always taking the survivor's own would
+        // cost a person absorbed again and again the whole of what it absorbed each time
+        // (a list of k persons growing by one merge at a time, each merged into a new
+        // one-property person, stored k²/2 entries).
+        let longer = if merged.props.len() > survivor_props.len() {
+            source_side.or(target_side)
+        } else {
+            target_side.or(source_side)
         };
         let props = Props::overlay(self.props.get(merged.props), self.props.get(survivor_props));
         self.props.clear(&mut merged.props);
         self.set_person_props(target, props.entries());
         let survivor = self.person_mut(target);
         survivor.ids = survivor.ids.saturating_add(merged.ids);
+        if let Some(side) = longer {
+            survivor.side = side.raw();
+        }
         (merged, record)
     }
 
@@ -528,10 +566,29 @@ impl ProjectGraph {
         self.person_mut(person).anchor = key;
     }
 
-    /// Drops the merge records' properties that no link refers to any more, once they are
-    /// most of the store. Edits call it last, once they have read the records they need.
+    /// Drops the sides that no merge record or person reaches any more, and packs their
+    /// entries once those are most of the store. Edits call it last, once they have read
+    /// the records they need. It walks every link, person and side of the project, as the
+    /// edits' other steps walk every link.
     pub(crate) fn compact_records(&mut self) {
-        self.links.compact_records();
+        let roots = self
+            .links
+            .record_sides()
+            .chain(self.persons.iter().flatten().filter_map(Person::side));
+        if let Some(map) = self.links.sides.renumbering(roots) {
+            self.links.sides.keep(&map);
+            for record in self.links.links.iter_mut().filter_map(|l| l.merge.as_mut()) {
+                renumber(&map, &mut record.target_side);
+                renumber(&map, &mut record.source_side);
+            }
+            for person in self.persons.iter_mut().flatten() {
+                if let Some(mut side) = person.side() {
+                    renumber(&map, &mut side);
+                    person.side = side.raw();
+                }
+            }
+        }
+        self.links.sides.compact_if_sparse();
     }
 
     /// Gives the person of a set of ids without one: a new person on `anchor`, which must
@@ -559,6 +616,7 @@ impl ProjectGraph {
             props: range,
             anchor,
             ids,
+            side: NO_SIDE,
         };
         match self.add_person(anchor, person) {
             Ok(slot) => Some(slot),
@@ -586,7 +644,7 @@ impl ProjectGraph {
             self.personless[key.index()] = false;
         }
         self.free_person(person);
-        self.links.compact_records();
+        self.compact_records();
     }
 
     /// Empties the slot of `person`, gives its properties' block back and frees the slot.
@@ -605,9 +663,10 @@ impl ProjectGraph {
         for person in self.persons.iter_mut().flatten() {
             self.props.retain(&mut person.props, |p| p.writer != key);
         }
-        self.links.forget_writer(key);
+        self.links.sides.forget_writer(key);
         self.links.forget_refusals_of(key);
         self.personless[key.index()] = false;
         self.ids.erase(key.raw());
+        self.compact_records();
     }
 }

@@ -311,7 +311,8 @@ impl PropStore for InArena<'_> {
     }
 }
 
-/// Properties sorted by key without repeats, stored back to back: what merge records keep.
+/// Properties sorted by key without repeats, stored back to back: what the sides of merge
+/// records keep (`sides.rs`).
 /// Runs are appended and only ever shrink in place (erasing an id); removing records
 /// leaves their entries behind until [`PropRuns::compact`].
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -335,6 +336,10 @@ impl RunAt {
     pub(crate) fn len(self) -> usize {
         self.len as usize
     }
+
+    pub(crate) fn start(self) -> usize {
+        self.start
+    }
 }
 
 impl PropRuns {
@@ -345,6 +350,11 @@ impl PropRuns {
 
     pub(crate) fn get(&self, at: RunAt) -> &[Prop] {
         &self.entries[at.start..at.start + at.len as usize]
+    }
+
+    /// The entries of the run at `at`, to change in place.
+    pub(crate) fn get_mut(&mut self, at: RunAt) -> &mut [Prop] {
+        &mut self.entries[at.start..at.start + at.len as usize]
     }
 
     /// Appends `props`, a person's properties (so fewer than `u32::MAX`).

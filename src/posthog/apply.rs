@@ -704,13 +704,7 @@ impl Step<'_, '_> {
         if let Some((size, trim)) = refused {
             self.size_warning(Cause::Write, size, trim.map(|t| t.size));
         }
-        self.add_link(
-            event,
-            target_key,
-            source_key,
-            LinkEffect::Merged,
-            Some(record),
-        );
+        self.add_link(event, target_key, source_key, LinkEffect::Merged, record);
         self.outcome.person = Some(uuid);
         if self.record {
             self.outcome.changes.push(Change::PersonsMerged {

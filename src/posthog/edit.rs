@@ -210,22 +210,20 @@ fn split_component(
     // Which side of the merge record each part is: the record's target id tells.
     let (departing_snapshot, staying_snapshot) = match record {
         Some((target, m)) if departing_set.contains(&target) => (
-            Some((m.target_props, m.target_created_at)),
-            Some((m.source_props, m.source_created_at)),
+            Some((m.target_side, m.target_created_at)),
+            Some((m.source_side, m.source_created_at)),
         ),
         Some((_, m)) => (
-            Some((m.source_props, m.source_created_at)),
-            Some((m.target_props, m.target_created_at)),
+            Some((m.source_side, m.source_created_at)),
+            Some((m.target_side, m.target_created_at)),
         ),
         None => (None, None),
     };
     let old_version = graph.person(person).version;
     let old_props: Vec<Prop> = graph.props_of(graph.person(person)).to_vec();
-    let records = &graph.links().records;
-    let recorded = |run| Props::from_sorted(records.get(run).to_vec());
-
+    let sides = &graph.links().sides;
     let mut departing_props = departing_snapshot
-        .and_then(|(p, _)| recorded(p))
+        .and_then(|(side, _)| Props::from_sorted(sides.materialise(side)))
         .unwrap_or_default();
     // The old properties written by ids of the departing part (`true`) or not (`false`).
     let written_by_departing = |departing: bool| -> Vec<Prop> {
@@ -243,17 +241,16 @@ fn split_component(
     );
 
     let restored: Vec<_> = staying_snapshot
-        .map(|(snapshot, _)| {
-            records
-                .get(snapshot)
-                .iter()
+        .map(|(side, _)| {
+            sides
+                .materialise(side)
+                .into_iter()
                 .filter(|p| {
                     // The properties are sorted by key, each key once.
                     old_props
                         .binary_search_by_key(&p.key, |q| q.key)
                         .is_ok_and(|i| departing_set.contains(&old_props[i].writer))
                 })
-                .copied()
                 .collect()
         })
         .unwrap_or_default();

@@ -1,14 +1,14 @@
 //! Snapshots: an engine's whole state in one versioned, checksummed file, saved atomically
 //! and loaded with every invariant checked. This module is the only one that knows bincode.
 //!
-//! # Layout (format version 3)
+//! # Layout (format version 4)
 //!
 //! A 28-byte header, all integers little-endian:
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `b"IDGRAPH\0"` |
-//! | 8 | 4 | format version, `3` |
+//! | 8 | 4 | format version, `4` |
 //! | 12 | 4 | flags, `0` (no flag is defined yet; a set bit is refused) |
 //! | 16 | 8 | body length in bytes |
 //! | 24 | 4 | CRC-32 (IEEE) of bytes 8..24 followed by the body |
@@ -19,9 +19,12 @@
 //! per project the id arena (one text array plus end offsets), the union-find `parent`,
 //! `rank` and member-list `next` arrays, `person_at`, a personless bitmap, the person
 //! records as columns (uuid, created_at, version, flags, anchor), the properties as
-//! per-person runs of key numbers plus a pre-order value stream, and the groups sorted by
-//! (type index, key). Everything is written in dense-index order, so the same graph always
-//! gives the same bytes, whatever the process's hash seeds.
+//! per-person runs of key numbers plus a pre-order value stream, the groups sorted by
+//! (type index, key), the links with their merge records, and the records' sides as a table
+//! (each side whole or a delta on an earlier side: its base, its rows that set a key among
+//! the record property rows, the keys it removes, and each person slot's latest side).
+//! Everything is written in dense-index order, so the same graph always gives the same
+//! bytes, whatever the process's hash seeds.
 //!
 //! The checksum covers the version, the flags and the length as well as the body, so a
 //! flipped bit anywhere but the magic reads as [`SnapshotError::ChecksumMismatch`],
@@ -31,8 +34,14 @@
 //! PostHog's name, beside their counts (format 2 held one count per kind, in the order the
 //! kinds had then), so that a new kind of warning changes no file; and its checksum covers
 //! the version (format 2's covered bytes 12..24), so that no flipped bit makes a format 3
-//! file read as format 2. This build reads both and writes format 3; the golden files
-//! `tests/fixtures/snapshot_v2.idg` and `snapshot_v3.idg` pin them.
+//! file read as format 2. Format 4 differs from format 3 in its merge records: format 3 kept
+//! both sides' whole property lists per record (the link record held their row counts),
+//! which grows with merges × properties; format 4's link records name sides of the table
+//! above, and a side that a delta describes stores only what changed (`graph/sides.rs`).
+//! This build reads formats 2, 3 and 4 (an older file's sides load whole, and each
+//! person's latest side is the longer side of the newest record inside it) and writes
+//! format 4; the golden files `tests/fixtures/snapshot_v2.idg`, `snapshot_v3.idg` and
+//! `snapshot_v4.idg` pin them.
 //!
 //! Version 1 (columns for persons, properties and links) was never released; a version 1
 //! file is refused with [`SnapshotError::UnsupportedVersion`].
@@ -53,8 +62,11 @@ use crate::error::{InvalidSnapshot, SnapshotError};
 
 const MAGIC: [u8; 8] = *b"IDGRAPH\0";
 /// The format this build writes.
-pub(super) const VERSION: u32 = 3;
-/// The older format this build still reads: its warning counters are in kind order, and
+pub(super) const VERSION: u32 = 4;
+/// The older format whose merge records keep both sides whole, which this build still
+/// reads.
+const VERSION_3: u32 = 3;
+/// The oldest format this build still reads: its warning counters are in kind order, and
 /// its checksum does not cover the version.
 const VERSION_2: u32 = 2;
 /// Where the bytes the checksum of format 3 covers begin: the version.
@@ -225,7 +237,7 @@ impl Header {
         u32::from_le_bytes([b[24], b[25], b[26], b[27]])
     }
 
-    /// The bytes the checksum covers besides the body: from the version on in format 3,
+    /// The bytes the checksum covers besides the body: from the version on from format 3,
     /// so that a flipped version bit cannot pass for format 2; the flags and length in
     /// format 2.
     fn covered(&self) -> &[u8] {
@@ -255,7 +267,7 @@ fn read_header<R: Read>(reader: &mut R) -> Result<Header, SnapshotError> {
         return Err(SnapshotError::Truncated);
     }
     let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if version != VERSION && version != VERSION_2 {
+    if ![VERSION, VERSION_3, VERSION_2].contains(&version) {
         return Err(SnapshotError::UnsupportedVersion {
             found: version,
             expected: VERSION,

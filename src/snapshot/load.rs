@@ -4,20 +4,20 @@
 use hashbrown::HashMap;
 
 use super::codes::{LINK_KINDS, PROJECT_DEFAULT, PROJECT_TEAM, PROJECT_TOKEN, REASONS, code_in};
+use super::load_sides::{Legacy, sides_in};
 use super::load_values::{StrsIn, ValuesIn};
-use super::prepare::{Prepared, PreparedForest, PreparedIds, PreparedPersons};
+use super::prepare::{PersonCols, Prepared, PreparedForest, PreparedIds, PreparedPersons};
 use super::records::{CheckedRows, Links, PropRows, uuid_of};
-use super::rows::{RowVerdict, no_value, rows_fit_owners};
-use super::schema::{Arena, Body, Named, ProjectBody, Warnings};
+use super::rows::{RowVerdict, no_value};
+use super::schema::{Arena, Body, Named, ProjectBody, RecordSides, Warnings};
 use super::wire::take_col;
 use crate::engine::{Counters, Engine};
 use crate::error::{InvalidSnapshot as Kind, SnapshotError, SnapshotSection as Section};
 use crate::event::{Project, Timestamp};
-use crate::graph::PropRuns;
 use crate::graph::{EventRef, Link, LinkStore, Refusal};
 use crate::graph::{Group, Groups, MAX_GROUP_TYPES};
 use crate::graph::{IdKey, Interner, Unfinished};
-use crate::graph::{NO_PERSON, ProjectGraph, ProjectParts, Projects, Sets};
+use crate::graph::{NO_PERSON, NO_SIDE, ProjectGraph, ProjectParts, Projects, Sets};
 use crate::posthog::Config;
 use crate::posthog::WarningKind;
 
@@ -127,24 +127,22 @@ fn decode<T: Copy>(table: &[T], code: u8, unknown: fn(u8) -> Kind) -> Result<T, 
     code_in(table, code).ok_or_else(|| invalid(unknown(code)))
 }
 
-/// The links and refusals of a project: every link inside one person, every id in range.
+/// The links, refusals and merge record sides of a project: every link inside one person,
+/// every id in range; with the highest value slot the sides name.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of one project's links, as decoded"
+)]
 fn links_in(
     dto: &ProjectBody<'static>,
-    person_at: &[u32],
-    links: Vec<Link>,
+    cols: &mut PersonCols,
+    (links, legacy): (Vec<Link>, Option<Vec<u32>>),
+    stored: RecordSides<'static>,
     record_props: CheckedRows,
     sets: &Sets,
+    keys: usize,
 ) -> Result<(LinkStore, Option<u32>), SnapshotError> {
-    let runs = || {
-        links
-            .iter()
-            .filter_map(|l| l.merge.as_ref())
-            .flat_map(|m| [&m.target_props, &m.source_props])
-    };
-    let records = PropRuns::from_packed(record_props.rows, runs())
-        .ok_or_else(|| invalid(Kind::RecordPropertyCountsDiffer))?;
-    let falls = RowVerdict::falls_at_starts(runs().map(|&run| records.get(run)));
-    let max_value = rows_fit_owners(record_props.verdict, falls)?;
+    let person_at = &cols.person_at;
     for link in &links {
         let (target, source) = (link.target, link.source);
         let (Some(&root), Some(&source_root)) =
@@ -156,6 +154,32 @@ fn links_in(
             return Err(invalid(Kind::LinkAcrossPersons));
         }
     }
+    // Every link is inside a person: the survivor of each legacy record's merge holds its
+    // target id, and took the longer side as its latest, as a merge does.
+    let legacy = legacy.map(|lens| {
+        let mut person_side = vec![NO_SIDE; cols.persons.len()];
+        for (i, link) in links.iter().filter(|l| l.merge.is_some()).enumerate() {
+            let slot = person_at[sets.root[link.target.index()] as usize] as usize;
+            let (target, source) = (2 * i, 2 * i + 1);
+            let longer = if lens.get(source) > lens.get(target) {
+                source
+            } else {
+                target
+            };
+            if let (Some(side), Ok(raw)) = (person_side.get_mut(slot), u32::try_from(longer)) {
+                *side = raw;
+            }
+        }
+        Legacy { lens, person_side }
+    });
+    let (sides, max_value) = sides_in(
+        &links,
+        &mut cols.persons,
+        legacy,
+        stored,
+        record_props,
+        keys,
+    )?;
     let key = |raw: u32| -> Result<IdKey, SnapshotError> {
         if (raw as usize) < sets.root.len() {
             Ok(IdKey::from_raw(raw))
@@ -200,7 +224,7 @@ fn links_in(
     let store = LinkStore {
         links,
         refusals,
-        records,
+        sides,
     };
     Ok((store, max_value))
 }
@@ -213,7 +237,7 @@ fn take_rows(rows: &mut PropRows<'static>) -> CheckedRows {
     };
     match std::mem::replace(rows, PropRows::In(empty())) {
         PropRows::In(checked) => checked,
-        PropRows::Persons(..) | PropRows::Records(..) => empty(),
+        PropRows::Persons(..) | PropRows::Sides(..) => empty(),
     }
 }
 
@@ -224,11 +248,12 @@ fn graph_in(
     ids: PreparedIds,
     forest: PreparedForest,
     persons: PreparedPersons,
+    keys: usize,
 ) -> Result<(ProjectGraph, Option<u32>), SnapshotError> {
     let project = project_in(&dto)?;
     let mut values = ValuesIn::new(&dto.values)?;
     let n = forest.len;
-    let PreparedPersons { cols, checked } = persons;
+    let PreparedPersons { mut cols, checked } = persons;
     if ids.len != n || cols.person_at.len() != n {
         return Err(invalid(Kind::IdColumnsDiffer));
     }
@@ -242,11 +267,13 @@ fn graph_in(
         .ok_or_else(|| invalid(Kind::ForestNotAForest))?;
     let (props, person_max) = checked.ok_or_else(unprepared)??;
     let links = match std::mem::replace(&mut dto.links, Links::In(Vec::new())) {
-        Links::In(links) => links,
-        Links::Out(_) => Vec::new(),
+        Links::In(links) => (links, None),
+        Links::Legacy(links, lens) => (links, Some(lens)),
+        Links::Out(_) => (Vec::new(), None),
     };
     let record_props = take_rows(&mut dto.record_props);
-    let (links, record_max) = links_in(&dto, &cols.person_at, links, record_props, &sets)?;
+    let stored = std::mem::replace(&mut dto.sides, RecordSides::Legacy);
+    let (links, record_max) = links_in(&dto, &mut cols, links, stored, record_props, &sets, keys)?;
     drop(sets);
     let groups = groups_in(&dto, &mut values)?;
     values.finish()?;
@@ -302,7 +329,7 @@ pub(super) fn engine(
         else {
             return Err(unprepared());
         };
-        let (graph, max_value) = graph_in(dto, ids, forest, persons)?;
+        let (graph, max_value) = graph_in(dto, ids, forest, persons, prop_keys.len())?;
         if max_value.is_some_and(|v| v as usize >= values.slots()) {
             return Err(no_value());
         }

@@ -8,6 +8,7 @@ mod context;
 mod dto;
 mod file;
 mod load;
+mod load_sides;
 mod load_values;
 mod prepare;
 mod records;

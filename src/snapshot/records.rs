@@ -14,10 +14,10 @@ use super::context::DecodeContext;
 use super::rows::{RowCheck, RowVerdict};
 use super::wire::{Chunks, decode_array, decode_elems_seeing, decode_len, initial_rows, take8};
 use crate::event::Timestamp;
-use crate::graph::IdKey;
 use crate::graph::{
-    EventRef, Link, MergeRecord, Person, Prop, PropArena, PropRange, PropRuns, RunAt,
+    EventRef, Link, MergeRecord, Person, Prop, PropArena, PropRange, SideKey, Sides,
 };
+use crate::graph::{IdKey, is_removal};
 
 /// Bit 0 of a person's flags: identified.
 const IDENTIFIED: u8 = 1;
@@ -132,11 +132,15 @@ impl Decode<DecodeContext> for Persons<'static> {
 
 /// A link record: bincode's legacy encoding of `(target: u32, source: u32, kind: u8,
 /// effect: u8, ordinal: u64, time: i64, uuid: [u8; 16], record: Option<(target_created_at:
-/// i64, source_created_at: i64, target_props: u32, source_props: u32)>)`, the nil uuid for
-/// none and the last two being how many of the project's record property rows are each
-/// side's.
+/// i64, source_created_at: i64, target: u32, source: u32)>)`, the nil uuid for none. The
+/// last two are the record's sides: from format 4 their numbers in the project's side
+/// table; in formats 2 and 3, how many of the project's record property rows are each
+/// side's, which the load makes full sides numbered in link order.
 const LINK_SIZE: usize = 42;
 const RECORD_SIZE: usize = 24;
+
+/// The first format whose link records name sides.
+pub(super) const SIDES_FROM: u32 = 4;
 
 fn put_link<W: Writer>(link: &Link, chunks: &mut Chunks<'_, W>) -> Result<(), EncodeError> {
     let out = chunks.next::<LINK_SIZE>()?;
@@ -153,39 +157,53 @@ fn put_link<W: Writer>(link: &Link, chunks: &mut Chunks<'_, W>) -> Result<(), En
             out[0] = 1;
             out[1..9].copy_from_slice(&record.target_created_at.unix_micros().to_le_bytes());
             out[9..17].copy_from_slice(&record.source_created_at.unix_micros().to_le_bytes());
-            let len = |run: RunAt| u32::try_from(run.len()).unwrap_or(u32::MAX);
-            out[17..21].copy_from_slice(&len(record.target_props).to_le_bytes());
-            out[21..].copy_from_slice(&len(record.source_props).to_le_bytes());
+            out[17..21].copy_from_slice(&record.target_side.raw().to_le_bytes());
+            out[21..].copy_from_slice(&record.source_side.raw().to_le_bytes());
         }
         None => chunks.next::<1>()?[0] = 0,
     }
     Ok(())
 }
 
-/// A link read back, the properties of its record from `start` in the project's record
-/// property rows; returns it with where the next record's properties start.
-fn get_link<D: Decoder>(decoder: &mut D, start: usize) -> Result<(Link, usize), DecodeError> {
+/// A link read back. In formats before 4, `legacy` gets the property counts of the
+/// record's two sides, which are numbered as the next two sides of the table it makes.
+fn get_link<D: Decoder>(
+    decoder: &mut D,
+    legacy: Option<&mut Vec<u32>>,
+) -> Result<Link, DecodeError> {
     let b: [u8; LINK_SIZE] = decode_array(decoder)?;
-    let (merge, next) = match u8::decode(decoder)? {
-        0 => (None, start),
+    let merge = match u8::decode(decoder)? {
+        0 => None,
         1 => {
             let r: [u8; RECORD_SIZE] = decode_array(decoder)?;
             let target = u32::from_le_bytes([r[16], r[17], r[18], r[19]]);
             let source = u32::from_le_bytes([r[20], r[21], r[22], r[23]]);
-            let source_start = start.saturating_add(target as usize);
-            let record = MergeRecord {
-                target_props: RunAt::exact(start, target),
-                source_props: RunAt::exact(source_start, source),
+            let (target_side, source_side) = match legacy {
+                None => (SideKey::from_raw(target), SideKey::from_raw(source)),
+                Some(lens) => {
+                    let next = |lens: &Vec<u32>| {
+                        SideKey::new(lens.len())
+                            .map_err(|_| DecodeError::Other("more merge records than sides"))
+                    };
+                    let target_side = next(lens)?;
+                    lens.push(target);
+                    let source_side = next(lens)?;
+                    lens.push(source);
+                    (target_side, source_side)
+                }
+            };
+            Some(MergeRecord {
+                target_side,
+                source_side,
                 target_created_at: Timestamp::from_unix_micros(i64::from_le_bytes(take8(&r[..8]))),
                 source_created_at: Timestamp::from_unix_micros(i64::from_le_bytes(take8(
                     &r[8..16],
                 ))),
-            };
-            (Some(record), source_start.saturating_add(source as usize))
+            })
         }
         _ => return Err(DecodeError::Other("an option tag other than 0 or 1")),
     };
-    let link = Link {
+    Ok(Link {
         target: IdKey::from_raw(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
         source: IdKey::from_raw(u32::from_le_bytes([b[4], b[5], b[6], b[7]])),
         kind: code_in(&LINK_KINDS, b[8]).ok_or(DecodeError::Other("unknown link kind code"))?,
@@ -196,25 +214,26 @@ fn get_link<D: Decoder>(decoder: &mut D, start: usize) -> Result<(Link, usize), 
             uuid: uuid_of(&b[26..]),
         },
         merge,
-    };
-    Ok((link, next))
+    })
 }
 
 /// A project's links in the order they were made, as a `Vec` of link records. Read back
-/// straight into the engine's link vector, each record's properties being the next runs of
-/// the project's record property rows.
+/// straight into the engine's link vector.
 pub(super) enum Links<'a> {
     /// Saving: the project's links.
     Out(&'a [Link]),
     /// Loading, and tests that rewrite a body.
     In(Vec<Link>),
+    /// Loading a format before 4: the links, and the property counts of their records'
+    /// sides in link order, target's then source's.
+    Legacy(Vec<Link>, Vec<u32>),
 }
 
 impl Encode for Links<'_> {
     fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
         let links = match self {
             Links::Out(links) => links,
-            Links::In(links) => &links[..],
+            Links::In(links) | Links::Legacy(links, _) => &links[..],
         };
         let mut chunks = Chunks::new(encoder.writer());
         chunks.u64(links.len() as u64)?;
@@ -229,13 +248,14 @@ impl Decode<DecodeContext> for Links<'static> {
     fn decode<D: Decoder<Context = DecodeContext>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let len = decode_len(decoder)?;
         let mut links = Vec::with_capacity(initial_rows(len, decoder.context().reserve));
-        let mut props = 0;
+        let mut legacy = (decoder.context().version < SIDES_FROM).then(Vec::new);
         for _ in 0..len {
-            let (link, next) = get_link(decoder, props)?;
-            props = next;
-            links.push(link);
+            links.push(get_link(decoder, legacy.as_mut())?);
         }
-        Ok(Links::In(links))
+        Ok(match legacy {
+            Some(lens) => Links::Legacy(links, lens),
+            None => Links::In(links),
+        })
     }
 }
 
@@ -244,9 +264,9 @@ impl Decode<DecodeContext> for Links<'static> {
 pub(super) enum PropRows<'a> {
     /// Saving: every live person's properties, in slot order.
     Persons(&'a PropArena, &'a [Option<Person>]),
-    /// Saving: the target's then the source's properties of every merge record, in link
-    /// order.
-    Records(&'a PropRuns, &'a [Link]),
+    /// Saving: the entries of every merge record side other than its removal markers, in
+    /// side order.
+    Sides(&'a Sides),
     /// Loading, and tests that rewrite a body.
     In(CheckedRows),
 }
@@ -270,10 +290,11 @@ impl PropRows<'_> {
                     each(arena.get(person.props()))?;
                 }
             }
-            PropRows::Records(runs, links) => {
-                for record in links.iter().filter_map(|l| l.merge.as_ref()) {
-                    each(runs.get(record.target_props))?;
-                    each(runs.get(record.source_props))?;
+            PropRows::Sides(sides) => {
+                for (_, run) in sides.iter() {
+                    for sets in run.split(is_removal) {
+                        each(sets)?;
+                    }
                 }
             }
             PropRows::In(checked) => each(&checked.rows)?,

@@ -7,12 +7,14 @@ use super::codes::{
     TAG_INT, TAG_NULL, TAG_OBJECT, TAG_STRING, TAG_TRUE, TAG_UINT, link_kind_code, reason_code,
 };
 use super::records::{Links, Persons, PropRows, uuid_bytes};
-use super::schema::{Arena, Body, Named, ProjectBody, Strs, Values, Warnings};
+use super::schema::{
+    Arena, Body, Named, ProjectBody, RecordSides, SideCols, Strs, Values, Warnings,
+};
 use super::wire::{Col, Seq};
 use crate::engine::Engine;
 use crate::error::{InvalidSnapshot as Kind, SnapshotError};
 use crate::event::{Number, Project, Value};
-use crate::graph::{EventRef, Group, Interner, ProjectGraph};
+use crate::graph::{EventRef, Group, Interner, NO_SIDE, Person, ProjectGraph, SideKey, is_removal};
 
 fn invalid(kind: Kind) -> SnapshotError {
     SnapshotError::invalid(kind)
@@ -186,7 +188,8 @@ fn project_out(graph: &ProjectGraph) -> Result<ProjectBody<'_>, SnapshotError> {
         group_versions: Col::owned(group_versions),
         values: values.into_dto(),
         links: Links::Out(&graph.links().links),
-        record_props: PropRows::Records(&graph.links().records, &graph.links().links),
+        record_props: PropRows::Sides(&graph.links().sides),
+        sides: RecordSides::Cols(sides_out(graph)),
         refusal_target: Col::owned(refusals.iter().map(|r| r.target.raw()).collect()),
         refusal_source: Col::owned(refusals.iter().map(|r| r.source.raw()).collect()),
         refusal_kind: Col::owned(refusals.iter().map(|r| link_kind_code(r.kind)).collect()),
@@ -195,6 +198,43 @@ fn project_out(graph: &ProjectGraph) -> Result<ProjectBody<'_>, SnapshotError> {
         refusal_time: Col::owned(refusal_events.times),
         refusal_uuids: Col::owned(refusal_events.uuids),
     })
+}
+
+/// The side table of a project's merge records as columns; the entries that set a key go
+/// to the record property rows.
+fn sides_out(graph: &ProjectGraph) -> SideCols<'static> {
+    let sides = &graph.links().sides;
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let (mut base, mut sets, mut removals) = (
+        Vec::with_capacity(sides.len()),
+        Vec::with_capacity(sides.len()),
+        Vec::with_capacity(sides.len()),
+    );
+    let mut removed = Vec::new();
+    for (side, run) in sides.iter() {
+        base.push(side.base().map_or(NO_SIDE, SideKey::raw));
+        let before = removed.len();
+        removed.extend(run.iter().filter(|p| is_removal(p)).map(|p| p.key.raw()));
+        let gone = removed.len() - before;
+        sets.push(count(run.len() - gone));
+        removals.push(count(gone));
+    }
+    let person_side = graph
+        .person_slots()
+        .iter()
+        .map(|slot| {
+            slot.as_ref()
+                .and_then(Person::side)
+                .map_or(NO_SIDE, SideKey::raw)
+        })
+        .collect();
+    SideCols {
+        base: Col::owned(base),
+        sets: Col::owned(sets),
+        removals: Col::owned(removals),
+        removed: Col::owned(removed),
+        person_side: Col::owned(person_side),
+    }
 }
 
 /// Event references flattened into columns.

@@ -10,7 +10,7 @@ use bincode::{Decode, Encode};
 
 use super::context::DecodeContext;
 use super::dto::dto;
-use super::records::{Links, Persons, PropRows};
+use super::records::{Links, Persons, PropRows, SIDES_FROM};
 use super::schedule;
 use super::wire::{Col, Seq};
 
@@ -21,6 +21,7 @@ pub(super) enum Field {
     Strs(StrsField),
     Values(ValuesField),
     Named(NamedField),
+    SideCols(SideColsField),
     ProjectBody(ProjectField),
     Body(BodyField),
 }
@@ -92,6 +93,54 @@ impl Decode<DecodeContext> for Warnings<'static> {
 }
 
 dto! {
+    /// The sides of a project's merge records (format 4), in the order they were made: each
+    /// side either full or a delta on an earlier side, its base (`graph/sides.rs`).
+    #[derive(Default)]
+    struct SideCols / SideColsField {
+        /// Each side's base, `u32::MAX` for a full side.
+        base: Col<'a, u32>,
+        /// How many of the record property rows are each side's: its entries that set a key.
+        sets: Col<'a, u32>,
+        /// How many of `removed` are each side's.
+        removals: Col<'a, u32>,
+        /// The keys each delta removes from its base's list, side after side, each side's
+        /// sorted.
+        removed: Col<'a, u32>,
+        /// Each person slot's latest side, the base of its next one; `u32::MAX` for none and
+        /// for free slots.
+        person_side: Col<'a, u32>,
+    }
+}
+
+/// The merge record sides. Formats 2 and 3 have no such field: each record's two sides
+/// are full, their rows counted in the link records.
+pub(super) enum RecordSides<'a> {
+    /// Format 4.
+    Cols(SideCols<'a>),
+    /// Formats 2 and 3.
+    Legacy,
+}
+
+impl Encode for RecordSides<'_> {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        match self {
+            RecordSides::Cols(cols) => cols.encode(encoder),
+            RecordSides::Legacy => Ok(()),
+        }
+    }
+}
+
+impl Decode<DecodeContext> for RecordSides<'static> {
+    fn decode<D: Decoder<Context = DecodeContext>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        if decoder.context().version < SIDES_FROM {
+            Ok(RecordSides::Legacy)
+        } else {
+            Ok(RecordSides::Cols(Decode::decode(decoder)?))
+        }
+    }
+}
+
+dto! {
     /// One project's graph. Persons are in slot order; groups are sorted by (type index,
     /// key).
     struct ProjectBody / ProjectField {
@@ -121,8 +170,10 @@ dto! {
         /// One object per group holding its properties.
         values: Values<'a>,
         links: Links<'a>,
-        /// The properties of each merge record, target's then source's, in link order.
+        /// The entries of the merge record sides that set a key, in side order (formats 2
+        /// and 3: each record's target's then source's properties, in link order).
         record_props: PropRows<'a>,
+        sides: RecordSides<'a>,
         /// Refused merges, in the order they were refused.
         refusal_target: Col<'a, u32>,
         refusal_source: Col<'a, u32>,
@@ -135,7 +186,8 @@ dto! {
 }
 
 dto! {
-    /// The whole body of a snapshot (versions 2 and 3 differ only in `warnings`).
+    /// The whole body of a snapshot (versions 2 and 3 differ only in `warnings`, 3 and 4 in
+    /// the merge record sides).
     struct Body / BodyField {
         position: Col<'a, u8>,
         lift_properties: bool,

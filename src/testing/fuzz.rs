@@ -4,19 +4,19 @@
 
 use crate::{Engine, Event, Project, Snapshot, SnapshotError};
 
-/// The header of a format version 2 snapshot (see `src/snapshot/file.rs`; this build still
-/// reads format 2): magic, version,
-/// flags, body length, then the CRC-32 of the flags, the length and the body.
+/// The header of a snapshot of the format this build writes, version 4 (see
+/// `src/snapshot/file.rs`): magic, version, flags, body length, then the CRC-32 of the
+/// version, the flags, the length and the body.
 pub(crate) fn with_header(body: &[u8]) -> Vec<u8> {
-    let mut flags_and_len = [0u8; 12];
-    flags_and_len[4..].copy_from_slice(&(body.len() as u64).to_le_bytes());
+    let mut covered = [0u8; 16];
+    covered[..4].copy_from_slice(&4u32.to_le_bytes());
+    covered[8..].copy_from_slice(&(body.len() as u64).to_le_bytes());
     let mut crc = crc32fast::Hasher::new();
-    crc.update(&flags_and_len);
+    crc.update(&covered);
     crc.update(body);
     let mut bytes = Vec::with_capacity(28 + body.len());
     bytes.extend_from_slice(b"IDGRAPH\0");
-    bytes.extend_from_slice(&2u32.to_le_bytes());
-    bytes.extend_from_slice(&flags_and_len);
+    bytes.extend_from_slice(&covered);
     bytes.extend_from_slice(&crc.finalize().to_le_bytes());
     bytes.extend_from_slice(body);
     bytes
@@ -48,7 +48,7 @@ impl std::io::Read for Trickle<'_> {
 }
 
 /// The `snapshot_load` check: `data`'s first byte picks how the rest is read (bit 0 clear: a
-/// whole file; set: a body under a valid version 2 header) and how the reader hands it over
+/// whole file; set: a body under a valid header of the format this build writes) and how the reader hands it over
 /// (bit 1 clear: all at once; set: at most 1 to 16 bytes a call, from the bits above).
 /// Loading never panics and gives an
 /// error or an engine that dumps, round-trips through save and load to the same state, and
@@ -196,6 +196,21 @@ mod tests {
     use crate::Engine;
 
     const GOLDEN: &[u8] = include_bytes!("../../tests/fixtures/snapshot_v2.idg");
+    const REGRESSIONS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/regressions/snapshot_load"
+    );
+
+    /// The regression inputs are bodies of the format this build writes, under the header
+    /// mode 1 gives them: each loads, so that replaying one reaches the state it pins.
+    #[test]
+    fn the_regression_inputs_load_under_the_header_of_mode_1() {
+        for entry in std::fs::read_dir(REGRESSIONS).unwrap() {
+            let input = std::fs::read(entry.unwrap().path()).unwrap();
+            assert_eq!(input[0], 1);
+            assert!(Engine::load_from_bytes(&super::with_header(&input[1..])).is_ok());
+        }
+    }
 
     /// The golden file loads alike handed over a byte at a time up to whole, and passes
     /// the `snapshot_load` check in each of the modes that read it as a whole file.

@@ -1,0 +1,330 @@
+//! What each side of a merge held, kept for `unlink`, stored as what changed since the
+//! same person's previous side rather than as a copy.
+//!
+//! A person that absorbs k persons one at a time holds up to 2k properties at each of its k
+//! merges: a copy of both sides per merge is O(k²) entries (k = 8,000 took 1.2 GB). Here a
+//! side is either full, the sorted list itself, or a delta on a base, the longer of the two
+//! sides recorded at the person's previous merge (the list the person came out of it with
+//! differs from that one by at most the shorter): the entries of the list that the base's
+//! list lacks or holds with another writer or value, and a removal marker for each key of
+//! the base that the list lacks. A delta is exact whatever its base holds, so a base that
+//! the person has drifted far from only costs room, never correctness.
+//!
+//! A chain of deltas is cut by a full side once the deltas since the last full one would
+//! hold more entries than the list itself. So materialising a side reads O(its list)
+//! entries, the order of what the merge that recorded it already cost, and every full side
+//! is paid for by at least as many delta entries before it: storage is linear in what the
+//! merges changed.
+
+use super::keys::{IdKey, PropKey, SideKey, ValueId, reserve_gently};
+use super::prop_arena::{PropRuns, RunAt};
+use super::props::{Prop, Props};
+
+/// Marks "no side": the base of a full side, the side of a person never merged.
+pub(crate) const NO_SIDE: u32 = u32::MAX;
+
+/// The value of a removal marker. No stored value has this slot: `ValueId::new` stops at
+/// `u32::MAX - 1`.
+const REMOVED: ValueId = ValueId::from_raw(u32::MAX);
+
+/// The entry of a delta that says the base's `key` is gone. Its writer is always 0, so that
+/// markers compare equal whoever removed the key.
+pub(crate) fn removal(key: PropKey) -> Prop {
+    Prop {
+        key,
+        writer: IdKey::from_raw(0),
+        value: REMOVED,
+    }
+}
+
+/// Whether `prop` is a removal marker.
+pub(crate) fn is_removal(prop: &Prop) -> bool {
+    prop.value == REMOVED
+}
+
+/// One side: its entries in the runs, and its base ([`NO_SIDE`] for a full side).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Side {
+    run: RunAt,
+    base: u32,
+}
+
+impl Side {
+    /// A side as a snapshot stored it; the load checks the table before
+    /// [`Sides::from_checked`].
+    pub(crate) fn stored(run: RunAt, base: u32) -> Side {
+        Side { run, base }
+    }
+
+    /// The side this one is a delta on, `None` for a full side.
+    pub(crate) fn base(self) -> Option<SideKey> {
+        (self.base != NO_SIDE).then_some(SideKey::from_raw(self.base))
+    }
+}
+
+/// Every side of the merge records of one project, numbered in the order they were made,
+/// so that a base always has a smaller number than the sides built on it.
+///
+/// Invariants: a full side holds no removal marker; a delta's base is an earlier side; the
+/// entries of each side are sorted by key, each key once. Sides that no merge record or
+/// person reaches any more are dropped by the edit that strands them
+/// (`ProjectGraph::compact_records`); a merge may strand one more (a person whose chain is
+/// cut by a full side, after an edit removed the link whose record held its old side),
+/// which waits for the next edit. The table is saved as it is, unreachable sides included,
+/// so that a loaded engine numbers and drops sides as the saved one would have.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Sides {
+    runs: PropRuns,
+    table: Vec<Side>,
+    /// The full list of every side, as copies used to be kept: the tests check each side's
+    /// materialisation against it.
+    #[cfg(test)]
+    shadow: Vec<Vec<Prop>>,
+}
+
+impl Sides {
+    /// Sides as a snapshot stored them, once checked.
+    pub(crate) fn from_checked(runs: PropRuns, table: Vec<Side>) -> Sides {
+        #[cfg_attr(not(test), allow(unused_mut))]
+        let mut sides = Sides {
+            runs,
+            table,
+            #[cfg(test)]
+            shadow: Vec::new(),
+        };
+        #[cfg(test)]
+        {
+            sides.shadow = (0..sides.table.len())
+                .map(|i| sides.materialise(SideKey::from_raw(u32::try_from(i).unwrap_or(0))))
+                .collect();
+        }
+        sides
+    }
+
+    /// How many sides there are.
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Every side in order, with its stored entries (markers included).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Side, &[Prop])> {
+        self.table
+            .iter()
+            .map(|&side| (side, self.runs.get(side.run)))
+    }
+
+    /// Entries stored by the sides, as a measure of their room.
+    pub(crate) fn entries(&self) -> usize {
+        self.table.iter().map(|s| s.run.len()).sum()
+    }
+
+    /// Records `props` (a person's properties, sorted by key) as a new side, a delta on
+    /// `base` (the person's latest side) when that is smaller than the list. `None` when the sides cannot be numbered any more.
+    pub(crate) fn record(&mut self, base: Option<SideKey>, props: &[Prop]) -> Option<SideKey> {
+        let key = SideKey::new(self.table.len()).ok()?;
+        let delta = base.and_then(|base| {
+            let (list, chain) = self.materialise_counted(base);
+            let diff = diff(&list, props);
+            // Cut the chain when its deltas would outweigh the list: see the module docs.
+            (chain + diff.len() <= props.len()).then_some((base, diff))
+        });
+        let side = match delta {
+            Some((base, diff)) => Side {
+                run: self.runs.push(&diff),
+                base: base.raw(),
+            },
+            None => Side {
+                run: self.runs.push(props),
+                base: NO_SIDE,
+            },
+        };
+        reserve_gently(&mut self.table);
+        self.table.push(side);
+        #[cfg(test)]
+        self.shadow.push(props.to_vec());
+        Some(key)
+    }
+
+    /// The properties side `side` stands for, sorted by key.
+    pub(crate) fn materialise(&self, side: SideKey) -> Vec<Prop> {
+        self.materialise_counted(side).0
+    }
+
+    /// The properties of `side`, with how many delta entries were read to make them.
+    fn materialise_counted(&self, side: SideKey) -> (Vec<Prop>, usize) {
+        let mut deltas: Vec<RunAt> = Vec::new();
+        let mut at = self.table[side.index()];
+        while let Some(base) = at.base() {
+            deltas.push(at.run);
+            at = self.table[base.index()];
+        }
+        let full = self.runs.get(at.run);
+        if deltas.is_empty() {
+            return (full.to_vec(), 0);
+        }
+        // Oldest delta first, so that after a stable sort by key the newest change of each
+        // key comes last among its equals. The runs are sorted, so the sort merges runs.
+        let mut changes: Vec<Prop> = deltas
+            .iter()
+            .rev()
+            .flat_map(|&run| self.runs.get(run))
+            .copied()
+            .collect();
+        let chain = changes.len();
+        changes.sort_by_key(|p| p.key);
+        let mut newest: Vec<Prop> = Vec::with_capacity(changes.len());
+        for change in changes {
+            match newest.last_mut() {
+                Some(last) if last.key == change.key => *last = change,
+                _ => newest.push(change),
+            }
+        }
+        (apply(full, &newest), chain)
+    }
+
+    /// Marks every value a side holds.
+    pub(crate) fn values_in_use(&self, mark: &mut impl FnMut(ValueId)) {
+        for &side in &self.table {
+            for prop in self.runs.get(side.run) {
+                if !is_removal(prop) {
+                    mark(prop.value);
+                }
+            }
+        }
+    }
+
+    /// Removes from every side's list the values written by `writer`. In a full side they
+    /// are dropped; in a delta they become removal markers, since dropping them would let
+    /// the base's value of the key show through.
+    pub(crate) fn forget_writer(&mut self, writer: IdKey) {
+        for side in &mut self.table {
+            if side.base == NO_SIDE {
+                self.runs.retain(&mut side.run, |p| p.writer != writer);
+            } else {
+                for prop in self.runs.get_mut(side.run) {
+                    if !is_removal(prop) && prop.writer == writer {
+                        *prop = removal(prop.key);
+                    }
+                }
+            }
+        }
+        #[cfg(test)]
+        for list in &mut self.shadow {
+            list.retain(|p| p.writer != writer);
+        }
+    }
+
+    /// The new number of each side reachable from `roots` (the sides of the merge records
+    /// and the persons' latest sides) through bases, [`NO_SIDE`] for the others; `None`
+    /// when every side is reachable.
+    pub(crate) fn renumbering(&self, roots: impl Iterator<Item = SideKey>) -> Option<Vec<u32>> {
+        let mut live = vec![false; self.table.len()];
+        for root in roots {
+            live[root.index()] = true;
+        }
+        // A base comes before the sides built on it, so one pass from the end marks them all.
+        for i in (0..self.table.len()).rev() {
+            if let (true, Some(base)) = (live[i], self.table[i].base()) {
+                live[base.index()] = true;
+            }
+        }
+        if live.iter().all(|&l| l) {
+            return None;
+        }
+        let mut next = 0u32;
+        let map = live
+            .iter()
+            .map(|&l| {
+                if l {
+                    next += 1;
+                    next - 1
+                } else {
+                    NO_SIDE
+                }
+            })
+            .collect();
+        Some(map)
+    }
+
+    /// Keeps the sides that `map` (from [`Sides::renumbering`]) numbers, under their new
+    /// numbers. The caller renumbers its own references with [`renumber`].
+    pub(crate) fn keep(&mut self, map: &[u32]) {
+        let mut i = 0;
+        self.table.retain(|_| {
+            i += 1;
+            map[i - 1] != NO_SIDE
+        });
+        for side in &mut self.table {
+            if side.base != NO_SIDE {
+                side.base = map[side.base as usize];
+            }
+        }
+        #[cfg(test)]
+        {
+            let mut i = 0;
+            self.shadow.retain(|_| {
+                i += 1;
+                map[i - 1] != NO_SIDE
+            });
+        }
+    }
+
+    /// Drops the entries that no side refers to any more (left by dropped sides and by
+    /// erasing), once they are most of the store.
+    pub(crate) fn compact_if_sparse(&mut self) {
+        let live = self.entries();
+        if self.runs.len() > 2 * live + 4096 {
+            self.runs.compact(self.table.iter_mut().map(|s| &mut s.run));
+        }
+    }
+
+    /// Checks every side's materialisation against the full list the side stands for.
+    #[cfg(test)]
+    #[track_caller]
+    pub(crate) fn assert_exact(&self) {
+        assert_eq!(self.shadow.len(), self.table.len());
+        for (i, list) in self.shadow.iter().enumerate() {
+            let side = SideKey::from_raw(u32::try_from(i).unwrap_or(0));
+            assert_eq!(&self.materialise(side), list, "side {i}");
+        }
+    }
+}
+
+/// `key` under the numbering `map` of [`Sides::renumbering`]; it must be one of the sides
+/// kept.
+pub(crate) fn renumber(map: &[u32], key: &mut SideKey) {
+    *key = SideKey::from_raw(map[key.index()]);
+}
+
+/// `base` with `changes` (sorted by key, each key once) applied: a set replaces or adds its
+/// key, a removal marker drops it.
+fn apply(base: &[Prop], changes: &[Prop]) -> Vec<Prop> {
+    let overlaid = Props::overlay(base, changes);
+    overlaid
+        .entries()
+        .iter()
+        .filter(|p| !is_removal(p))
+        .copied()
+        .collect()
+}
+
+/// What turns `base` into `list` (both sorted by key, each key once) under [`apply`]: the
+/// entries of `list` that `base` does not hold as they are, and a removal marker for each
+/// key of `base` that `list` lacks.
+fn diff(base: &[Prop], list: &[Prop]) -> Vec<Prop> {
+    let mut out = Vec::new();
+    let mut old = base.iter().peekable();
+    for &entry in list {
+        while let Some(gone) = old.next_if(|p| p.key < entry.key) {
+            out.push(removal(gone.key));
+        }
+        if old.next_if(|p| p.key == entry.key) != Some(&entry) {
+            out.push(entry);
+        }
+    }
+    out.extend(old.map(|gone| removal(gone.key)));
+    out
+}
+
+#[cfg(test)]
+mod tests;
