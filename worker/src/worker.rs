@@ -9,11 +9,13 @@ use std::time::Duration;
 use async_nats::jetstream::kv;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::error::{Error, Result, nats};
 use crate::lease::{self, Lease, LeaseValue, Renewal};
 use crate::names::{heartbeat_key, lease_key};
 use crate::partition::{Partition, Saving, Stop};
+use crate::retry::Patience;
 use crate::setup::Deployment;
 
 /// A worker's settings.
@@ -24,6 +26,8 @@ pub struct WorkerConfig {
     pub name: String,
     /// When partitions save and how they batch.
     pub saving: Saving,
+    /// How long calls to NATS may take, and partitions may go without progress.
+    pub patience: Patience,
 }
 
 struct Owned {
@@ -31,6 +35,16 @@ struct Owned {
     stop: watch::Sender<Option<Stop>>,
     task: JoinHandle<Result<()>>,
     releasing: bool,
+    /// When the task was asked to stop.
+    stopping_since: Option<Instant>,
+}
+
+impl Owned {
+    fn stop(&mut self) {
+        self.releasing = true;
+        self.stopping_since.get_or_insert_with(Instant::now);
+        let _ = self.stop.send(Some(Stop::Release));
+    }
 }
 
 /// One worker.
@@ -89,8 +103,7 @@ impl Worker {
             }
         }
         for owned in self.owned.values_mut() {
-            owned.releasing = true;
-            let _ = owned.stop.send(Some(Stop::Release));
+            owned.stop();
         }
         while !self.owned.is_empty() {
             self.renew_and_reap().await;
@@ -123,16 +136,27 @@ impl Worker {
         }
     }
 
+    /// How long a partition asked to stop may take (its last save included) before its
+    /// task is aborted.
+    fn stop_patience(&self) -> Duration {
+        self.config.patience.request * 8
+    }
+
     /// Renews every lease held, all at once; stops a partition whose lease is lost;
-    /// forgets a partition whose task ended, releasing its lease if it is still held.
+    /// aborts a partition that does not stop in time; forgets a partition whose task
+    /// ended, releasing its lease if it is still held.
     async fn renew_and_reap(&mut self) {
         let bucket = self.deployment.leases.clone();
         let patience = self.patience();
+        let stop_patience = self.stop_patience();
         let name = &self.config.name;
+        // A lease known lost is not renewed even while its task ends: renewing it would
+        // succeed as long as the bucket still has this worker's value, and a task that
+        // does not end would keep the partition from everyone.
         let renewals = self
             .owned
             .values()
-            .filter(|owned| !owned.task.is_finished())
+            .filter(|owned| !owned.task.is_finished() && !owned.lease.is_lost())
             .map(|owned| {
                 let lease = Arc::clone(&owned.lease);
                 let bucket = &bucket;
@@ -159,8 +183,19 @@ impl Worker {
             }
             if lost {
                 owned.lease.lose();
-                owned.releasing = true;
-                let _ = owned.stop.send(Some(Stop::Release));
+                owned.stop();
+            }
+        }
+        for (partition, owned) in &mut self.owned {
+            if owned
+                .stopping_since
+                .is_some_and(|since| since.elapsed() >= stop_patience)
+                && !owned.task.is_finished()
+            {
+                eprintln!(
+                    "{name}: partition {partition} did not stop in {stop_patience:?}: aborted"
+                );
+                owned.task.abort();
             }
         }
         let ended: Vec<u32> = self
@@ -267,8 +302,7 @@ impl Worker {
             .collect();
         for partition in extras {
             if let Some(owned) = self.owned.get_mut(&partition) {
-                owned.releasing = true;
-                let _ = owned.stop.send(Some(Stop::Release));
+                owned.stop();
             }
         }
     }
@@ -281,6 +315,7 @@ impl Worker {
             worker: self.config.name.clone(),
             lease: Arc::clone(&lease),
             saving: self.config.saving,
+            patience: self.config.patience,
             stop: stopped,
         };
         let number = lease.partition;
@@ -291,6 +326,7 @@ impl Worker {
                 stop,
                 task: tokio::spawn(partition.run()),
                 releasing: false,
+                stopping_since: None,
             },
         );
     }
