@@ -379,7 +379,17 @@ impl Partition {
                         // Nothing came for a while: fine if nothing is there, a stalled
                         // consumer otherwise (its own recovery waits for two idle
                         // heartbeats of 15 s, then retries every 10 s).
-                        let last = self.last_sequence(&stream).await?;
+                        let last = match self.last_sequence(&stream).await {
+                            Ok(last) => last,
+                            // Unknown: the consumer may be fine; asked again after
+                            // another stall's time, unless that is too long already.
+                            Err(error) if state.progress.elapsed() < self.patience.give_up => {
+                                complaint.failed(&error);
+                                quiet_since = Instant::now();
+                                continue;
+                            }
+                            Err(error) => return Err(error),
+                        };
                         if last > state.applied {
                             return Err(Error::Stalled {
                                 partition: self.lease.partition,
