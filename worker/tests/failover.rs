@@ -113,8 +113,32 @@ fn replayed(events: &[Event]) -> Dump {
     engine.dump()
 }
 
+/// One cluster at a time: two would share the machine's two cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_loses_nothing_and_applies_nothing_twice() {
+    Box::pin(failover(&[])).await;
+}
+
+/// The same with workers whose patience is short, so that consumers are recreated as
+/// stalled, restores time out and partitions are given up and taken again while the
+/// cluster recovers: none of it may lose or repeat an event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_with_impatient_workers() {
+    Box::pin(failover(&[
+        "--stall-ms",
+        "1000",
+        "--request-timeout-ms",
+        "1500",
+        "--give-up-ms",
+        "5000",
+    ]))
+    .await;
+}
+
+async fn failover(patience: &[&str]) {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let Some(binary) = nats_server() else {
         assert!(
             !nats_required(),
@@ -143,7 +167,8 @@ async fn failover_loses_nothing_and_applies_nothing_twice() {
     .await
     .expect("creating the stream and buckets");
 
-    let saving = ["--snapshot-events", "500", "--snapshot-secs", "1"];
+    let mut saving = vec!["--snapshot-events", "500", "--snapshot-secs", "1"];
+    saving.extend_from_slice(patience);
     let mut workers: Vec<_> = (0..3)
         .map(|i| cluster.worker(PREFIX, &format!("w{i}"), &saving))
         .collect();
