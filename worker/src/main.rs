@@ -215,11 +215,12 @@ async fn run(command: Command) -> idgraph_worker::Result<()> {
                     ..Saving::default()
                 },
                 patience: Patience {
-                    request: Duration::from_millis(request_timeout_ms.max(1)),
-                    stall: Duration::from_millis(stall_ms.max(1)),
-                    give_up: Duration::from_millis(give_up_ms.max(1)),
+                    request: Duration::from_millis(request_timeout_ms),
+                    stall: Duration::from_millis(stall_ms),
+                    give_up: Duration::from_millis(give_up_ms),
                 },
             };
+            config.check()?;
             let shutdown = shutdown();
             tokio::pin!(shutdown);
             let opened = tokio::select! {

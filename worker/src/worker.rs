@@ -30,6 +30,36 @@ pub struct WorkerConfig {
     pub patience: Patience,
 }
 
+impl WorkerConfig {
+    /// Whether the settings are usable: checked before connecting, so that a bad name
+    /// fails at once rather than after NATS answers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a name that is not a NATS token, or a zero duration.
+    pub fn check(&self) -> Result<()> {
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !name_ok {
+            return Err(Error::Config(format!(
+                "worker name {:?}: use letters, digits, '_' and '-'",
+                self.name
+            )));
+        }
+        let patience = &self.patience;
+        if [patience.request, patience.stall, patience.give_up]
+            .iter()
+            .any(Duration::is_zero)
+        {
+            return Err(Error::Config(format!("zero durations in {patience:?}")));
+        }
+        Ok(())
+    }
+}
+
 struct Owned {
     lease: Arc<Lease>,
     stop: watch::Sender<Option<Stop>>,
@@ -66,17 +96,7 @@ impl Worker {
         deployment: Deployment,
         config: WorkerConfig,
     ) -> Result<Worker> {
-        let name_ok = !config.name.is_empty()
-            && config
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !name_ok {
-            return Err(Error::Config(format!(
-                "worker name {:?}: use letters, digits, '_' and '-'",
-                config.name
-            )));
-        }
+        config.check()?;
         Ok(Worker {
             deployment,
             client,
