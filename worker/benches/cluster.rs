@@ -38,7 +38,7 @@ fn events(per_project: u64, seed: u64) -> Vec<Event> {
 
 async fn wait_for(deployment: &Deployment, done: impl Fn(&Status) -> bool) -> Status {
     loop {
-        if let Ok(status) = Status::read(deployment).await
+        if let Ok(status) = Status::read_progress(deployment).await
             && done(&status)
         {
             return status;

@@ -31,6 +31,15 @@ pub enum Error {
     /// its engine stopped before applying or saving anything more.
     #[error("lease of partition {0} lost")]
     LeaseLost(u32),
+    /// A partition made no progress for too long (its consumer, or its snapshot, did not
+    /// answer): its task ended, so that it starts afresh from its latest snapshot.
+    #[error("partition {partition} stalled: {reason}")]
+    Stalled {
+        /// The partition.
+        partition: u32,
+        /// What did not answer.
+        reason: String,
+    },
     /// An input file could not be read.
     #[error("{path}: {source}")]
     Input {

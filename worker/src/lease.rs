@@ -95,6 +95,13 @@ impl Lease {
             && u64::try_from(now).unwrap_or(u64::MAX) < self.deadline_ms.load(Ordering::Acquire)
     }
 
+    /// Whether the lease is known lost (or released): it must not be renewed again, even
+    /// if the bucket still holds this worker's value, so that a partition whose task is
+    /// still ending cannot keep it from the others.
+    pub(crate) fn is_lost(&self) -> bool {
+        !self.held.load(Ordering::Acquire)
+    }
+
     pub(crate) fn lose(&self) {
         self.held.store(false, Ordering::Release);
     }

@@ -9,8 +9,13 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use idgraph::Project;
 use idgraph_worker::{
-    Deployment, Layout, Names, Publisher, Router, Saving, Status, Worker, WorkerConfig,
+    Deployment, Error, Layout, Names, Patience, Publisher, Router, Saving, Status, Worker,
+    WorkerConfig,
 };
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
 
 #[derive(Parser)]
 #[command(
@@ -81,6 +86,16 @@ enum Command {
         /// Save a partition this many seconds after its last save.
         #[arg(long, default_value_t = Saving::default().every.as_secs())]
         snapshot_secs: u64,
+        /// Milliseconds one request to NATS may take.
+        #[arg(long, default_value_t = millis(Patience::default().request))]
+        request_timeout_ms: u64,
+        /// Milliseconds a partition may read nothing while its subject has events after
+        /// the last one applied, before its consumer is recreated.
+        #[arg(long, default_value_t = millis(Patience::default().stall))]
+        stall_ms: u64,
+        /// Milliseconds a partition may go without progress before it releases its lease.
+        #[arg(long, default_value_t = millis(Patience::default().give_up))]
+        give_up_ms: u64,
     },
     /// Shows each partition's owner, applied sequence and lag.
     Status {
@@ -188,8 +203,10 @@ async fn run(command: Command) -> idgraph_worker::Result<()> {
             name,
             snapshot_events,
             snapshot_secs,
+            request_timeout_ms,
+            stall_ms,
+            give_up_ms,
         } => {
-            let (client, deployment) = deployment(&target, None).await?;
             let config = WorkerConfig {
                 name,
                 saving: Saving {
@@ -197,9 +214,22 @@ async fn run(command: Command) -> idgraph_worker::Result<()> {
                     every: Duration::from_secs(snapshot_secs),
                     ..Saving::default()
                 },
+                patience: Patience {
+                    request: Duration::from_millis(request_timeout_ms),
+                    stall: Duration::from_millis(stall_ms),
+                    give_up: Duration::from_millis(give_up_ms),
+                },
             };
+            config.check()?;
+            let shutdown = shutdown();
+            tokio::pin!(shutdown);
+            let opened = tokio::select! {
+                opened = open_for_ever(&target, &config) => opened?,
+                () = &mut shutdown => return Ok(()),
+            };
+            let (client, deployment) = opened;
             Worker::new(client, deployment, config)?
-                .run(shutdown())
+                .run(shutdown)
                 .await?;
         }
         Command::Status { target, json } => {
@@ -230,6 +260,60 @@ async fn run(command: Command) -> idgraph_worker::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Connects and opens the deployment, retrying with a growing delay (up to 5 s) while it
+/// fails for any reason but a configuration error: a worker started while a node is down
+/// or leaders are being elected waits for them. The first failure is logged, then one
+/// every 10 s.
+async fn open_for_ever(
+    target: &Target,
+    config: &WorkerConfig,
+) -> idgraph_worker::Result<(async_nats::Client, Deployment)> {
+    let names = Names::new(&target.prefix)?;
+    let client = idgraph_worker::connect(&target.nats).await?;
+    let jetstream = async_nats::jetstream::new(client.clone());
+    let mut delay = Duration::from_millis(250);
+    let mut failures = 0_u64;
+    let mut logged: Option<tokio::time::Instant> = None;
+    loop {
+        let opened = match tokio::time::timeout(
+            config.patience.request * 3,
+            Deployment::open(jetstream.clone(), names.clone()),
+        )
+        .await
+        {
+            Ok(opened) => opened,
+            Err(elapsed) => Err(Error::Nats {
+                context: "opening the deployment".into(),
+                source: Box::new(elapsed),
+            }),
+        };
+        match opened {
+            Ok(deployment) => {
+                if failures > 0 {
+                    eprintln!(
+                        "{}: opened the deployment after {failures} failures",
+                        config.name
+                    );
+                }
+                return Ok((client, deployment));
+            }
+            Err(error @ Error::Config(_)) => return Err(error),
+            Err(error) => {
+                failures += 1;
+                if logged.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
+                    eprintln!(
+                        "{}: opening the deployment (retrying): {error}",
+                        config.name
+                    );
+                    logged = Some(tokio::time::Instant::now());
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -7,12 +7,15 @@
 //! `<prefix>.dump.<partition>` answers `{"partition", "applied", "dump"}`: the partition's
 //! [`Dump`] and the stream sequence of the last event in it.
 
+use std::time::Duration;
+
 use futures_util::StreamExt;
 use idgraph::{Dump, EngineReader, Project, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, nats};
 use crate::names::{Names, partition_of};
+use crate::retry::{Backoff, Complaint, Patience, within};
 use crate::setup::Deployment;
 
 /// A person as `resolve` answers it.
@@ -109,20 +112,45 @@ fn answer(reader: &EngineReader, partition: u32, dump: bool, request: &[u8]) -> 
 }
 
 /// Answers a partition's queries until the task is aborted (when the partition stops).
+/// Subscribing is retried until it succeeds (the client renews subscriptions itself
+/// after a reconnection); `what` names the partition in the log.
 pub(crate) async fn serve(
     client: async_nats::Client,
     names: Names,
     partition: u32,
     reader: EngineReader,
-) -> Result<()> {
-    let resolve = client
-        .subscribe(names.resolve(partition))
-        .await
-        .map_err(nats("subscribing to resolve"))?;
-    let dump = client
-        .subscribe(names.dump(partition))
-        .await
-        .map_err(nats("subscribing to dump"))?;
+    what: String,
+    patience: Patience,
+) {
+    let mut backoff = Backoff::new(Duration::from_secs(5));
+    let mut complaint = Complaint::new(format!("{what}: subscribing to queries"));
+    let (resolve, dump) = loop {
+        let subscribed = async {
+            let resolve = within(
+                patience.request,
+                "subscribing to resolve",
+                client.subscribe(names.resolve(partition)),
+            )
+            .await?;
+            let dump = within(
+                patience.request,
+                "subscribing to dump",
+                client.subscribe(names.dump(partition)),
+            )
+            .await?;
+            Ok::<_, Error>((resolve, dump))
+        };
+        match subscribed.await {
+            Ok(subscriptions) => {
+                complaint.recovered();
+                break subscriptions;
+            }
+            Err(error) => {
+                complaint.failed(&error);
+                tokio::time::sleep(backoff.delay()).await;
+            }
+        }
+    };
     let mut requests =
         futures_util::stream::select(resolve.map(|m| (false, m)), dump.map(|m| (true, m)));
     let max_payload = client.server_info().max_payload;
@@ -141,9 +169,9 @@ pub(crate) async fn serve(
             .unwrap_or_default();
         }
         // A requester that went away is no reason to stop answering the others.
-        let _ = client.publish(reply_to, reply.into()).await;
+        let _ =
+            tokio::time::timeout(patience.request, client.publish(reply_to, reply.into())).await;
     }
-    Ok(())
 }
 
 /// Sends queries to the partition that owns a project.

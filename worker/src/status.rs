@@ -3,12 +3,13 @@
 use std::fmt;
 
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
-use async_nats::jetstream::kv;
+use async_nats::jetstream::{kv, stream};
 use serde::Serialize;
 
 use crate::error::{Result, nats};
 use crate::lease::LeaseValue;
 use crate::names::lease_key;
+use crate::retry::{Patience, within};
 use crate::setup::Deployment;
 
 /// One partition's state.
@@ -22,8 +23,9 @@ pub struct PartitionStatus {
     pub applied: u64,
     /// The stream sequence of the partition's last event (0 when it has none).
     pub last: u64,
-    /// The partition's events after `applied`.
-    pub lag: u64,
+    /// The partition's events after `applied`; `None` when not counted
+    /// ([`Status::read_progress`]).
+    pub lag: Option<u64>,
 }
 
 /// The whole deployment's state.
@@ -43,35 +45,62 @@ impl Status {
     ///
     /// # Errors
     ///
-    /// [`crate::Error::Nats`] when the stream or the bucket does not answer.
+    /// [`crate::Error::Nats`] when the stream or the bucket does not answer in time.
     pub async fn read(deployment: &Deployment) -> Result<Status> {
+        Status::read_with(deployment, true).await
+    }
+
+    /// As [`Status::read`] without the lag, which costs a consumer per partition behind
+    /// (each one a proposal to the cluster's meta leader): for polling.
+    ///
+    /// # Errors
+    ///
+    /// As [`Status::read`].
+    pub async fn read_progress(deployment: &Deployment) -> Result<Status> {
+        Status::read_with(deployment, false).await
+    }
+
+    async fn read_with(deployment: &Deployment, count_lag: bool) -> Result<Status> {
+        let patience = Patience::default().request;
         let mut stream = deployment.stream.clone();
-        let stream_last = stream
-            .info()
-            .await
-            .map_err(nats("reading the stream"))?
+        let stream_last = within(patience, "reading the stream", stream.info())
+            .await?
             .state
             .last_sequence;
-        let workers = crate::lease::live_workers(deployment).await?;
+        let workers = tokio::time::timeout(patience, crate::lease::live_workers(deployment))
+            .await
+            .map_err(nats("listing heartbeats"))??;
         let mut partitions = Vec::new();
         for partition in 0..deployment.partitions {
-            let lease = deployment
-                .leases
-                .entry(lease_key(partition))
-                .await
-                .map_err(nats(format!("reading lease {partition}")))?
-                .filter(|e| e.operation == kv::Operation::Put)
-                .and_then(|e| LeaseValue::decode(&e.value))
-                .unwrap_or_default();
+            let lease = within(
+                patience,
+                format!("reading lease {partition}"),
+                deployment.leases.entry(lease_key(partition)),
+            )
+            .await?
+            .filter(|e| e.operation == kv::Operation::Put)
+            .and_then(|e| LeaseValue::decode(&e.value))
+            .unwrap_or_default();
             let subject = deployment.names.events(partition);
-            let last = match stream.get_last_raw_message_by_subject(&subject).await {
+            let last = match tokio::time::timeout(
+                patience,
+                stream.get_last_raw_message_by_subject(&subject),
+            )
+            .await
+            .map_err(nats(format!("reading the last event of {subject}")))?
+            {
                 Ok(message) => message.sequence,
-                Err(_) => 0,
+                Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => 0,
+                Err(error) => {
+                    return Err(nats(format!("reading the last event of {subject}"))(error));
+                }
             };
-            let lag = if last > lease.applied {
-                pending_after(deployment, &subject, lease.applied).await?
+            let lag = if !count_lag {
+                None
+            } else if last > lease.applied {
+                Some(pending_after(deployment, &subject, lease.applied, patience).await?)
             } else {
-                0
+                Some(0)
             };
             partitions.push(PartitionStatus {
                 partition,
@@ -96,10 +125,16 @@ impl Status {
     }
 }
 
-async fn pending_after(deployment: &Deployment, subject: &str, applied: u64) -> Result<u64> {
-    let consumer = deployment
-        .stream
-        .create_consumer(pull::Config {
+async fn pending_after(
+    deployment: &Deployment,
+    subject: &str,
+    applied: u64,
+    patience: std::time::Duration,
+) -> Result<u64> {
+    let consumer = within(
+        patience,
+        format!("counting the events of {subject}"),
+        deployment.stream.create_consumer(pull::Config {
             filter_subject: subject.to_owned(),
             deliver_policy: DeliverPolicy::ByStartSequence {
                 start_sequence: applied + 1,
@@ -109,12 +144,12 @@ async fn pending_after(deployment: &Deployment, subject: &str, applied: u64) -> 
             num_replicas: 1,
             inactive_threshold: std::time::Duration::from_secs(5),
             ..Default::default()
-        })
-        .await
-        .map_err(nats(format!("counting the events of {subject}")))?;
+        }),
+    )
+    .await?;
     let info = consumer.cached_info();
     let pending = info.num_pending;
-    let _ = deployment.stream.delete_consumer(&info.name).await;
+    let _ = tokio::time::timeout(patience, deployment.stream.delete_consumer(&info.name)).await;
     Ok(pending)
 }
 
@@ -142,7 +177,7 @@ impl fmt::Display for Status {
                 p.owner.as_deref().unwrap_or("-"),
                 p.applied,
                 p.last,
-                p.lag
+                p.lag.map_or_else(|| "-".to_owned(), |lag| lag.to_string())
             )?;
         }
         Ok(())

@@ -9,11 +9,13 @@ use std::time::Duration;
 use async_nats::jetstream::kv;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::error::{Error, Result, nats};
 use crate::lease::{self, Lease, LeaseValue, Renewal};
 use crate::names::{heartbeat_key, lease_key};
 use crate::partition::{Partition, Saving, Stop};
+use crate::retry::Patience;
 use crate::setup::Deployment;
 
 /// A worker's settings.
@@ -24,6 +26,38 @@ pub struct WorkerConfig {
     pub name: String,
     /// When partitions save and how they batch.
     pub saving: Saving,
+    /// How long calls to NATS may take, and partitions may go without progress.
+    pub patience: Patience,
+}
+
+impl WorkerConfig {
+    /// Whether the settings are usable: checked before connecting, so that a bad name
+    /// fails at once rather than after NATS answers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a name that is not a NATS token, or a zero duration.
+    pub fn check(&self) -> Result<()> {
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !name_ok {
+            return Err(Error::Config(format!(
+                "worker name {:?}: use letters, digits, '_' and '-'",
+                self.name
+            )));
+        }
+        let patience = &self.patience;
+        if [patience.request, patience.stall, patience.give_up]
+            .iter()
+            .any(Duration::is_zero)
+        {
+            return Err(Error::Config(format!("zero durations in {patience:?}")));
+        }
+        Ok(())
+    }
 }
 
 struct Owned {
@@ -31,6 +65,16 @@ struct Owned {
     stop: watch::Sender<Option<Stop>>,
     task: JoinHandle<Result<()>>,
     releasing: bool,
+    /// When the task was asked to stop.
+    stopping_since: Option<Instant>,
+}
+
+impl Owned {
+    fn stop(&mut self) {
+        self.releasing = true;
+        self.stopping_since.get_or_insert_with(Instant::now);
+        let _ = self.stop.send(Some(Stop::Release));
+    }
 }
 
 /// One worker.
@@ -52,17 +96,7 @@ impl Worker {
         deployment: Deployment,
         config: WorkerConfig,
     ) -> Result<Worker> {
-        let name_ok = !config.name.is_empty()
-            && config
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !name_ok {
-            return Err(Error::Config(format!(
-                "worker name {:?}: use letters, digits, '_' and '-'",
-                config.name
-            )));
-        }
+        config.check()?;
         Ok(Worker {
             deployment,
             client,
@@ -89,8 +123,7 @@ impl Worker {
             }
         }
         for owned in self.owned.values_mut() {
-            owned.releasing = true;
-            let _ = owned.stop.send(Some(Stop::Release));
+            owned.stop();
         }
         while !self.owned.is_empty() {
             self.renew_and_reap().await;
@@ -123,16 +156,27 @@ impl Worker {
         }
     }
 
+    /// How long a partition asked to stop may take (its last save included) before its
+    /// task is aborted.
+    fn stop_patience(&self) -> Duration {
+        self.config.patience.request * 8
+    }
+
     /// Renews every lease held, all at once; stops a partition whose lease is lost;
-    /// forgets a partition whose task ended, releasing its lease if it is still held.
+    /// aborts a partition that does not stop in time; forgets a partition whose task
+    /// ended, releasing its lease if it is still held.
     async fn renew_and_reap(&mut self) {
         let bucket = self.deployment.leases.clone();
         let patience = self.patience();
+        let stop_patience = self.stop_patience();
         let name = &self.config.name;
+        // A lease known lost is not renewed even while its task ends: renewing it would
+        // succeed as long as the bucket still has this worker's value, and a task that
+        // does not end would keep the partition from everyone.
         let renewals = self
             .owned
             .values()
-            .filter(|owned| !owned.task.is_finished())
+            .filter(|owned| !owned.task.is_finished() && !owned.lease.is_lost())
             .map(|owned| {
                 let lease = Arc::clone(&owned.lease);
                 let bucket = &bucket;
@@ -159,8 +203,19 @@ impl Worker {
             }
             if lost {
                 owned.lease.lose();
-                owned.releasing = true;
-                let _ = owned.stop.send(Some(Stop::Release));
+                owned.stop();
+            }
+        }
+        for (partition, owned) in &mut self.owned {
+            if owned
+                .stopping_since
+                .is_some_and(|since| since.elapsed() >= stop_patience)
+                && !owned.task.is_finished()
+            {
+                eprintln!(
+                    "{name}: partition {partition} did not stop in {stop_patience:?}: aborted"
+                );
+                owned.task.abort();
             }
         }
         let ended: Vec<u32> = self
@@ -267,8 +322,7 @@ impl Worker {
             .collect();
         for partition in extras {
             if let Some(owned) = self.owned.get_mut(&partition) {
-                owned.releasing = true;
-                let _ = owned.stop.send(Some(Stop::Release));
+                owned.stop();
             }
         }
     }
@@ -281,6 +335,7 @@ impl Worker {
             worker: self.config.name.clone(),
             lease: Arc::clone(&lease),
             saving: self.config.saving,
+            patience: self.config.patience,
             stop: stopped,
         };
         let number = lease.partition;
@@ -291,6 +346,7 @@ impl Worker {
                 stop,
                 task: tokio::spawn(partition.run()),
                 releasing: false,
+                stopping_since: None,
             },
         );
     }

@@ -222,6 +222,10 @@ impl Cluster {
                 name,
             ])
             .args(extra);
+        // More arguments for every worker, to provoke the failure paths (lower timeouts).
+        if let Some(more) = std::env::var_os("IDGRAPH_WORKER_ARGS") {
+            command.args(more.to_string_lossy().split_whitespace());
+        }
         spawn(&mut command, &self.log(name))
     }
 }
