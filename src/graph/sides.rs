@@ -10,11 +10,12 @@
 //! the base that the list lacks. A delta is exact whatever its base holds, so a base that
 //! the person has drifted far from only costs room, never correctness.
 //!
-//! A chain of deltas is cut by a full side once the deltas since the last full one would
-//! hold more entries than the list itself. So materialising a side reads O(its list)
-//! entries, the order of what the merge that recorded it already cost, and every full side
-//! is paid for by at least as many delta entries before it: storage is linear in what the
-//! merges changed.
+//! A chain of deltas is cut by a full side once the deltas since the last full one, each
+//! counted as its entries plus one, would outweigh the list itself. So materialising a side
+//! reads O(its list) entries and deltas, the order of what the merge that recorded it
+//! already cost, even when merges change nothing (a hub absorbing empty persons), and every
+//! full side is paid for by at least as many delta entries and deltas before it: storage is
+//! linear in the merges and what they changed.
 
 use super::keys::{IdKey, PropKey, SideKey, ValueId, reserve_gently};
 use super::prop_arena::{PropRuns, RunAt};
@@ -126,7 +127,9 @@ impl Sides {
             let (list, chain) = self.materialise_counted(base);
             let diff = diff(&list, props);
             // Cut the chain when its deltas would outweigh the list: see the module docs.
-            (chain + diff.len() <= props.len()).then_some((base, diff))
+            // A delta counts one more than its entries, so that a person whose merges change
+            // nothing still gets a full side now and then, and no chain grows without bound.
+            (chain + diff.len() < props.len()).then_some((base, diff))
         });
         let side = match delta {
             Some((base, diff)) => Side {
@@ -150,7 +153,8 @@ impl Sides {
         self.materialise_counted(side).0
     }
 
-    /// The properties of `side`, with how many delta entries were read to make them.
+    /// The properties of `side`, with what its chain of deltas weighs: their entries, and
+    /// one for each delta.
     fn materialise_counted(&self, side: SideKey) -> (Vec<Prop>, usize) {
         let mut deltas: Vec<RunAt> = Vec::new();
         let mut at = self.table[side.index()];
@@ -170,7 +174,7 @@ impl Sides {
             .flat_map(|&run| self.runs.get(run))
             .copied()
             .collect();
-        let chain = changes.len();
+        let chain = changes.len() + deltas.len();
         changes.sort_by_key(|p| p.key);
         let mut newest: Vec<Prop> = Vec::with_capacity(changes.len());
         for change in changes {

@@ -38,7 +38,8 @@ fn a_diff_applied_to_its_base_is_the_list() {
 }
 
 /// A person gaining one key per merge is stored as one delta entry per merge, and a chain
-/// of deltas gives way to a full side once it would outweigh the list.
+/// of deltas gives way to a full side once it would outweigh the list (each delta weighing
+/// its entries and one).
 #[test]
 fn sides_are_deltas_until_the_chain_outweighs_the_list() {
     let mut sides = Sides::default();
@@ -48,17 +49,39 @@ fn sides_are_deltas_until_the_chain_outweighs_the_list() {
         list.push(prop(k, 0, k));
         latest = sides.record(latest, &list);
     }
-    assert_eq!(sides.entries(), 4 + 16);
+    // Full at 4 keys; deltas at 5 to 8 (a chain weighing 8); full at 9; deltas at 10 to
+    // 18 (weighing 18); full at 19; a delta at 20.
+    assert_eq!(sides.entries(), 4 + 4 + 9 + 9 + 19 + 1);
     sides.assert_exact();
 
-    // One key rewritten each time: deltas of one entry on a list of one, so each chain of
-    // two is cut by a full side.
+    // One key rewritten each time: a delta of one entry weighs two, more than a list of
+    // one, so every side is full.
     let mut other = sides.record(None, &[prop(0, 1, 0)]);
     for v in 1..7 {
         other = sides.record(other, &[prop(0, 1, v)]);
     }
     let full = sides.table.iter().filter(|s| s.base == NO_SIDE).count();
-    assert_eq!(full, 2 + 3);
+    assert_eq!(full, 3 + 7);
+    sides.assert_exact();
+}
+
+/// Merges that change nothing (a hub absorbing persons with no properties) give empty
+/// deltas; they still weigh one each, so the chain behind a side stays short and recording
+/// or materialising a side never walks the hub's whole history.
+#[test]
+fn a_chain_of_empty_deltas_is_cut_like_any_other() {
+    let mut sides = Sides::default();
+    let list = [prop(0, 0, 0), prop(1, 0, 1), prop(2, 0, 2)];
+    let mut latest = sides.record(None, &list);
+    for _ in 0..1_000 {
+        latest = sides.record(latest, &list);
+    }
+    let (materialised, chain) = sides.materialise_counted(latest.unwrap());
+    assert_eq!(materialised, list);
+    assert!(chain <= list.len(), "a chain weighing {chain}");
+    let full = sides.table.iter().filter(|s| s.base == NO_SIDE).count();
+    // A full side and three empty deltas, over and over.
+    assert_eq!(full, 251);
     sides.assert_exact();
 }
 
