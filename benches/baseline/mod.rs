@@ -88,6 +88,21 @@ pub enum Kind {
     Other,
 }
 
+impl Kind {
+    /// The kind of an event of this name.
+    pub fn of_name(name: &str) -> Kind {
+        match name {
+            "$identify" => Kind::Identify,
+            "$create_alias" => Kind::CreateAlias,
+            "$merge_dangerously" => Kind::MergeDangerously,
+            "$set" => Kind::Set,
+            "$groupidentify" => Kind::GroupIdentify,
+            "$exception" | "$$heatmap" => Kind::NoPersonUpdate,
+            _ => Kind::Other,
+        }
+    }
+}
+
 /// One event, pulled out of a `serde_json::Value`: owned strings and the few properties the
 /// rules read; the rest of the line is dropped.
 #[derive(Clone, Debug, PartialEq)]
@@ -160,15 +175,7 @@ impl BaselineEvent {
                 lifted.push((index, value));
             }
         }
-        let kind = match name.as_str() {
-            "$identify" => Kind::Identify,
-            "$create_alias" => Kind::CreateAlias,
-            "$merge_dangerously" => Kind::MergeDangerously,
-            "$set" => Kind::Set,
-            "$groupidentify" => Kind::GroupIdentify,
-            "$exception" | "$$heatmap" => Kind::NoPersonUpdate,
-            _ => Kind::Other,
-        };
+        let kind = Kind::of_name(&name);
         Some(BaselineEvent {
             kind,
             distinct_id,

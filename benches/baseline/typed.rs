@@ -81,15 +81,7 @@ impl Line<'_> {
             }
         }
         props.lifted.sort_by_key(|(index, _)| *index);
-        let kind = match name.as_ref() {
-            "$identify" => Kind::Identify,
-            "$create_alias" => Kind::CreateAlias,
-            "$merge_dangerously" => Kind::MergeDangerously,
-            "$set" => Kind::Set,
-            "$groupidentify" => Kind::GroupIdentify,
-            "$exception" | "$$heatmap" => Kind::NoPersonUpdate,
-            _ => Kind::Other,
-        };
+        let kind = Kind::of_name(&name);
         Some(BaselineEvent {
             kind,
             distinct_id,

@@ -38,7 +38,9 @@ impl EngineReader {
         loop {
             let state = self.shared.load_full();
             if state.pin() {
-                return HeldView { state };
+                return HeldView {
+                    view: ReadView { state },
+                };
             }
             // The writer is swapping this state out; the next load gives the new one.
             std::thread::yield_now();
@@ -86,36 +88,23 @@ impl Deref for ReadView {
     }
 }
 
-/// The engine as published, held for long work: dereferences to [`Engine`]. Publishing
-/// waits until it is dropped (the writer goes on applying meanwhile).
+/// The engine as published, held for long work: dereferences to a [`ReadView`] (its
+/// position and sequence) and through it to [`Engine`]. Publishing waits until it is
+/// dropped (the writer goes on applying meanwhile).
 pub struct HeldView {
-    state: Arc<Published>,
-}
-
-impl HeldView {
-    /// The position the writer gave for the last event in this state.
-    #[must_use]
-    pub fn position(&self) -> &[u8] {
-        &self.state.position
-    }
-
-    /// How many publishes made this state.
-    #[must_use]
-    pub fn sequence(&self) -> u64 {
-        self.state.sequence
-    }
+    view: ReadView,
 }
 
 impl Deref for HeldView {
-    type Target = Engine;
+    type Target = ReadView;
 
-    fn deref(&self) -> &Engine {
-        &self.state.engine
+    fn deref(&self) -> &ReadView {
+        &self.view
     }
 }
 
 impl Drop for HeldView {
     fn drop(&mut self) {
-        self.state.unpin();
+        self.view.state.unpin();
     }
 }
