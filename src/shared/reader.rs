@@ -49,7 +49,7 @@ impl EngineReader {
 
     /// Saves the published state with its position (see [`Engine::save_to_path`]) while
     /// the writer goes on: restoring the file and resuming the input after
-    /// [`ReadView::position`] loses and repeats nothing.
+    /// [`ReadView::position`] loses and repeats nothing. Returns the position it stored.
     ///
     /// # Errors
     ///
