@@ -5,7 +5,7 @@ use std::io::{self, BufRead, Read};
 use serde::{Deserialize, Serialize};
 
 use crate::capture::{CaptureReader, CaptureRequest, Captured, Document};
-use crate::engine::{Engine, EngineBuilder};
+use crate::engine::{Engine, EngineBuilder, PersonRef};
 use crate::error::{EngineError, Error, EventError};
 use crate::event::{Arrival, Event, Value};
 use crate::posthog::{Outcome, Warning};
@@ -48,6 +48,26 @@ pub struct PersonRecord {
     pub created_at: String,
     /// PostHog's row version.
     pub version: u64,
+}
+
+impl PersonRecord {
+    /// The record of one person, as the dump and the services' person answers show it.
+    #[must_use]
+    pub fn of(person: PersonRef<'_>) -> PersonRecord {
+        PersonRecord {
+            team: person.project().to_string(),
+            uuid: person.uuid().hyphenated().to_string(),
+            distinct_ids: person
+                .sorted_distinct_ids()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            is_identified: person.is_identified(),
+            properties: Value::object(person.properties().map(|(k, v)| (k, v.clone()))),
+            created_at: person.created_at().to_string(),
+            version: person.version(),
+        }
+    }
 }
 
 /// A personless id in the dump.
@@ -122,22 +142,7 @@ pub struct RejectedRecord {
 impl Dump {
     /// What [`Engine::dump`] returns.
     pub(crate) fn of_engine(engine: &Engine) -> Dump {
-        let persons: Vec<PersonRecord> = engine
-            .persons()
-            .map(|p| PersonRecord {
-                team: p.project().to_string(),
-                uuid: p.uuid().hyphenated().to_string(),
-                distinct_ids: p
-                    .sorted_distinct_ids()
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect(),
-                is_identified: p.is_identified(),
-                properties: Value::object(p.properties().map(|(k, v)| (k, v.clone()))),
-                created_at: p.created_at().to_string(),
-                version: p.version(),
-            })
-            .collect();
+        let persons: Vec<PersonRecord> = engine.persons().map(PersonRecord::of).collect();
         let personless: Vec<PersonlessRecord> = engine
             .personless_distinct_ids()
             .map(|(project, id)| PersonlessRecord {

@@ -7,9 +7,11 @@ use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use idgraph::{Arrival, CaptureReader, Captured, EventError, Project, RequestError, Timestamp};
+use idgraph::{
+    Arrival, CaptureReader, Captured, EventError, PersonRecord, Project, RequestError, Timestamp,
+};
 use serde::Deserialize;
-use serde_json::{Value as Json, json};
+use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 use tower_http::cors::CorsLayer;
 
@@ -207,20 +209,12 @@ async fn person(
             "detail": format!("{distinct_id:?} has no person in project {project}")});
         return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
     };
-    let properties: serde_json::Map<String, Json> = person
-        .properties()
-        .map(|(key, value)| {
-            (
-                key.to_owned(),
-                serde_json::to_value(value).unwrap_or(Json::Null),
-            )
-        })
-        .collect();
+    let record = PersonRecord::of(person);
     let body = json!({
-        "uuid": person.uuid().to_string(),
-        "distinct_ids": person.sorted_distinct_ids(),
-        "is_identified": person.is_identified(),
-        "properties": properties,
+        "uuid": record.uuid,
+        "distinct_ids": record.distinct_ids,
+        "is_identified": record.is_identified,
+        "properties": record.properties,
     });
     (StatusCode::OK, axum::Json(body)).into_response()
 }

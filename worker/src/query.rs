@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use idgraph::{Dump, EngineReader, Project, Value};
+use idgraph::{Dump, EngineReader, PersonRecord, Project, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, nats};
@@ -94,15 +94,14 @@ fn answer(reader: &EngineReader, partition: u32, dump: bool, request: &[u8]) -> 
                     .into(),
             }),
             Some((project, distinct_id)) => {
-                let person = view.resolve(&project, &distinct_id).map(|p| PersonReply {
-                    uuid: p.uuid().hyphenated().to_string(),
-                    distinct_ids: p
-                        .sorted_distinct_ids()
-                        .into_iter()
-                        .map(str::to_owned)
-                        .collect(),
-                    is_identified: p.is_identified(),
-                    properties: Value::object(p.properties().map(|(k, v)| (k, v.clone()))),
+                let person = view.resolve(&project, &distinct_id).map(|p| {
+                    let record = PersonRecord::of(p);
+                    PersonReply {
+                        uuid: record.uuid,
+                        distinct_ids: record.distinct_ids,
+                        is_identified: record.is_identified,
+                        properties: record.properties,
+                    }
                 });
                 serde_json::to_vec(&person)
             }
