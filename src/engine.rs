@@ -65,6 +65,16 @@ impl EngineBuilder {
     }
 }
 
+/// See [`Engine::revision`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Revision {
+    key_names: usize,
+    fixed_keys: usize,
+    values: u64,
+    projects: usize,
+    graph: u64,
+}
+
 /// Counters kept across the engine's life (and its snapshots).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -231,6 +241,19 @@ impl Engine {
             self.counters.count_warning(warning.kind, 1);
         }
         result
+    }
+
+    /// Where the engine's state stands, as far as an event of `project` can move it (an
+    /// event changes its own project and the shared key names and values, nothing else).
+    /// Two equal revisions around an event mean it changed nothing but the counters.
+    pub(crate) fn revision(&self, project: &Project) -> Revision {
+        Revision {
+            key_names: self.prop_keys.len(),
+            fixed_keys: self.fixed_keys.len(),
+            values: self.values.writes(),
+            projects: self.projects.iter().len(),
+            graph: self.projects.get(project).map_or(0, ProjectGraph::revision),
+        }
     }
 
     /// Frees stored values that no person and no merge record refers to any more.

@@ -84,6 +84,10 @@ proptest! {
                     prop_assert!(writer.publish());
                     published = serial.dump();
                     prop_assert_eq!(writer.unpublished(), 0);
+                    prop_assert_eq!(
+                        reader.read().save_to_vec(b"").unwrap(),
+                        serial.save_to_vec(b"").unwrap()
+                    );
                 }
             }
             let view = reader.read();
@@ -144,6 +148,30 @@ fn a_reader_thread_never_sees_a_half_applied_batch() {
         assert!(reader.join().unwrap() > 0);
     }
     assert_eq!(reader.read().dump(), serial.dump());
+}
+
+/// Most events of a realistic stream change nothing but the counters, and the writer does
+/// not apply those again on the other copy: every publish must still give the bytes of the
+/// serial engine, counters and all.
+#[test]
+fn every_publish_of_a_realistic_stream_saves_the_serial_engines_bytes() {
+    let events = timed(workload(5_000, 19));
+    let mut serial = Engine::new();
+    let (mut writer, reader) = Engine::new().into_shared(Vec::new());
+    for (index, batch) in events.chunks(97).enumerate() {
+        for event in batch {
+            let expected = serial.apply(event).unwrap();
+            assert_eq!(writer.apply(event.clone()).unwrap(), expected);
+        }
+        assert_eq!(writer.unpublished(), batch.len());
+        assert!(writer.publish());
+        assert_eq!(
+            reader.read().save_to_vec(b"").unwrap(),
+            serial.save_to_vec(b"").unwrap(),
+            "publish {index}"
+        );
+    }
+    assert_eq!(reader.read().counters(), serial.counters());
 }
 
 #[test]

@@ -144,6 +144,9 @@ pub(crate) struct ProjectGraph {
     props: PropArena,
     groups: Groups,
     links: LinkStore,
+    /// Counts the writing calls outside the property arena, which counts its own (see
+    /// [`ProjectGraph::revision`]); not part of snapshots.
+    writes: u64,
 }
 
 impl ProjectGraph {
@@ -181,10 +184,18 @@ impl ProjectGraph {
             props,
             groups,
             links,
+            writes: 0,
         }
     }
 
     // Reads.
+
+    /// A count that changes whenever the graph does: every write below bumps it (some
+    /// may write what was there). A shared engine's writer compares it around an event to
+    /// tell one that changed nothing, which the other copy then need not apply again.
+    pub(crate) fn revision(&self) -> u64 {
+        self.writes.wrapping_add(self.props.writes())
+    }
 
     pub(crate) fn project(&self) -> &Project {
         &self.project
@@ -307,13 +318,18 @@ impl ProjectGraph {
         LinkWalk::new(&self.links, members)
     }
 
-    // Writes. Each leaves every invariant of the graph holding.
+    // Writes. Each leaves every invariant of the graph holding, and bumps the revision.
+
+    fn wrote(&mut self) {
+        self.writes = self.writes.wrapping_add(1);
+    }
 
     /// The key of `distinct_id`, adding it as a singleton without a person if new.
     pub(crate) fn intern(&mut self, distinct_id: &str) -> Result<IdKey, EngineError> {
         let raw = self.ids.intern(distinct_id, IdKey::WHAT)?;
         let key = IdKey::from_raw(raw);
         if key.index() == self.forest.len() {
+            self.wrote();
             self.forest.push(key);
             reserve_gently(&mut self.person_at);
             reserve_gently(&mut self.personless);
@@ -325,7 +341,11 @@ impl ProjectGraph {
 
     /// Records `key` as seen in personless mode; whether it was not already.
     pub(crate) fn mark_personless(&mut self, key: IdKey) -> bool {
-        !std::mem::replace(&mut self.personless[key.index()], true)
+        let marked = !std::mem::replace(&mut self.personless[key.index()], true);
+        if marked {
+            self.wrote();
+        }
+        marked
     }
 
     /// Creates a person on the singleton `key`, with the properties `fill` writes. When
@@ -336,6 +356,7 @@ impl ProjectGraph {
         new: NewPerson,
         fill: impl FnOnce(&mut InArena<'_>) -> Result<(), EngineError>,
     ) -> Result<PersonKey, EngineError> {
+        self.wrote();
         let mut props = PropRange::default();
         let filled = fill(&mut InArena {
             arena: &mut self.props,
@@ -382,6 +403,7 @@ impl ProjectGraph {
 
     /// What PostHog's rules decide about a person, to change it.
     pub(crate) fn person_mut(&mut self, key: PersonKey) -> &mut Person {
+        self.wrote();
         match &mut self.persons[key.index()] {
             Some(person) => person,
             None => unreachable!("person keys in the graph always name live persons"),
@@ -400,6 +422,7 @@ impl ProjectGraph {
         // The block is taken out of the person while `f` runs, so that `f` can change the
         // person's facts and its properties at once, but never the block itself.
         let mut props = std::mem::take(&mut person.props);
+        let before = person.clone();
         let result = f(
             person,
             &mut InArena {
@@ -407,7 +430,12 @@ impl ProjectGraph {
                 at: &mut props,
             },
         );
+        // The arena counts its own writes; the person's facts are compared.
+        let facts_changed = *person != before;
         person.props = props;
+        if facts_changed {
+            self.wrote();
+        }
         result
     }
 
@@ -418,6 +446,7 @@ impl ProjectGraph {
 
     /// Joins the set of `key` (which has no person) into the set of `person`.
     pub(crate) fn attach(&mut self, key: IdKey, person: PersonKey) {
+        self.wrote();
         let anchor = self.person(person).anchor;
         let (a, b) = (self.forest.find_mut(key), self.forest.find_mut(anchor));
         debug_assert_eq!(self.person_at[a.index()], NO_PERSON);
@@ -439,6 +468,7 @@ impl ProjectGraph {
         target: PersonKey,
         source: PersonKey,
     ) -> (Person, Option<MergeRecord>) {
+        self.wrote();
         let (t_anchor, s_anchor) = (self.person(target).anchor, self.person(source).anchor);
         let (a, b) = (
             self.forest.find_mut(t_anchor),
@@ -489,6 +519,7 @@ impl ProjectGraph {
 
     /// Keeps a link that joined two ids of one person.
     pub(crate) fn add_link(&mut self, link: Link) {
+        self.wrote();
         debug_assert_eq!(self.person_of(link.target), self.person_of(link.source));
         reserve_gently(&mut self.links.links);
         self.links.links.push(link);
@@ -496,11 +527,13 @@ impl ProjectGraph {
 
     /// Keeps a merge that was refused.
     pub(crate) fn add_refusal(&mut self, refusal: Refusal) {
+        self.wrote();
         self.links.refusals.push(refusal);
     }
 
     /// The groups, to create or update one.
     pub(crate) fn groups_mut(&mut self) -> &mut Groups {
+        self.wrote();
         &mut self.groups
     }
 
@@ -516,6 +549,7 @@ impl ProjectGraph {
 
     /// Removes the links made directly between `a` and `b`, and returns them.
     pub(crate) fn remove_links_between(&mut self, a: IdKey, b: IdKey) -> Vec<Link> {
+        self.wrote();
         let mut removed = Vec::new();
         self.links.links.retain(|l| {
             let drop = l.joins(a, b);
@@ -533,6 +567,7 @@ impl ProjectGraph {
     /// must already join each part and nothing across parts. The records are not compacted
     /// here, since an edit may still read those of the links it removed.
     pub(crate) fn regroup(&mut self, members: &[IdKey], parts: &[Part<'_>]) {
+        self.wrote();
         for &key in members {
             self.forest.reset(key);
             self.person_at[key.index()] = NO_PERSON;
@@ -571,6 +606,7 @@ impl ProjectGraph {
     /// the records they need. It walks every link, person and side of the project, as the
     /// edits' other steps walk every link.
     pub(crate) fn compact_records(&mut self) {
+        self.wrote();
         let roots = self
             .links
             .record_sides()
@@ -601,6 +637,7 @@ impl ProjectGraph {
         new: NewPerson,
         props: &[Prop],
     ) -> Option<PersonKey> {
+        self.wrote();
         debug_assert_eq!(
             self.forest.members(anchor).count(),
             ids as usize,
@@ -631,12 +668,14 @@ impl ProjectGraph {
     /// ids it linked among `staying` with bridge links, so that `staying` stays one
     /// component.
     pub(crate) fn bridge_over(&mut self, leaving: &[IdKey], staying: &[IdKey]) {
+        self.wrote();
         self.links.bridge_over(leaving, staying);
     }
 
     /// Deletes `person` and its links; its ids are singletons without a person again, and
     /// not personless.
     pub(crate) fn delete_person(&mut self, person: PersonKey) {
+        self.wrote();
         let members: Vec<IdKey> = self.forest.members(self.person(person).anchor).collect();
         self.links.remove_links_of(&members);
         self.regroup(&members, &[]);
@@ -650,6 +689,7 @@ impl ProjectGraph {
     /// Empties the slot of `person`, gives its properties' block back and frees the slot.
     /// Its ids must already have left it (`regroup`).
     pub(crate) fn free_person(&mut self, person: PersonKey) {
+        self.wrote();
         if let Some(mut state) = self.persons[person.index()].take() {
             self.props.clear(&mut state.props);
         }
@@ -660,6 +700,7 @@ impl ProjectGraph {
     /// every property value its events wrote, in persons and in merge records. The id must
     /// already have left every person and link (`bridge_over`, `regroup`).
     pub(crate) fn erase_id(&mut self, key: IdKey) {
+        self.wrote();
         for person in self.persons.iter_mut().flatten() {
             self.props.retain(&mut person.props, |p| p.writer != key);
         }

@@ -96,9 +96,22 @@ pub(crate) struct PropArena {
     free: Vec<Vec<usize>>,
     /// Slots in blocks that belong to a person.
     in_use: usize,
+    /// Counts the calls that may have changed a block (see [`PropArena::writes`]).
+    writes: u64,
 }
 
 impl PropArena {
+    /// A count that changes whenever any block does (it counts the writing calls, some of
+    /// which may write what was there): a shared engine's writer compares it around an
+    /// event to tell one that changed nothing.
+    pub(crate) fn writes(&self) -> u64 {
+        self.writes
+    }
+
+    fn wrote(&mut self) {
+        self.writes = self.writes.wrapping_add(1);
+    }
+
     /// The properties at `at`, sorted by key.
     pub(crate) fn get(&self, at: PropRange) -> &[Prop] {
         &self.slots[at.span()]
@@ -143,6 +156,7 @@ impl PropArena {
 
     /// Empties `at`, giving its block back.
     pub(crate) fn clear(&mut self, at: &mut PropRange) {
+        self.wrote();
         self.release(*at);
         *at = PropRange::default();
     }
@@ -155,6 +169,7 @@ impl PropArena {
         writer: IdKey,
         value: ValueId,
     ) {
+        self.wrote();
         let prop = Prop { key, writer, value };
         let i = match self.get(*at).binary_search_by_key(&key, |p| p.key) {
             Ok(i) => {
@@ -186,6 +201,7 @@ impl PropArena {
         let Ok(i) = self.get(*at).binary_search_by_key(&key, |p| p.key) else {
             return false;
         };
+        self.wrote();
         let span = at.span();
         self.slots
             .copy_within(span.start + i + 1..span.end, span.start + i);
@@ -195,6 +211,7 @@ impl PropArena {
 
     /// Replaces the properties at `at` with `props`, sorted by key without repeats.
     pub(crate) fn set(&mut self, at: &mut PropRange, props: &[Prop]) {
+        self.wrote();
         if props.is_empty() {
             self.clear(at);
             return;
@@ -210,6 +227,7 @@ impl PropArena {
 
     /// Keeps the properties at `at` for which `keep` holds.
     pub(crate) fn retain(&mut self, at: &mut PropRange, mut keep: impl FnMut(&Prop) -> bool) {
+        self.wrote();
         let span = at.span();
         let mut kept = span.start;
         for i in span {
@@ -232,6 +250,7 @@ impl PropArena {
     pub(crate) fn compact<'r>(&mut self, ranges: impl Iterator<Item = &'r mut PropRange>) {
         let mut packed = PropArena {
             slots: Vec::with_capacity(self.in_use),
+            writes: self.writes.wrapping_add(1),
             ..PropArena::default()
         };
         for at in ranges {
@@ -271,6 +290,7 @@ impl PropArena {
             in_use: slots.len(),
             slots,
             free: Vec::new(),
+            writes: 0,
         })
     }
 

@@ -29,6 +29,8 @@ pub(crate) struct ValueStore {
     hasher: DefaultHashBuilder,
     /// Slots in use right after the last collection.
     live_after_collect: usize,
+    /// Counts the calls that stored or freed a value (see [`ValueStore::writes`]).
+    writes: u64,
 }
 
 /// Hashes a value by its exact form: `1` and `1.0` hash (and compare) apart in the store,
@@ -78,6 +80,12 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 impl ValueStore {
+    /// A count that changes whenever a value is stored or freed: a shared engine's writer
+    /// compares it around an event to tell one that changed nothing.
+    pub(crate) fn writes(&self) -> u64 {
+        self.writes
+    }
+
     fn hash(&self, value: &Value) -> u64 {
         let mut h = self.hasher.build_hasher();
         hash_value(value, &mut h);
@@ -110,6 +118,7 @@ impl ValueStore {
         {
             return Ok(ValueId::from_raw(slot));
         }
+        self.writes = self.writes.wrapping_add(1);
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.values[slot as usize] = value.clone();
@@ -148,6 +157,7 @@ impl ValueStore {
     /// Frees every slot not in `reachable` (a slice of flags, one per slot, as built by the
     /// caller from every person and merge record).
     pub(crate) fn collect(&mut self, reachable: &[bool]) {
+        self.writes = self.writes.wrapping_add(1);
         let ValueStore {
             values,
             table,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::published::Published;
 use super::reader::EngineReader;
-use crate::engine::Engine;
+use crate::engine::{Counters, Engine};
 use crate::error::{EditError, EngineError};
 use crate::event::{Event, Project, Timestamp};
 use crate::posthog::{Outcome, Unlinked};
@@ -24,7 +24,12 @@ const SPINS_BEFORE_YIELDING: u32 = 1_000;
     reason = "nearly every op is an event: boxing it would add an allocation per event"
 )]
 enum Op {
+    /// An event that changed the graph.
     Apply(Event),
+    /// The counters after events that changed nothing else (most events of a realistic
+    /// stream: a returning user's pageview): the other copy takes the counts instead of
+    /// applying them again. One entry stands for a run of such events.
+    Counted(Counters),
     Unlink(Project, Box<str>, Box<str>),
     Split(Project, Vec<Box<str>>, Timestamp),
     DeletePerson(Project, Box<str>),
@@ -37,6 +42,10 @@ impl Op {
     fn replay(&self, engine: &mut Engine, outcome: &mut Outcome) {
         let _same_as_the_first_time = match self {
             Op::Apply(event) => engine.apply_into(event, outcome).map_err(drop),
+            Op::Counted(counters) => {
+                engine.counters.clone_from(counters);
+                Ok(())
+            }
             Op::Unlink(project, a, b) => engine.unlink(project, a, b).map(drop).map_err(drop),
             Op::Split(project, ids, now) => {
                 let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
@@ -57,6 +66,8 @@ pub struct EngineWriter {
     working: Engine,
     position: Vec<u8>,
     log: Vec<Op>,
+    /// Operations since the last publish (one log entry may stand for several).
+    unpublished: usize,
     /// Publishes so far.
     sequence: u64,
     shared: Arc<ArcSwap<Published>>,
@@ -74,6 +85,7 @@ impl Engine {
             working: self,
             position,
             log: Vec::new(),
+            unpublished: 0,
             sequence: 0,
             shared,
         };
@@ -113,7 +125,7 @@ impl EngineWriter {
     /// Operations applied since the last publish.
     #[must_use]
     pub fn unpublished(&self) -> usize {
-        self.log.len()
+        self.unpublished
     }
 
     /// Applies one event, as [`Engine::apply`]. An event without a time takes the clock's
@@ -121,15 +133,31 @@ impl EngineWriter {
     ///
     /// # Errors
     ///
-    /// As [`Engine::apply`]; the event then changed nothing and is not kept.
+    /// As [`Engine::apply`]; the event then changed nothing.
     pub fn apply(&mut self, event: Event) -> Result<Outcome, EngineError> {
         let event = match event.timestamp() {
             Some(_) => event,
             None => event.with_timestamp(Timestamp::now()),
         };
-        let outcome = self.working.apply(&event)?;
-        self.log.push(Op::Apply(event));
-        Ok(outcome)
+        self.unpublished += 1;
+        let before = self.working.revision(event.project());
+        let applied = self.working.apply(&event);
+        if self.working.revision(event.project()) == before {
+            self.count_unchanged();
+        } else {
+            self.log.push(Op::Apply(event));
+        }
+        applied
+    }
+
+    /// Logs the counters of an event that changed nothing else, into the entry of the run
+    /// it ends when there is one.
+    fn count_unchanged(&mut self) {
+        let counters = &self.working.counters;
+        match self.log.last_mut() {
+            Some(Op::Counted(last)) => last.clone_from(counters),
+            _ => self.log.push(Op::Counted(counters.clone())),
+        }
     }
 
     /// [`Engine::unlink`] on the writer's copy.
@@ -139,6 +167,7 @@ impl EngineWriter {
     /// As [`Engine::unlink`].
     pub fn unlink(&mut self, project: &Project, a: &str, b: &str) -> Result<Unlinked, EditError> {
         let unlinked = self.working.unlink(project, a, b)?;
+        self.unpublished += 1;
         self.log
             .push(Op::Unlink(project.clone(), a.into(), b.into()));
         Ok(unlinked)
@@ -153,6 +182,7 @@ impl EngineWriter {
         let now = Timestamp::now();
         let created = self.working.split_at(project, ids, now)?;
         let ids = ids.iter().map(|&id| id.into()).collect();
+        self.unpublished += 1;
         self.log.push(Op::Split(project.clone(), ids, now));
         Ok(created)
     }
@@ -168,6 +198,7 @@ impl EngineWriter {
         distinct_id: &str,
     ) -> Result<Uuid, EditError> {
         let uuid = self.working.delete_person(project, distinct_id)?;
+        self.unpublished += 1;
         self.log
             .push(Op::DeletePerson(project.clone(), distinct_id.into()));
         Ok(uuid)
@@ -180,6 +211,7 @@ impl EngineWriter {
     /// As [`Engine::erase`].
     pub fn erase(&mut self, project: &Project, distinct_id: &str) -> Result<(), EditError> {
         self.working.erase(project, distinct_id)?;
+        self.unpublished += 1;
         self.log
             .push(Op::Erase(project.clone(), distinct_id.into()));
         Ok(())
@@ -194,7 +226,7 @@ impl EngineWriter {
     /// state it replaced (queries are short), then replays the log on that copy.
     pub fn publish(&mut self) -> bool {
         let current = self.shared.load_full();
-        if current.position == self.position && self.log.is_empty() {
+        if current.position == self.position && self.unpublished == 0 {
             return true;
         }
         if !current.retire() {
@@ -231,6 +263,7 @@ impl EngineWriter {
             op.replay(&mut standby.engine, &mut outcome);
         }
         standby.engine.config.record_changes = record_changes;
+        self.unpublished = 0;
         standby.reset_pins();
         self.working = standby.engine;
         true
