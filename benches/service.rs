@@ -10,7 +10,8 @@
 //! a child process of its own, so that its peak RSS is its own. What varies:
 //! `IDGRAPH_BENCH_EVENTS` (default 1,000,000 realistic events, seed 42, written once to a
 //! file in the target directory) and `IDGRAPH_BENCH_BATCH` (events per publish, default
-//! 1,000). Not a criterion bench: latency percentiles are the figure.
+//! 1,000), `IDGRAPH_BENCH_RUNS` (runs of each configuration, default 3). Not a criterion
+//! bench: latency percentiles are the figure.
 #![allow(
     clippy::expect_used,
     clippy::unwrap_used,
@@ -418,6 +419,33 @@ fn report(figures: &Figures) -> String {
     )
 }
 
+fn runs() -> usize {
+    std::env::var("IDGRAPH_BENCH_RUNS").map_or(3, |v| v.parse().expect("a count"))
+}
+
+/// One configuration's figures, in a child process of its own.
+fn run_child(mode: Mode) -> Vec<f64> {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(MODE_VAR, mode.name())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 fn main() {
     let events = events();
     let path = input(events);
@@ -426,67 +454,81 @@ fn main() {
         println!("{}", report(&run(mode, &path)));
         return;
     }
+    let runs = runs();
     println!(
-        "{events} realistic events (seed 42, {} bytes), batches of {}, one writer thread and one reader thread\n",
+        "{events} realistic events (seed 42, {} bytes), batches of {}, one writer thread and one reader thread; \
+         medians of {runs} runs of each configuration, taken in turn (min-max in brackets)\n",
         std::fs::metadata(&path).unwrap().len(),
         batch()
     );
+    // The configurations take turns, so that a slow spell of this shared machine falls on
+    // all of them rather than on one.
+    let mut figures: Vec<Vec<Vec<f64>>> = vec![Vec::new(); Mode::ALL.len()];
+    for _ in 0..runs {
+        for (i, mode) in Mode::ALL.into_iter().enumerate() {
+            figures[i].push(run_child(mode));
+        }
+    }
     println!(
         "| configuration | writer ev/s | vs alone | reads | read p50 | p99 | p99.9 | max | batch p50 | batch max | save's batch | save | peak RSS |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let mut alone_rate = None;
-    for mode in Mode::ALL {
-        let out = Command::new(std::env::current_exe().unwrap())
-            .env(MODE_VAR, mode.name())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let line = String::from_utf8(out.stdout).unwrap();
-        let f: Vec<f64> = line
-            .split_whitespace()
-            .map(|v| v.parse().unwrap())
-            .collect();
-        let rate = f[0] / f[1];
-        let alone = *alone_rate.get_or_insert(rate);
-        let us = |ns: f64| format!("{:.1} µs", ns / 1000.0);
-        let reads = if f[2] == 0.0 {
-            "-".to_owned()
-        } else {
-            format!("{:.1}M", f[2] / 1e6)
-        };
-        let (rate_text, ratio_text) = if f[0] == 0.0 {
+    let field = |runs: &[Vec<f64>], at: usize| median(runs.iter().map(|f| f[at]).collect());
+    let spread = |runs: &[Vec<f64>], value: &dyn Fn(&Vec<f64>) -> f64| {
+        let all: Vec<f64> = runs.iter().map(value).collect();
+        let (lo, hi) = all
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        (median(all), lo, hi)
+    };
+    let rate_of = |f: &Vec<f64>| if f[0] == 0.0 { 0.0 } else { f[0] / f[1] };
+    let alone_rate = spread(&figures[0], &rate_of).0;
+    for (mode, runs) in Mode::ALL.into_iter().zip(&figures) {
+        let (rate, lo, hi) = spread(runs, &rate_of);
+        let (rate_text, ratio_text) = if rate == 0.0 {
             ("-".to_owned(), "-".to_owned())
         } else {
-            (format!("{rate:.0}"), format!("{:.2}", rate / alone))
+            (
+                format!("{rate:.0} [{lo:.0}-{hi:.0}]"),
+                format!("{:.2}", rate / alone_rate),
+            )
+        };
+        let us = |ns: f64| format!("{:.1} µs", ns / 1000.0);
+        let us_spread = |at: usize| {
+            let (m, lo, hi) = spread(runs, &|f: &Vec<f64>| f[at]);
+            if m == 0.0 {
+                "-".to_owned()
+            } else {
+                format!("{} [{:.1}-{:.1}]", us(m), lo / 1000.0, hi / 1000.0)
+            }
+        };
+        let reads = field(runs, 2);
+        let ms_or_dash = |value: f64, scale: f64| {
+            if value == 0.0 {
+                "-".to_owned()
+            } else {
+                format!("{:.1} ms", value * scale)
+            }
         };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} ms | {:.1} ms | {} | {} | {:.1} MB |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} MB |",
             mode.name(),
             rate_text,
             ratio_text,
-            reads,
-            us(f[3]),
-            us(f[4]),
-            us(f[5]),
-            us(f[6]),
-            f[7] / 1000.0,
-            f[8] / 1000.0,
-            if f[9] == 0.0 {
+            if reads == 0.0 {
                 "-".to_owned()
             } else {
-                format!("{:.1} ms", f[9] / 1000.0)
+                format!("{:.0}k", reads / 1e3)
             },
-            if f[12] == 0.0 {
-                "-".to_owned()
-            } else {
-                format!("{:.1} ms", f[12] * 1000.0)
-            },
-            f[10] / 1024.0,
+            us_spread(3),
+            us_spread(4),
+            us_spread(5),
+            us_spread(6),
+            ms_or_dash(field(runs, 7), 1e-3),
+            ms_or_dash(field(runs, 8), 1e-3),
+            ms_or_dash(field(runs, 9), 1e-3),
+            ms_or_dash(field(runs, 12), 1e3),
+            field(runs, 10) / 1024.0,
         );
     }
 }
