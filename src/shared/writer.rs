@@ -122,7 +122,8 @@ impl EngineWriter {
         self.position.extend_from_slice(position);
     }
 
-    /// Operations applied since the last publish.
+    /// Operations applied since the last publish; an event that failed counts too, since
+    /// it may have moved the counters before it failed.
     #[must_use]
     pub fn unpublished(&self) -> usize {
         self.unpublished
