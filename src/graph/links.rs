@@ -11,6 +11,7 @@ use petgraph::graph::{NodeIndex, UnGraph};
 use petgraph::visit::Bfs;
 use uuid::Uuid;
 
+use super::key_table::KeyTable;
 use super::keys::{IdKey, SideKey, ValueId};
 use super::sides::Sides;
 use crate::event::{Event, Timestamp};
@@ -194,35 +195,47 @@ impl LinkStore {
     /// pass over the links: a bridge joins two staying ids, so no later leaving id removes
     /// it, and the links of a later id are untouched by the earlier ones.
     pub(crate) fn bridge_over(&mut self, leaving: &[IdKey], staying: &[IdKey]) {
-        let mut order: HashMap<IdKey, usize> = HashMap::with_capacity(leaving.len());
-        for &key in leaving {
-            let next = order.len();
-            order.entry(key).or_insert(next);
+        // Each id's role: a leaving id's place in the order they leave (first listing
+        // first), `STAYING`, or `NEITHER`. A listed leaving id does not stay.
+        const STAYING: u32 = u32::MAX - 1;
+        const NEITHER: u32 = u32::MAX;
+        let mut role = KeyTable::for_keys(leaving.iter().chain(staying).copied(), NEITHER);
+        for &key in staying {
+            role.set(key, STAYING);
         }
-        // Each staying id, with the last leaving id it was found beside: with one leaving
-        // id (erase), that alone tells a repeated neighbour, without a second set.
-        let mut staying: HashMap<IdKey, usize> = staying.iter().map(|&k| (k, usize::MAX)).collect();
-        let several = order.len() > 1;
-        // Each leaving id's staying neighbours, first link first, each once.
-        let mut neighbours: Vec<Vec<(IdKey, EventRef)>> = vec![Vec::new(); order.len()];
-        let mut seen: HashSet<(usize, IdKey)> = HashSet::new();
+        let mut count = 0;
+        for &key in leaving {
+            if role.get(key) >= STAYING {
+                role.set(key, count);
+                count += 1;
+            }
+        }
+        // Each leaving id's staying neighbours, first link first; repeats go below.
+        let mut neighbours: Vec<Vec<(IdKey, EventRef)>> = vec![Vec::new(); count as usize];
         self.links.retain(|l| {
-            let (at, other) = match (order.get(&l.target), order.get(&l.source)) {
-                (None, None) => return true,
-                (Some(&at), None) => (at, l.source),
-                (None, Some(&at)) => (at, l.target),
+            let (target, source) = (role.get(l.target), role.get(l.source));
+            let (at, other, other_role) = match (target < STAYING, source < STAYING) {
+                (false, false) => return true,
+                (true, false) => (target, l.source, source),
+                (false, true) => (source, l.target, target),
                 // Between two leaving ids: the first of them to leave takes it, and its
                 // other end does not stay.
-                (Some(_), Some(_)) => return false,
+                (true, true) => return false,
             };
-            if let Some(last) = staying.get_mut(&other)
-                && std::mem::replace(last, at) != at
-                && (!several || seen.insert((at, other)))
-            {
-                neighbours[at].push((other, l.event));
+            if other_role == STAYING {
+                neighbours[at as usize].push((other, l.event));
             }
             false
         });
+        // The staying ids' roles are free once the links are walked: each takes the last
+        // leaving id that kept it, which tells a repeat within that id's list.
+        for (at, list) in (0..).zip(&mut neighbours) {
+            list.retain(|&(other, _)| {
+                let repeat = role.get(other) == at;
+                role.set(other, at);
+                !repeat
+            });
+        }
         for pair in neighbours.iter().flat_map(|n| n.windows(2)) {
             let ((a, _), (b, event)) = (pair[0], pair[1]);
             self.links.push(Link {

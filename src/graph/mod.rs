@@ -5,6 +5,7 @@
 mod forest;
 mod groups;
 mod interner;
+mod key_table;
 mod keys;
 mod links;
 mod project;
