@@ -6,7 +6,6 @@
 //! invariant tying them: the ids joined by the links of a project are exactly the sets of its
 //! union-find.
 
-use hashbrown::{HashMap, HashSet};
 use petgraph::graph::{NodeIndex, UnGraph};
 use petgraph::visit::Bfs;
 use uuid::Uuid;
@@ -181,14 +180,6 @@ impl LinkStore {
         self.sides.values_in_use(mark);
     }
 
-    /// The sides the merge records name.
-    pub(crate) fn record_sides(&self) -> impl Iterator<Item = SideKey> {
-        self.links
-            .iter()
-            .filter_map(|l| l.merge.as_ref())
-            .flat_map(|m| [m.target_side, m.source_side])
-    }
-
     /// Removes every link of the ids of `leaving` and joins, for each of them in turn, the
     /// ids it linked among `staying` with bridge links, so that `staying` stays one
     /// component. The same as bridging over each leaving id one after the other, in one
@@ -252,8 +243,11 @@ impl LinkStore {
     /// Removes the links whose target is one of `members`, the ids of one person (a link
     /// joins two ids of one person, so these are all its links).
     pub(crate) fn remove_links_of(&mut self, members: &[IdKey]) {
-        let members: HashSet<IdKey> = members.iter().copied().collect();
-        self.links.retain(|l| !members.contains(&l.target));
+        let mut member = KeyTable::for_keys(members.iter().copied(), false);
+        for &key in members {
+            member.set(key, true);
+        }
+        self.links.retain(|l| !member.get(l.target));
     }
 
     /// Removes the refusals that name `key`.
@@ -267,28 +261,47 @@ impl LinkStore {
 /// links. Links form a spanning forest of the union-find's sets, so a chain between two ids
 /// is unique when it exists.
 pub(crate) struct LinkWalk {
-    nodes: HashMap<IdKey, NodeIndex>,
+    /// The node of each id, [`NO_NODE`] for others.
+    nodes: KeyTable<u32>,
     /// Nodes are ids, edges the positions of links in the store.
     graph: UnGraph<IdKey, usize>,
 }
 
+/// Marks "no node" in `LinkWalk::nodes`: petgraph's own end marker.
+const NO_NODE: u32 = u32::MAX;
+
 impl LinkWalk {
     pub(crate) fn new(store: &LinkStore, members: &[IdKey]) -> LinkWalk {
         let mut graph: UnGraph<IdKey, usize> = UnGraph::default();
-        let nodes: HashMap<IdKey, NodeIndex> =
-            members.iter().map(|&m| (m, graph.add_node(m))).collect();
+        let mut nodes = KeyTable::for_keys(members.iter().copied(), NO_NODE);
+        for &member in members {
+            // A node index is a u32, numbered like the members.
+            nodes.set(member, graph.add_node(member).index() as u32);
+        }
         for (index, link) in store.links.iter().enumerate() {
-            if let (Some(&t), Some(&s)) = (nodes.get(&link.target), nodes.get(&link.source)) {
+            if let (Some(t), Some(s)) = (
+                LinkWalk::node_in(&nodes, link.target),
+                LinkWalk::node_in(&nodes, link.source),
+            ) {
                 graph.add_edge(t, s, index);
             }
         }
         LinkWalk { nodes, graph }
     }
 
+    fn node_in(nodes: &KeyTable<u32>, key: IdKey) -> Option<NodeIndex> {
+        let node = nodes.get(key);
+        (node != NO_NODE).then(|| NodeIndex::new(node as usize))
+    }
+
+    fn node(&self, key: IdKey) -> Option<NodeIndex> {
+        LinkWalk::node_in(&self.nodes, key)
+    }
+
     /// The links, by position in the store, of the chain from `a` to `b`; empty when they
     /// are the same id or not joined.
     pub(crate) fn chain(&self, a: IdKey, b: IdKey) -> Vec<usize> {
-        let (Some(&start), Some(&goal)) = (self.nodes.get(&a), self.nodes.get(&b)) else {
+        let (Some(start), Some(goal)) = (self.node(a), self.node(b)) else {
             return Vec::new();
         };
         if start == goal {
@@ -304,13 +317,15 @@ impl LinkWalk {
             .collect()
     }
 
-    /// The ids joined to `start` by the links.
-    pub(crate) fn reachable(&self, start: IdKey) -> HashSet<IdKey> {
-        let mut seen = HashSet::from_iter([start]);
-        if let Some(&node) = self.nodes.get(&start) {
+    /// Whether each id is joined to `start` by the links (`start` itself is).
+    pub(crate) fn reachable(&self, start: IdKey) -> KeyTable<bool> {
+        let ids = self.graph.node_weights().copied().chain([start]);
+        let mut seen = KeyTable::for_keys(ids, false);
+        seen.set(start, true);
+        if let Some(node) = self.node(start) {
             let mut bfs = Bfs::new(&self.graph, node);
             while let Some(next) = bfs.next(&self.graph) {
-                seen.insert(self.graph[next]);
+                seen.set(self.graph[next], true);
             }
         }
         seen

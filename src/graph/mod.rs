@@ -19,6 +19,7 @@ pub(crate) use forest::{Forest, Sets};
 pub use groups::MAX_GROUP_TYPES;
 pub(crate) use groups::{Group, Groups};
 pub(crate) use interner::{Interner, Unfinished};
+pub(crate) use key_table::KeyTable;
 pub(crate) use keys::{IdKey, PersonKey, PropKey, SideKey, ValueId, reserve_gently, reserve_room};
 pub use links::{EventRef, LinkEffect, LinkKind, RefusalReason};
 pub(crate) use links::{Link, LinkStore, MergeRecord, Refusal};

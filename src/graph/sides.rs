@@ -228,7 +228,9 @@ impl Sides {
         }
         // A base comes before the sides built on it, so one pass from the end marks them all.
         for i in (0..self.table.len()).rev() {
-            if let (true, Some(base)) = (live[i], self.table[i].base()) {
+            if live[i]
+                && let Some(base) = self.table[i].base()
+            {
                 live[base.index()] = true;
             }
         }
@@ -253,16 +255,19 @@ impl Sides {
     /// Keeps the sides that `map` (from [`Sides::renumbering`]) numbers, under their new
     /// numbers. The caller renumbers its own references with [`renumber`].
     pub(crate) fn keep(&mut self, map: &[u32]) {
-        let mut i = 0;
-        self.table.retain(|_| {
-            i += 1;
-            map[i - 1] != NO_SIDE
-        });
-        for side in &mut self.table {
-            if side.base != NO_SIDE {
-                side.base = map[side.base as usize];
+        // One pass: each kept side moves down to its new number with its base renumbered.
+        let mut kept = 0;
+        for i in 0..self.table.len() {
+            if map[i] != NO_SIDE {
+                let mut side = self.table[i];
+                if side.base != NO_SIDE {
+                    side.base = map[side.base as usize];
+                }
+                self.table[kept] = side;
+                kept += 1;
             }
         }
+        self.table.truncate(kept);
         #[cfg(test)]
         {
             let mut i = 0;

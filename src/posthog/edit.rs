@@ -12,7 +12,8 @@ use super::person_uuid::person_uuid;
 use crate::error::EditError;
 use crate::event::Timestamp;
 use crate::graph::{
-    IdKey, MergeRecord, NewPerson, Part, PersonKey, ProjectGraph, Prop, Props, RefusalReason,
+    IdKey, KeyTable, LinkStore, MergeRecord, NewPerson, Part, PersonKey, ProjectGraph, Prop, Props,
+    RefusalReason,
 };
 
 /// What [`Engine::unlink`](crate::Engine::unlink) did.
@@ -51,7 +52,7 @@ pub(crate) fn unlink(graph: &mut ProjectGraph, a: &str, b: &str) -> Result<Unlin
     let kept = graph.person(person).uuid;
     let members: Vec<IdKey> = graph.members(ka).collect();
     let part_a = graph.walk(&members).reachable(ka);
-    if part_a.contains(&kb) {
+    if part_a.get(kb) {
         graph.compact_records();
         return Ok(Unlinked {
             links_removed: removed.len(),
@@ -62,7 +63,7 @@ pub(crate) fn unlink(graph: &mut ProjectGraph, a: &str, b: &str) -> Result<Unlin
     let anchor = graph.person(person).anchor();
     let (staying, departing): (Vec<IdKey>, Vec<IdKey>) = members
         .iter()
-        .partition(|k| part_a.contains(*k) == part_a.contains(&anchor));
+        .partition(|&&k| part_a.get(k) == part_a.get(anchor));
     // The newest link with a merge record tells what each side held at that moment.
     let record = removed
         .iter()
@@ -113,11 +114,14 @@ pub(crate) fn split(
         if leaving.len() == members.len() {
             leaving.remove(0);
         }
-        let leaving_set: HashSet<IdKey> = leaving.iter().copied().collect();
+        let mut leaves = KeyTable::for_keys(leaving.iter().copied(), false);
+        for &key in &leaving {
+            leaves.set(key, true);
+        }
         let staying: Vec<IdKey> = members
             .iter()
             .copied()
-            .filter(|k| !leaving_set.contains(k))
+            .filter(|&k| !leaves.get(k))
             .collect();
         graph.bridge_over(&leaving, &staying);
         let old_version = graph.person(person).version;
@@ -197,6 +201,46 @@ pub(crate) fn erase(graph: &mut ProjectGraph, distinct_id: &str) -> Result<(), E
     Ok(())
 }
 
+/// Which part of a person being split an id is in.
+#[derive(Clone, Copy, PartialEq)]
+enum PartOf {
+    Neither,
+    Staying,
+    Departing,
+}
+
+/// Whether the staying and the departing part are identified: a link joins two of its ids,
+/// or one of its ids was refused a merge for being identified already (or a merge too big).
+fn identified(links: &LinkStore, part: &KeyTable<PartOf>) -> (bool, bool) {
+    let (mut staying, mut departing) = (false, false);
+    let inside = links
+        .links
+        .iter()
+        .map(|l| (part.get(l.target), part.get(l.source)))
+        .filter_map(|(t, s)| (t == s).then_some(t));
+    let refused = links
+        .refusals
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.reason,
+                RefusalReason::AlreadyIdentified | RefusalReason::MoveLimitExceeded
+            )
+        })
+        .map(|r| part.get(r.target));
+    for of in inside.chain(refused) {
+        match of {
+            PartOf::Staying => staying = true,
+            PartOf::Departing => departing = true,
+            PartOf::Neither => {}
+        }
+        if staying && departing {
+            break;
+        }
+    }
+    (staying, departing)
+}
+
 /// Splits `person` into `staying` (keeps the person) and `departing` (a new person).
 fn split_component(
     graph: &mut ProjectGraph,
@@ -206,10 +250,17 @@ fn split_component(
     record: Option<(IdKey, MergeRecord)>,
     joined_at: Timestamp,
 ) -> Uuid {
-    let departing_set: HashSet<IdKey> = departing.iter().copied().collect();
+    let mut part = KeyTable::for_keys(staying.iter().chain(departing).copied(), PartOf::Neither);
+    for &key in staying {
+        part.set(key, PartOf::Staying);
+    }
+    for &key in departing {
+        part.set(key, PartOf::Departing);
+    }
+    let departs = |key: IdKey| part.get(key) == PartOf::Departing;
     // Which side of the merge record each part is: the record's target id tells.
     let (departing_snapshot, staying_snapshot) = match record {
-        Some((target, m)) if departing_set.contains(&target) => (
+        Some((target, m)) if departs(target) => (
             Some((m.target_side, m.target_created_at)),
             Some((m.source_side, m.source_created_at)),
         ),
@@ -229,7 +280,7 @@ fn split_component(
     let written_by_departing = |departing: bool| -> Vec<Prop> {
         old_props
             .iter()
-            .filter(|p| departing_set.contains(&p.writer) == departing)
+            .filter(|p| departs(p.writer) == departing)
             .copied()
             .collect()
     };
@@ -249,7 +300,7 @@ fn split_component(
                     // The properties are sorted by key, each key once.
                     old_props
                         .binary_search_by_key(&p.key, |q| q.key)
-                        .is_ok_and(|i| departing_set.contains(&old_props[i].writer))
+                        .is_ok_and(|i| departs(old_props[i].writer))
                 })
                 .collect()
         })
@@ -259,23 +310,7 @@ fn split_component(
         Props::from_sorted(restored).unwrap_or_default().entries(),
     );
 
-    let links = graph.links();
-    let identified = |part: &HashSet<IdKey>| {
-        links
-            .links
-            .iter()
-            .any(|l| part.contains(&l.target) && part.contains(&l.source))
-            || links.refusals.iter().any(|r| {
-                part.contains(&r.target)
-                    && matches!(
-                        r.reason,
-                        RefusalReason::AlreadyIdentified | RefusalReason::MoveLimitExceeded
-                    )
-            })
-    };
-    let staying_set: HashSet<IdKey> = staying.iter().copied().collect();
-    let (staying_identified, departing_identified) =
-        (identified(&staying_set), identified(&departing_set));
+    let (staying_identified, departing_identified) = identified(graph.links(), &part);
 
     let members: Vec<IdKey> = staying.iter().chain(departing).copied().collect();
     let parts = [
