@@ -187,7 +187,9 @@ impl LinkStore {
     /// it, and the links of a later id are untouched by the earlier ones.
     pub(crate) fn bridge_over(&mut self, leaving: &[IdKey], staying: &[IdKey]) {
         // Each id's role: a leaving id's place in the order they leave (first listing
-        // first), `STAYING`, or `NEITHER`. A listed leaving id does not stay.
+        // first), `STAYING`, `KEPT` (staying, already the one leaving id's neighbour) or
+        // `NEITHER`. A listed leaving id does not stay.
+        const KEPT: u32 = u32::MAX - 2;
         const STAYING: u32 = u32::MAX - 1;
         const NEITHER: u32 = u32::MAX;
         let mut role = KeyTable::for_keys(leaving.iter().chain(staying).copied(), NEITHER);
@@ -201,11 +203,14 @@ impl LinkStore {
                 count += 1;
             }
         }
-        // Each leaving id's staying neighbours, first link first; repeats go below.
+        // With one leaving id (erase), a neighbour's role tells a repeat as the links are
+        // walked; with several, repeats within each one's list go below.
+        let one = count == 1;
+        // Each leaving id's staying neighbours, first link first.
         let mut neighbours: Vec<Vec<(IdKey, EventRef)>> = vec![Vec::new(); count as usize];
         self.links.retain(|l| {
             let (target, source) = (role.get(l.target), role.get(l.source));
-            let (at, other, other_role) = match (target < STAYING, source < STAYING) {
+            let (at, other, other_role) = match (target < count, source < count) {
                 (false, false) => return true,
                 (true, false) => (target, l.source, source),
                 (false, true) => (source, l.target, target),
@@ -214,18 +219,23 @@ impl LinkStore {
                 (true, true) => return false,
             };
             if other_role == STAYING {
+                if one {
+                    role.set(other, KEPT);
+                }
                 neighbours[at as usize].push((other, l.event));
             }
             false
         });
         // The staying ids' roles are free once the links are walked: each takes the last
         // leaving id that kept it, which tells a repeat within that id's list.
-        for (at, list) in (0..).zip(&mut neighbours) {
-            list.retain(|&(other, _)| {
-                let repeat = role.get(other) == at;
-                role.set(other, at);
-                !repeat
-            });
+        if !one {
+            for (at, list) in (0..).zip(&mut neighbours) {
+                list.retain(|&(other, _)| {
+                    let repeat = role.get(other) == at;
+                    role.set(other, at);
+                    !repeat
+                });
+            }
         }
         for pair in neighbours.iter().flat_map(|n| n.windows(2)) {
             let ((a, _), (b, event)) = (pair[0], pair[1]);
