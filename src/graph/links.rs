@@ -282,7 +282,8 @@ const NO_NODE: u32 = u32::MAX;
 
 impl LinkWalk {
     pub(crate) fn new(store: &LinkStore, members: &[IdKey]) -> LinkWalk {
-        let mut graph: UnGraph<IdKey, usize> = UnGraph::default();
+        // The links of a person join it into one component: at least one per id but one.
+        let mut graph: UnGraph<IdKey, usize> = UnGraph::with_capacity(members.len(), members.len());
         let mut nodes = KeyTable::for_keys(members.iter().copied(), NO_NODE);
         for &member in members {
             // A node index is a u32, numbered like the members.
@@ -325,6 +326,11 @@ impl LinkWalk {
             .filter_map(|step| self.graph.find_edge(step[0], step[1]))
             .map(|edge| self.graph[edge])
             .collect()
+    }
+
+    /// The two ends of every link among the ids.
+    pub(crate) fn links_among(&self) -> impl Iterator<Item = (IdKey, IdKey)> {
+        (self.graph.raw_edges().iter()).map(|e| (self.graph[e.source()], self.graph[e.target()]))
     }
 
     /// Whether each id is joined to `start` by the links (`start` itself is).

@@ -12,8 +12,8 @@ use super::person_uuid::person_uuid;
 use crate::error::EditError;
 use crate::event::Timestamp;
 use crate::graph::{
-    IdKey, KeyTable, LinkStore, MergeRecord, NewPerson, Part, PersonKey, ProjectGraph, Prop, Props,
-    RefusalReason,
+    IdKey, KeyTable, LinkWalk, MergeRecord, NewPerson, Part, PersonKey, ProjectGraph, Prop, Props,
+    Refusal, RefusalReason,
 };
 
 /// What [`Engine::unlink`](crate::Engine::unlink) did.
@@ -45,13 +45,16 @@ pub(crate) fn unlink(graph: &mut ProjectGraph, a: &str, b: &str) -> Result<Unlin
         .person_of(ka)
         .filter(|p| graph.person_of(kb) == Some(*p))
         .ok_or_else(not_linked)?;
-    if !graph.links().links.iter().any(|l| l.joins(ka, kb)) {
+    // Removing none changes nothing, so the one walk over the links also tells whether
+    // any joins the two.
+    let removed = graph.remove_links_between(ka, kb);
+    if removed.is_empty() {
         return Err(not_linked());
     }
-    let removed = graph.remove_links_between(ka, kb);
     let kept = graph.person(person).uuid;
     let members: Vec<IdKey> = graph.members(ka).collect();
-    let part_a = graph.walk(&members).reachable(ka);
+    let walk = graph.walk(&members);
+    let part_a = walk.reachable(ka);
     if part_a.get(kb) {
         graph.compact_records();
         return Ok(Unlinked {
@@ -75,7 +78,8 @@ pub(crate) fn unlink(graph: &mut ProjectGraph, a: &str, b: &str) -> Result<Unlin
         .map(|l| l.event.timestamp)
         .max()
         .unwrap_or(Timestamp::EPOCH);
-    let split_off = split_component(graph, person, &staying, &departing, record, joined_at);
+    let parts = (staying.as_slice(), departing.as_slice());
+    let split_off = split_component(graph, person, parts, &walk, record, joined_at);
     graph.compact_records();
     Ok(Unlinked {
         links_removed: removed.len(),
@@ -211,15 +215,15 @@ enum PartOf {
 
 /// Whether the staying and the departing part are identified: a link joins two of its ids,
 /// or one of its ids was refused a merge for being identified already (or a merge too big).
-fn identified(links: &LinkStore, part: &KeyTable<PartOf>) -> (bool, bool) {
+/// The links that can join two ids of a part are the walk's, which holds every link among
+/// the person's ids.
+fn identified(walk: &LinkWalk, refusals: &[Refusal], part: &KeyTable<PartOf>) -> (bool, bool) {
     let (mut staying, mut departing) = (false, false);
-    let inside = links
-        .links
-        .iter()
-        .map(|l| (part.get(l.target), part.get(l.source)))
-        .filter_map(|(t, s)| (t == s).then_some(t));
-    let refused = links
-        .refusals
+    let inside = walk
+        .links_among()
+        .map(|(a, b)| (part.get(a), part.get(b)))
+        .filter_map(|(a, b)| (a == b).then_some(a));
+    let refused = refusals
         .iter()
         .filter(|r| {
             matches!(
@@ -241,12 +245,13 @@ fn identified(links: &LinkStore, part: &KeyTable<PartOf>) -> (bool, bool) {
     (staying, departing)
 }
 
-/// Splits `person` into `staying` (keeps the person) and `departing` (a new person).
+/// Splits `person` into `staying` (keeps the person) and `departing` (a new person), whose
+/// links `walk` holds.
 fn split_component(
     graph: &mut ProjectGraph,
     person: PersonKey,
-    staying: &[IdKey],
-    departing: &[IdKey],
+    (staying, departing): (&[IdKey], &[IdKey]),
+    walk: &LinkWalk,
     record: Option<(IdKey, MergeRecord)>,
     joined_at: Timestamp,
 ) -> Uuid {
@@ -310,7 +315,8 @@ fn split_component(
         Props::from_sorted(restored).unwrap_or_default().entries(),
     );
 
-    let (staying_identified, departing_identified) = identified(graph.links(), &part);
+    let (staying_identified, departing_identified) =
+        identified(walk, &graph.links().refusals, &part);
 
     let members: Vec<IdKey> = staying.iter().chain(departing).copied().collect();
     let parts = [
