@@ -586,12 +586,12 @@ impl ProjectGraph {
             sided.push(slot);
             Some(side)
         });
-        if let Some(map) = self
+        let renumbering = self
             .links
             .sides
-            .renumbering(record_sides.chain(person_sides))
-        {
-            self.links.sides.keep(&map);
+            .renumbering(record_sides.chain(person_sides));
+        let live = if let Some(map) = renumbering {
+            let live = self.links.sides.keep(&map);
             for &at in &recorded {
                 if let Some(record) = &mut self.links.links[at].merge {
                     renumber(&map, &mut record.target_side);
@@ -606,8 +606,11 @@ impl ProjectGraph {
                     person.side = side.raw();
                 }
             }
-        }
-        self.links.sides.compact_if_sparse();
+            live
+        } else {
+            self.links.sides.entries()
+        };
+        self.links.sides.compact_if_sparse(live);
     }
 
     /// Gives the person of a set of ids without one: a new person on `anchor`, which must
