@@ -6,11 +6,11 @@
 //! invariant tying them: the ids joined by the links of a project are exactly the sets of its
 //! union-find.
 
-use hashbrown::{HashMap, HashSet};
 use petgraph::graph::{NodeIndex, UnGraph};
 use petgraph::visit::Bfs;
 use uuid::Uuid;
 
+use super::id_table::IdTable;
 use super::keys::{IdKey, SideKey, ValueId};
 use super::sides::Sides;
 use crate::event::{Event, Timestamp};
@@ -180,49 +180,63 @@ impl LinkStore {
         self.sides.values_in_use(mark);
     }
 
-    /// The sides the merge records name.
-    pub(crate) fn record_sides(&self) -> impl Iterator<Item = SideKey> {
-        self.links
-            .iter()
-            .filter_map(|l| l.merge.as_ref())
-            .flat_map(|m| [m.target_side, m.source_side])
-    }
-
     /// Removes every link of the ids of `leaving` and joins, for each of them in turn, the
     /// ids it linked among `staying` with bridge links, so that `staying` stays one
     /// component. The same as bridging over each leaving id one after the other, in one
     /// pass over the links: a bridge joins two staying ids, so no later leaving id removes
     /// it, and the links of a later id are untouched by the earlier ones.
     pub(crate) fn bridge_over(&mut self, leaving: &[IdKey], staying: &[IdKey]) {
-        let mut order: HashMap<IdKey, usize> = HashMap::with_capacity(leaving.len());
-        for &key in leaving {
-            let next = order.len();
-            order.entry(key).or_insert(next);
+        // Each id's role: a leaving id's place in the order they leave (first listing
+        // first), `STAYING`, `KEPT` (staying, already the one leaving id's neighbour) or
+        // `NEITHER`. A listed leaving id does not stay.
+        const KEPT: u32 = u32::MAX - 2;
+        const STAYING: u32 = u32::MAX - 1;
+        const NEITHER: u32 = u32::MAX;
+        let mut role = IdTable::for_keys(leaving.iter().chain(staying).copied(), NEITHER);
+        for &key in staying {
+            role.set(key, STAYING);
         }
-        // Each staying id, with the last leaving id it was found beside: with one leaving
-        // id (erase), that alone tells a repeated neighbour, without a second set.
-        let mut staying: HashMap<IdKey, usize> = staying.iter().map(|&k| (k, usize::MAX)).collect();
-        let several = order.len() > 1;
-        // Each leaving id's staying neighbours, first link first, each once.
-        let mut neighbours: Vec<Vec<(IdKey, EventRef)>> = vec![Vec::new(); order.len()];
-        let mut seen: HashSet<(usize, IdKey)> = HashSet::new();
+        let mut count = 0;
+        for &key in leaving {
+            if role.get(key) >= STAYING {
+                role.set(key, count);
+                count += 1;
+            }
+        }
+        // With one leaving id (erase), a neighbour's role tells a repeat as the links are
+        // walked; with several, repeats within each one's list go below.
+        let one = count == 1;
+        // Each leaving id's staying neighbours, first link first.
+        let mut neighbours: Vec<Vec<(IdKey, EventRef)>> = vec![Vec::new(); count as usize];
         self.links.retain(|l| {
-            let (at, other) = match (order.get(&l.target), order.get(&l.source)) {
-                (None, None) => return true,
-                (Some(&at), None) => (at, l.source),
-                (None, Some(&at)) => (at, l.target),
+            let (target, source) = (role.get(l.target), role.get(l.source));
+            let (at, other, other_role) = match (target < count, source < count) {
+                (false, false) => return true,
+                (true, false) => (target, l.source, source),
+                (false, true) => (source, l.target, target),
                 // Between two leaving ids: the first of them to leave takes it, and its
                 // other end does not stay.
-                (Some(_), Some(_)) => return false,
+                (true, true) => return false,
             };
-            if let Some(last) = staying.get_mut(&other)
-                && std::mem::replace(last, at) != at
-                && (!several || seen.insert((at, other)))
-            {
-                neighbours[at].push((other, l.event));
+            if other_role == STAYING {
+                if one {
+                    role.set(other, KEPT);
+                }
+                neighbours[at as usize].push((other, l.event));
             }
             false
         });
+        // The staying ids' roles are free once the links are walked: each takes the last
+        // leaving id that kept it, which tells a repeat within that id's list.
+        if !one {
+            for (at, list) in (0..).zip(&mut neighbours) {
+                list.retain(|&(other, _)| {
+                    let repeat = role.get(other) == at;
+                    role.set(other, at);
+                    !repeat
+                });
+            }
+        }
         for pair in neighbours.iter().flat_map(|n| n.windows(2)) {
             let ((a, _), (b, event)) = (pair[0], pair[1]);
             self.links.push(Link {
@@ -239,8 +253,11 @@ impl LinkStore {
     /// Removes the links whose target is one of `members`, the ids of one person (a link
     /// joins two ids of one person, so these are all its links).
     pub(crate) fn remove_links_of(&mut self, members: &[IdKey]) {
-        let members: HashSet<IdKey> = members.iter().copied().collect();
-        self.links.retain(|l| !members.contains(&l.target));
+        let mut member = IdTable::for_keys(members.iter().copied(), false);
+        for &key in members {
+            member.set(key, true);
+        }
+        self.links.retain(|l| !member.get(l.target));
     }
 
     /// Removes the refusals that name `key`.
@@ -254,28 +271,48 @@ impl LinkStore {
 /// links. Links form a spanning forest of the union-find's sets, so a chain between two ids
 /// is unique when it exists.
 pub(crate) struct LinkWalk {
-    nodes: HashMap<IdKey, NodeIndex>,
+    /// The node of each id, [`NO_NODE`] for others.
+    nodes: IdTable<u32>,
     /// Nodes are ids, edges the positions of links in the store.
     graph: UnGraph<IdKey, usize>,
 }
 
+/// Marks "no node" in `LinkWalk::nodes`: petgraph's own end marker.
+const NO_NODE: u32 = u32::MAX;
+
 impl LinkWalk {
     pub(crate) fn new(store: &LinkStore, members: &[IdKey]) -> LinkWalk {
-        let mut graph: UnGraph<IdKey, usize> = UnGraph::default();
-        let nodes: HashMap<IdKey, NodeIndex> =
-            members.iter().map(|&m| (m, graph.add_node(m))).collect();
+        // The links of a person join it into one component: at least one per id but one.
+        let mut graph: UnGraph<IdKey, usize> = UnGraph::with_capacity(members.len(), members.len());
+        let mut nodes = IdTable::for_keys(members.iter().copied(), NO_NODE);
+        for &member in members {
+            // A node index is a u32, numbered like the members.
+            nodes.set(member, graph.add_node(member).index() as u32);
+        }
         for (index, link) in store.links.iter().enumerate() {
-            if let (Some(&t), Some(&s)) = (nodes.get(&link.target), nodes.get(&link.source)) {
+            if let (Some(t), Some(s)) = (
+                LinkWalk::node_in(&nodes, link.target),
+                LinkWalk::node_in(&nodes, link.source),
+            ) {
                 graph.add_edge(t, s, index);
             }
         }
         LinkWalk { nodes, graph }
     }
 
+    fn node_in(nodes: &IdTable<u32>, key: IdKey) -> Option<NodeIndex> {
+        let node = nodes.get(key);
+        (node != NO_NODE).then(|| NodeIndex::new(node as usize))
+    }
+
+    fn node(&self, key: IdKey) -> Option<NodeIndex> {
+        LinkWalk::node_in(&self.nodes, key)
+    }
+
     /// The links, by position in the store, of the chain from `a` to `b`; empty when they
     /// are the same id or not joined.
     pub(crate) fn chain(&self, a: IdKey, b: IdKey) -> Vec<usize> {
-        let (Some(&start), Some(&goal)) = (self.nodes.get(&a), self.nodes.get(&b)) else {
+        let (Some(start), Some(goal)) = (self.node(a), self.node(b)) else {
             return Vec::new();
         };
         if start == goal {
@@ -291,13 +328,20 @@ impl LinkWalk {
             .collect()
     }
 
-    /// The ids joined to `start` by the links.
-    pub(crate) fn reachable(&self, start: IdKey) -> HashSet<IdKey> {
-        let mut seen = HashSet::from_iter([start]);
-        if let Some(&node) = self.nodes.get(&start) {
+    /// The two ends of every link among the ids.
+    pub(crate) fn links_among(&self) -> impl Iterator<Item = (IdKey, IdKey)> {
+        (self.graph.raw_edges().iter()).map(|e| (self.graph[e.source()], self.graph[e.target()]))
+    }
+
+    /// Whether each id is joined to `start` by the links (`start` itself is).
+    pub(crate) fn reachable(&self, start: IdKey) -> IdTable<bool> {
+        let ids = self.graph.node_weights().copied().chain([start]);
+        let mut seen = IdTable::for_keys(ids, false);
+        seen.set(start, true);
+        if let Some(node) = self.node(start) {
             let mut bfs = Bfs::new(&self.graph, node);
             while let Some(next) = bfs.next(&self.graph) {
-                seen.insert(self.graph[next]);
+                seen.set(self.graph[next], true);
             }
         }
         seen

@@ -4,6 +4,7 @@
 
 mod forest;
 mod groups;
+mod id_table;
 mod interner;
 mod keys;
 mod links;
@@ -17,10 +18,11 @@ mod value_store;
 pub(crate) use forest::{Forest, Sets};
 pub use groups::MAX_GROUP_TYPES;
 pub(crate) use groups::{Group, Groups};
+pub(crate) use id_table::IdTable;
 pub(crate) use interner::{Interner, Unfinished};
 pub(crate) use keys::{IdKey, PersonKey, PropKey, SideKey, ValueId, reserve_gently, reserve_room};
 pub use links::{EventRef, LinkEffect, LinkKind, RefusalReason};
-pub(crate) use links::{Link, LinkStore, MergeRecord, Refusal};
+pub(crate) use links::{Link, LinkStore, LinkWalk, MergeRecord, Refusal};
 pub(crate) use project::{NO_PERSON, NewPerson, Part, Person, ProjectGraph, ProjectParts};
 pub(crate) use projects::Projects;
 pub(crate) use prop_arena::{PropArena, PropRange, PropRuns, RunAt};

@@ -607,24 +607,46 @@ impl ProjectGraph {
     /// edits' other steps walk every link.
     pub(crate) fn compact_records(&mut self) {
         self.wrote();
-        let roots = self
+        // Which links hold a record and which persons a side, noted on the one walk over
+        // them, so that a renumbering rewrites those alone instead of reading every link
+        // and person slot again.
+        let (mut recorded, mut sided) = (Vec::new(), Vec::new());
+        let record_sides = (self.links.links.iter().enumerate())
+            .filter_map(|(at, l)| l.merge.map(|m| (at, m)))
+            .flat_map(|(at, m)| {
+                recorded.push(at);
+                [m.target_side, m.source_side]
+            });
+        let person_sides = self.persons.iter().enumerate().filter_map(|(slot, p)| {
+            let side = p.as_ref()?.side()?;
+            sided.push(slot);
+            Some(side)
+        });
+        let renumbering = self
             .links
-            .record_sides()
-            .chain(self.persons.iter().flatten().filter_map(Person::side));
-        if let Some(map) = self.links.sides.renumbering(roots) {
-            self.links.sides.keep(&map);
-            for record in self.links.links.iter_mut().filter_map(|l| l.merge.as_mut()) {
-                renumber(&map, &mut record.target_side);
-                renumber(&map, &mut record.source_side);
+            .sides
+            .renumbering(record_sides.chain(person_sides));
+        let live = if let Some(map) = renumbering {
+            let live = self.links.sides.keep(&map);
+            for &at in &recorded {
+                if let Some(record) = &mut self.links.links[at].merge {
+                    renumber(&map, &mut record.target_side);
+                    renumber(&map, &mut record.source_side);
+                }
             }
-            for person in self.persons.iter_mut().flatten() {
-                if let Some(mut side) = person.side() {
+            for &slot in &sided {
+                if let Some(person) = &mut self.persons[slot]
+                    && let Some(mut side) = person.side()
+                {
                     renumber(&map, &mut side);
                     person.side = side.raw();
                 }
             }
-        }
-        self.links.sides.compact_if_sparse();
+            live
+        } else {
+            self.links.sides.entries()
+        };
+        self.links.sides.compact_if_sparse(live);
     }
 
     /// Gives the person of a set of ids without one: a new person on `anchor`, which must

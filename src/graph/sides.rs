@@ -228,7 +228,9 @@ impl Sides {
         }
         // A base comes before the sides built on it, so one pass from the end marks them all.
         for i in (0..self.table.len()).rev() {
-            if let (true, Some(base)) = (live[i], self.table[i].base()) {
+            if live[i]
+                && let Some(base) = self.table[i].base()
+            {
                 live[base.index()] = true;
             }
         }
@@ -251,18 +253,23 @@ impl Sides {
     }
 
     /// Keeps the sides that `map` (from [`Sides::renumbering`]) numbers, under their new
-    /// numbers. The caller renumbers its own references with [`renumber`].
-    pub(crate) fn keep(&mut self, map: &[u32]) {
-        let mut i = 0;
-        self.table.retain(|_| {
-            i += 1;
-            map[i - 1] != NO_SIDE
-        });
-        for side in &mut self.table {
-            if side.base != NO_SIDE {
-                side.base = map[side.base as usize];
+    /// numbers, and returns the entries they store (for [`Sides::compact_if_sparse`]). The
+    /// caller renumbers its own references with [`renumber`].
+    pub(crate) fn keep(&mut self, map: &[u32]) -> usize {
+        // One pass: each kept side moves down to its new number with its base renumbered.
+        let (mut kept, mut entries) = (0, 0);
+        for i in 0..self.table.len() {
+            if map[i] != NO_SIDE {
+                let mut side = self.table[i];
+                entries += side.run.len();
+                if side.base != NO_SIDE {
+                    side.base = map[side.base as usize];
+                }
+                self.table[kept] = side;
+                kept += 1;
             }
         }
+        self.table.truncate(kept);
         #[cfg(test)]
         {
             let mut i = 0;
@@ -271,12 +278,13 @@ impl Sides {
                 map[i - 1] != NO_SIDE
             });
         }
+        entries
     }
 
     /// Drops the entries that no side refers to any more (left by dropped sides and by
-    /// erasing), once they are most of the store.
-    pub(crate) fn compact_if_sparse(&mut self) {
-        let live = self.entries();
+    /// erasing), once they are most of the store. `live` is the entries the sides store:
+    /// [`Sides::entries`], or what [`Sides::keep`] returned, which saves a walk over them.
+    pub(crate) fn compact_if_sparse(&mut self, live: usize) {
         if self.runs.len() > 2 * live + 4096 {
             self.runs.compact(self.table.iter_mut().map(|s| &mut s.run));
         }

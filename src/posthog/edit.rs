@@ -12,7 +12,8 @@ use super::person_uuid::person_uuid;
 use crate::error::EditError;
 use crate::event::Timestamp;
 use crate::graph::{
-    IdKey, MergeRecord, NewPerson, Part, PersonKey, ProjectGraph, Prop, Props, RefusalReason,
+    IdKey, IdTable, LinkWalk, MergeRecord, NewPerson, Part, PersonKey, ProjectGraph, Prop, Props,
+    Refusal, RefusalReason,
 };
 
 /// What [`Engine::unlink`](crate::Engine::unlink) did.
@@ -44,14 +45,17 @@ pub(crate) fn unlink(graph: &mut ProjectGraph, a: &str, b: &str) -> Result<Unlin
         .person_of(ka)
         .filter(|p| graph.person_of(kb) == Some(*p))
         .ok_or_else(not_linked)?;
-    if !graph.links().links.iter().any(|l| l.joins(ka, kb)) {
+    // Removing none changes nothing, so the one walk over the links also tells whether
+    // any joins the two.
+    let removed = graph.remove_links_between(ka, kb);
+    if removed.is_empty() {
         return Err(not_linked());
     }
-    let removed = graph.remove_links_between(ka, kb);
     let kept = graph.person(person).uuid;
     let members: Vec<IdKey> = graph.members(ka).collect();
-    let part_a = graph.walk(&members).reachable(ka);
-    if part_a.contains(&kb) {
+    let walk = graph.walk(&members);
+    let part_a = walk.reachable(ka);
+    if part_a.get(kb) {
         graph.compact_records();
         return Ok(Unlinked {
             links_removed: removed.len(),
@@ -62,7 +66,7 @@ pub(crate) fn unlink(graph: &mut ProjectGraph, a: &str, b: &str) -> Result<Unlin
     let anchor = graph.person(person).anchor();
     let (staying, departing): (Vec<IdKey>, Vec<IdKey>) = members
         .iter()
-        .partition(|k| part_a.contains(*k) == part_a.contains(&anchor));
+        .partition(|&&k| part_a.get(k) == part_a.get(anchor));
     // The newest link with a merge record tells what each side held at that moment.
     let record = removed
         .iter()
@@ -74,7 +78,8 @@ pub(crate) fn unlink(graph: &mut ProjectGraph, a: &str, b: &str) -> Result<Unlin
         .map(|l| l.event.timestamp)
         .max()
         .unwrap_or(Timestamp::EPOCH);
-    let split_off = split_component(graph, person, &staying, &departing, record, joined_at);
+    let parts = (staying.as_slice(), departing.as_slice());
+    let split_off = split_component(graph, person, parts, &walk, record, joined_at);
     graph.compact_records();
     Ok(Unlinked {
         links_removed: removed.len(),
@@ -113,11 +118,14 @@ pub(crate) fn split(
         if leaving.len() == members.len() {
             leaving.remove(0);
         }
-        let leaving_set: HashSet<IdKey> = leaving.iter().copied().collect();
+        let mut leaves = IdTable::for_keys(leaving.iter().copied(), false);
+        for &key in &leaving {
+            leaves.set(key, true);
+        }
         let staying: Vec<IdKey> = members
             .iter()
             .copied()
-            .filter(|k| !leaving_set.contains(k))
+            .filter(|&k| !leaves.get(k))
             .collect();
         graph.bridge_over(&leaving, &staying);
         let old_version = graph.person(person).version;
@@ -197,19 +205,67 @@ pub(crate) fn erase(graph: &mut ProjectGraph, distinct_id: &str) -> Result<(), E
     Ok(())
 }
 
-/// Splits `person` into `staying` (keeps the person) and `departing` (a new person).
+/// Which part of a person being split an id is in.
+#[derive(Clone, Copy, PartialEq)]
+enum PartOf {
+    Neither,
+    Staying,
+    Departing,
+}
+
+/// Whether the staying and the departing part are identified: a link joins two of its ids,
+/// or one of its ids was refused a merge for being identified already (or a merge too big).
+/// The links that can join two ids of a part are the walk's, which holds every link among
+/// the person's ids.
+fn identified(walk: &LinkWalk, refusals: &[Refusal], part: &IdTable<PartOf>) -> (bool, bool) {
+    let (mut staying, mut departing) = (false, false);
+    let inside = walk
+        .links_among()
+        .map(|(a, b)| (part.get(a), part.get(b)))
+        .filter_map(|(a, b)| (a == b).then_some(a));
+    let refused = refusals
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.reason,
+                RefusalReason::AlreadyIdentified | RefusalReason::MoveLimitExceeded
+            )
+        })
+        .map(|r| part.get(r.target));
+    for of in inside.chain(refused) {
+        match of {
+            PartOf::Staying => staying = true,
+            PartOf::Departing => departing = true,
+            PartOf::Neither => {}
+        }
+        if staying && departing {
+            break;
+        }
+    }
+    (staying, departing)
+}
+
+/// Splits `person` into `staying` (keeps the person) and `departing` (a new person), whose
+/// links `walk` holds.
 fn split_component(
     graph: &mut ProjectGraph,
     person: PersonKey,
-    staying: &[IdKey],
-    departing: &[IdKey],
+    (staying, departing): (&[IdKey], &[IdKey]),
+    walk: &LinkWalk,
     record: Option<(IdKey, MergeRecord)>,
     joined_at: Timestamp,
 ) -> Uuid {
-    let departing_set: HashSet<IdKey> = departing.iter().copied().collect();
+    let mut part = IdTable::for_keys(staying.iter().chain(departing).copied(), PartOf::Neither);
+    for &key in staying {
+        part.set(key, PartOf::Staying);
+    }
+    for &key in departing {
+        part.set(key, PartOf::Departing);
+    }
+    let departs = |key: IdKey| part.get(key) == PartOf::Departing;
     // Which side of the merge record each part is: the record's target id tells.
     let (departing_snapshot, staying_snapshot) = match record {
-        Some((target, m)) if departing_set.contains(&target) => (
+        Some((target, m)) if departs(target) => (
             Some((m.target_side, m.target_created_at)),
             Some((m.source_side, m.source_created_at)),
         ),
@@ -229,7 +285,7 @@ fn split_component(
     let written_by_departing = |departing: bool| -> Vec<Prop> {
         old_props
             .iter()
-            .filter(|p| departing_set.contains(&p.writer) == departing)
+            .filter(|p| departs(p.writer) == departing)
             .copied()
             .collect()
     };
@@ -249,7 +305,7 @@ fn split_component(
                     // The properties are sorted by key, each key once.
                     old_props
                         .binary_search_by_key(&p.key, |q| q.key)
-                        .is_ok_and(|i| departing_set.contains(&old_props[i].writer))
+                        .is_ok_and(|i| departs(old_props[i].writer))
                 })
                 .collect()
         })
@@ -259,23 +315,8 @@ fn split_component(
         Props::from_sorted(restored).unwrap_or_default().entries(),
     );
 
-    let links = graph.links();
-    let identified = |part: &HashSet<IdKey>| {
-        links
-            .links
-            .iter()
-            .any(|l| part.contains(&l.target) && part.contains(&l.source))
-            || links.refusals.iter().any(|r| {
-                part.contains(&r.target)
-                    && matches!(
-                        r.reason,
-                        RefusalReason::AlreadyIdentified | RefusalReason::MoveLimitExceeded
-                    )
-            })
-    };
-    let staying_set: HashSet<IdKey> = staying.iter().copied().collect();
     let (staying_identified, departing_identified) =
-        (identified(&staying_set), identified(&departing_set));
+        identified(walk, &graph.links().refusals, &part);
 
     let members: Vec<IdKey> = staying.iter().chain(departing).copied().collect();
     let parts = [

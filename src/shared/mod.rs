@@ -12,8 +12,9 @@
 //! "Readers beside the writer"): cloning the engine at each publish costs time in the size
 //! of the whole graph, not of the batch; persistent or copy-on-write structures would
 //! change every part of the graph's storage and slow the single-threaded path everyone
-//! pays for. The replay costs the batch's apply once more (the parse is not repeated), and
-//! memory is two engines plus one batch of events.
+//! pays for. The replay costs the apply of the batch's events that changed the graph once
+//! more (the parse is not repeated, and an event that changed only the counters is logged
+//! as the counters), and memory is two engines plus one batch of events.
 //!
 //! ```
 //! use idgraph::{Engine, Event, Project};
