@@ -441,9 +441,15 @@ fn run_child(mode: Mode) -> Vec<f64> {
         .collect()
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+/// The median, least and most of one figure over the runs.
+fn spread(values: impl Iterator<Item = f64>) -> (f64, f64, f64) {
+    let mut values: Vec<f64> = values.collect();
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
 }
 
 fn main() {
@@ -473,18 +479,11 @@ fn main() {
         "| configuration | writer ev/s | vs alone | reads | read p50 | p99 | p99.9 | max | batch p50 | batch max | save's batch | save | peak RSS |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let field = |runs: &[Vec<f64>], at: usize| median(runs.iter().map(|f| f[at]).collect());
-    let spread = |runs: &[Vec<f64>], value: &dyn Fn(&Vec<f64>) -> f64| {
-        let all: Vec<f64> = runs.iter().map(value).collect();
-        let (lo, hi) = all
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-        (median(all), lo, hi)
-    };
     let rate_of = |f: &Vec<f64>| if f[0] == 0.0 { 0.0 } else { f[0] / f[1] };
-    let alone_rate = spread(&figures[0], &rate_of).0;
+    let alone_rate = spread(figures[0].iter().map(rate_of)).0;
     for (mode, runs) in Mode::ALL.into_iter().zip(&figures) {
-        let (rate, lo, hi) = spread(runs, &rate_of);
+        let column = |at: usize| spread(runs.iter().map(|f| f[at]));
+        let (rate, lo, hi) = spread(runs.iter().map(rate_of));
         let (rate_text, ratio_text) = if rate == 0.0 {
             ("-".to_owned(), "-".to_owned())
         } else {
@@ -495,14 +494,14 @@ fn main() {
         };
         let us = |ns: f64| format!("{:.1} µs", ns / 1000.0);
         let us_spread = |at: usize| {
-            let (m, lo, hi) = spread(runs, &|f: &Vec<f64>| f[at]);
+            let (m, lo, hi) = column(at);
             if m == 0.0 {
                 "-".to_owned()
             } else {
                 format!("{} [{:.1}-{:.1}]", us(m), lo / 1000.0, hi / 1000.0)
             }
         };
-        let reads = field(runs, 2);
+        let reads = column(2).0;
         let ms_or_dash = |value: f64, scale: f64| {
             if value == 0.0 {
                 "-".to_owned()
@@ -524,11 +523,11 @@ fn main() {
             us_spread(4),
             us_spread(5),
             us_spread(6),
-            ms_or_dash(field(runs, 7), 1e-3),
-            ms_or_dash(field(runs, 8), 1e-3),
-            ms_or_dash(field(runs, 9), 1e-3),
-            ms_or_dash(field(runs, 12), 1e3),
-            field(runs, 10) / 1024.0,
+            ms_or_dash(column(7).0, 1e-3),
+            ms_or_dash(column(8).0, 1e-3),
+            ms_or_dash(column(9).0, 1e-3),
+            ms_or_dash(column(12).0, 1e3),
+            column(10).0 / 1024.0,
         );
     }
 }

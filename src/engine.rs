@@ -69,7 +69,6 @@ impl EngineBuilder {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Revision {
     key_names: usize,
-    fixed_keys: usize,
     values: u64,
     projects: usize,
     graph: u64,
@@ -246,10 +245,11 @@ impl Engine {
     /// Where the engine's state stands, as far as an event of `project` can move it (an
     /// event changes its own project and the shared key names and values, nothing else).
     /// Two equal revisions around an event mean it changed nothing but the counters.
+    /// `fixed_keys` is not counted: it caches lookups of key names, is not part of
+    /// snapshots, and fills the same on either copy whenever it fills.
     pub(crate) fn revision(&self, project: &Project) -> Revision {
         Revision {
             key_names: self.prop_keys.len(),
-            fixed_keys: self.fixed_keys.len(),
             values: self.values.writes(),
             projects: self.projects.iter().len(),
             graph: self.projects.get(project).map_or(0, ProjectGraph::revision),

@@ -84,6 +84,17 @@ impl<T: Copy + PartialEq> IdTable<T> {
     }
 }
 
+impl IdTable<bool> {
+    /// A table that reads `true` for exactly `keys`: a set of ids.
+    pub(crate) fn marking(keys: &[IdKey]) -> IdTable<bool> {
+        let mut table = IdTable::for_keys(keys.iter().copied(), false);
+        for &key in keys {
+            table.set(key, true);
+        }
+        table
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

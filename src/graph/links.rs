@@ -253,10 +253,7 @@ impl LinkStore {
     /// Removes the links whose target is one of `members`, the ids of one person (a link
     /// joins two ids of one person, so these are all its links).
     pub(crate) fn remove_links_of(&mut self, members: &[IdKey]) {
-        let mut member = IdTable::for_keys(members.iter().copied(), false);
-        for &key in members {
-            member.set(key, true);
-        }
+        let member = IdTable::marking(members);
         self.links.retain(|l| !member.get(l.target));
     }
 

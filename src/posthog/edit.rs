@@ -118,10 +118,7 @@ pub(crate) fn split(
         if leaving.len() == members.len() {
             leaving.remove(0);
         }
-        let mut leaves = IdTable::for_keys(leaving.iter().copied(), false);
-        for &key in &leaving {
-            leaves.set(key, true);
-        }
+        let leaves = IdTable::marking(&leaving);
         let staying: Vec<IdKey> = members
             .iter()
             .copied()
