@@ -208,15 +208,22 @@ impl LinkStore {
         let one = count == 1;
         // Each leaving id's staying neighbours, first link first.
         let mut neighbours: Vec<Vec<(IdKey, EventRef)>> = vec![Vec::new(); count as usize];
+        let sides = &mut self.sides;
         self.links.retain(|l| {
             let (target, source) = (role.get(l.target), role.get(l.source));
-            let (at, other, other_role) = match (target < count, source < count) {
-                (false, false) => return true,
+            let (leaves_target, leaves_source) = (target < count, source < count);
+            if !(leaves_target || leaves_source) {
+                return true;
+            }
+            if let Some(record) = l.merge {
+                sides.release_removed(record.target_side, record.source_side);
+            }
+            let (at, other, other_role) = match (leaves_target, leaves_source) {
                 (true, false) => (target, l.source, source),
                 (false, true) => (source, l.target, target),
                 // Between two leaving ids: the first of them to leave takes it, and its
                 // other end does not stay.
-                (true, true) => return false,
+                _ => return false,
             };
             if other_role == STAYING {
                 if one {
@@ -254,7 +261,14 @@ impl LinkStore {
     /// joins two ids of one person, so these are all its links).
     pub(crate) fn remove_links_of(&mut self, members: &[IdKey]) {
         let member = IdTable::marking(members);
-        self.links.retain(|l| !member.get(l.target));
+        let sides = &mut self.sides;
+        self.links.retain(|l| {
+            let leaves = member.get(l.target);
+            if leaves && let Some(record) = l.merge {
+                sides.release_removed(record.target_side, record.source_side);
+            }
+            !leaves
+        });
     }
 
     /// Removes the refusals that name `key`.

@@ -171,8 +171,10 @@ impl ProjectGraph {
             free_persons,
             props,
             groups,
-            links,
+            mut links,
         } = parts;
+        let roots = side_roots(&links, &persons);
+        links.sides.recount(&roots);
         ProjectGraph {
             project,
             ids,
@@ -509,6 +511,16 @@ impl ProjectGraph {
         let props = Props::overlay(self.props.get(merged.props), self.props.get(survivor_props));
         self.props.clear(&mut merged.props);
         self.set_person_props(target, props.entries());
+        // The new side is held before the old one is let go: it may be built on it.
+        if let Some(side) = longer {
+            self.links.sides.hold(side);
+            if let Some(old) = survivor_side {
+                self.links.sides.release(old);
+            }
+        }
+        if let Some(old) = merged.side() {
+            self.links.sides.release(old);
+        }
         let survivor = self.person_mut(target);
         survivor.ids = survivor.ids.saturating_add(merged.ids);
         if let Some(side) = longer {
@@ -521,6 +533,10 @@ impl ProjectGraph {
     pub(crate) fn add_link(&mut self, link: Link) {
         self.wrote();
         debug_assert_eq!(self.person_of(link.target), self.person_of(link.source));
+        if let Some(record) = link.merge {
+            self.links.sides.hold(record.target_side);
+            self.links.sides.hold(record.source_side);
+        }
         reserve_gently(&mut self.links.links);
         self.links.links.push(link);
     }
@@ -558,6 +574,9 @@ impl ProjectGraph {
             }
             !drop
         });
+        for record in removed.iter().filter_map(|l| l.merge) {
+            (self.links.sides).release_removed(record.target_side, record.source_side);
+        }
         removed
     }
 
@@ -601,52 +620,59 @@ impl ProjectGraph {
         self.person_mut(person).anchor = key;
     }
 
-    /// Drops the sides that no merge record or person reaches any more, and packs their
-    /// entries once those are most of the store. Edits call it last, once they have read
-    /// the records they need. It walks every link, person and side of the project, as the
-    /// edits' other steps walk every link.
+    /// Drops the sides that no merge record or person reaches any more once they are most
+    /// of the table (see `Sides`), and packs their entries once those are most of the
+    /// store. Edits call it last, once they have read the records they need. Dropping walks
+    /// every link and person of the project; it waits until that many sides are stranded.
     pub(crate) fn compact_records(&mut self) {
         self.wrote();
-        // Which links hold a record and which persons a side, noted on the one walk over
-        // them, so that a renumbering rewrites those alone instead of reading every link
-        // and person slot again.
-        let (mut recorded, mut sided) = (Vec::new(), Vec::new());
-        let record_sides = (self.links.links.iter().enumerate())
-            .filter_map(|(at, l)| l.merge.map(|m| (at, m)))
-            .flat_map(|(at, m)| {
-                recorded.push(at);
-                [m.target_side, m.source_side]
-            });
-        let person_sides = self.persons.iter().enumerate().filter_map(|(slot, p)| {
-            let side = p.as_ref()?.side()?;
-            sided.push(slot);
-            Some(side)
-        });
-        let renumbering = self
+        if self.links.sides.counts_are_stale() {
+            let roots = side_roots(&self.links, &self.persons);
+            self.links.sides.recount(&roots);
+        }
+        self.links.sides.end_edit();
+        #[cfg(debug_assertions)]
+        self.assert_side_holders();
+        if self.links.sides.mostly_unreachable() {
+            self.drop_unreachable_sides();
+        }
+        self.links.sides.compact_if_sparse();
+    }
+
+    /// Renumbers the reachable sides, and the records and persons that name them.
+    fn drop_unreachable_sides(&mut self) {
+        let Some(map) = self.links.sides.numbering_of_reachable() else {
+            return;
+        };
+        self.links.sides.keep(&map);
+        for record in self.links.links.iter_mut().filter_map(|l| l.merge.as_mut()) {
+            renumber(&map, &mut record.target_side);
+            renumber(&map, &mut record.source_side);
+        }
+        for person in self.persons.iter_mut().flatten() {
+            if let Some(mut side) = person.side() {
+                renumber(&map, &mut side);
+                person.side = side.raw();
+            }
+        }
+    }
+
+    /// The holder counts of the sides tell the sides that a walk from the records and
+    /// persons reaches.
+    #[cfg(debug_assertions)]
+    #[track_caller]
+    pub(crate) fn assert_side_holders(&self) {
+        let roots = side_roots(&self.links, &self.persons);
+        let walked = self
             .links
             .sides
-            .renumbering(record_sides.chain(person_sides));
-        let live = if let Some(map) = renumbering {
-            let live = self.links.sides.keep(&map);
-            for &at in &recorded {
-                if let Some(record) = &mut self.links.links[at].merge {
-                    renumber(&map, &mut record.target_side);
-                    renumber(&map, &mut record.source_side);
-                }
-            }
-            for &slot in &sided {
-                if let Some(person) = &mut self.persons[slot]
-                    && let Some(mut side) = person.side()
-                {
-                    renumber(&map, &mut side);
-                    person.side = side.raw();
-                }
-            }
-            live
-        } else {
-            self.links.sides.entries()
-        };
-        self.links.sides.compact_if_sparse(live);
+            .renumbering(roots.into_iter())
+            .map(|map| map.iter().map(|&m| m != NO_SIDE).collect::<Vec<_>>());
+        let counted = self.links.sides.reachable_by_count();
+        match walked {
+            Some(walked) => assert_eq!(walked, counted, "sides reachable by walk and by count"),
+            None => assert!(counted.iter().all(|&c| c), "every side reachable"),
+        }
     }
 
     /// Gives the person of a set of ids without one: a new person on `anchor`, which must
@@ -714,6 +740,9 @@ impl ProjectGraph {
         self.wrote();
         if let Some(mut state) = self.persons[person.index()].take() {
             self.props.clear(&mut state.props);
+            if let Some(side) = state.side() {
+                self.links.sides.release(side);
+            }
         }
         self.free_persons.push(person.raw());
     }
@@ -732,4 +761,12 @@ impl ProjectGraph {
         self.ids.erase(key.raw());
         self.compact_records();
     }
+}
+
+/// The sides that merge records and persons name: the roots of the sides' holders.
+fn side_roots(links: &LinkStore, persons: &[Option<Person>]) -> Vec<SideKey> {
+    let record_sides =
+        (links.links.iter().filter_map(|l| l.merge)).flat_map(|m| [m.target_side, m.source_side]);
+    let person_sides = persons.iter().flatten().filter_map(Person::side);
+    record_sides.chain(person_sides).collect()
 }

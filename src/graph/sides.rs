@@ -24,6 +24,10 @@ use super::props::{Prop, Props};
 /// Marks "no side": the base of a full side, the side of a person never merged.
 pub(crate) const NO_SIDE: u32 = u32::MAX;
 
+/// How many unreachable sides are always let wait for a later edit (see [`Sides`]). None
+/// in the crate's own tests, whose graphs are small, so that their edits drop sides.
+const UNREACHABLE_SLACK: usize = if cfg!(test) { 0 } else { 4096 };
+
 /// The value of a removal marker. No stored value has this slot: `ValueId::new` stops at
 /// `u32::MAX - 1`.
 const REMOVED: ValueId = ValueId::from_raw(u32::MAX);
@@ -67,16 +71,35 @@ impl Side {
 /// so that a base always has a smaller number than the sides built on it.
 ///
 /// Invariants: a full side holds no removal marker; a delta's base is an earlier side; the
-/// entries of each side are sorted by key, each key once. Sides that no merge record or
-/// person reaches any more are dropped by the edit that strands them
-/// (`ProjectGraph::compact_records`); a merge may strand one more (a person whose chain is
-/// cut by a full side, after an edit removed the link whose record held its old side),
-/// which waits for the next edit. The table is saved as it is, unreachable sides included,
-/// so that a loaded engine numbers and drops sides as the saved one would have.
+/// entries of each side are sorted by key, each key once; `holders[i]` counts the merge
+/// records and persons that name side `i` and the reachable sides built on it, so a side is
+/// reachable (from a record or a person, through bases) exactly when its count is not 0,
+/// and `unreachable` counts the others. An edit that removes many records lets the counts
+/// go stale instead of counting each down (see [`Sides::release_removed`]), and counts them
+/// again from the records and persons when it ends; nothing reads them in between.
+///
+/// Unreachable sides are dropped by an edit (`ProjectGraph::compact_records`) once they
+/// outnumber the reachable ones and [`UNREACHABLE_SLACK`]: dropping renumbers every record
+/// and person, a walk over the project, so it waits until as many sides as it walks over
+/// have been stranded, and an edit that strands a few sides costs only what it touched.
+/// The table holds at most twice the reachable sides and the slack, so storage stays
+/// linear. The table is saved as it is, unreachable sides included, and the counts are
+/// derived again at load, so that a loaded engine drops sides when the saved one would
+/// have.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Sides {
     runs: PropRuns,
     table: Vec<Side>,
+    /// How many holders each side has (see the invariants); derived, never saved.
+    holders: Vec<u32>,
+    /// How many sides have no holder.
+    unreachable: usize,
+    /// Sides let go by the records the current edit removed, one by one.
+    edit_releases: usize,
+    /// Whether the current edit removed so many records that it stopped counting.
+    stale: bool,
+    /// The entries the table's sides store, for [`Sides::compact_if_sparse`].
+    stored: usize,
     /// The full list of every side, as copies used to be kept: the tests check each side's
     /// materialisation against it.
     #[cfg(test)]
@@ -84,12 +107,20 @@ pub(crate) struct Sides {
 }
 
 impl Sides {
-    /// Sides as a snapshot stored them, once checked.
+    /// Sides as a snapshot stored them, once checked; every side unreachable until the
+    /// loader counts their holders ([`Sides::recount`]).
     pub(crate) fn from_checked(runs: PropRuns, table: Vec<Side>) -> Sides {
+        let unreachable = table.len();
+        let stored = table.iter().map(|s| s.run.len()).sum();
         #[cfg_attr(not(test), allow(unused_mut))]
         let mut sides = Sides {
             runs,
+            holders: vec![0; table.len()],
             table,
+            unreachable,
+            edit_releases: 0,
+            stale: false,
+            stored,
             #[cfg(test)]
             shadow: Vec::new(),
         };
@@ -115,8 +146,128 @@ impl Sides {
     }
 
     /// Entries stored by the sides, as a measure of their room.
+    #[cfg(test)]
     pub(crate) fn entries(&self) -> usize {
-        self.table.iter().map(|s| s.run.len()).sum()
+        self.stored
+    }
+
+    /// One more holder of `side`: a merge record or a person naming it. A side that gets
+    /// its first holder holds its base in turn.
+    pub(crate) fn hold(&mut self, side: SideKey) {
+        if self.stale {
+            return;
+        }
+        let mut at = side.index();
+        loop {
+            self.holders[at] += 1;
+            if self.holders[at] > 1 {
+                return;
+            }
+            self.unreachable -= 1;
+            match self.table[at].base() {
+                Some(base) => at = base.index(),
+                None => return,
+            }
+        }
+    }
+
+    /// One holder of `side` fewer. A side left without one is unreachable, and lets go of
+    /// its base.
+    pub(crate) fn release(&mut self, side: SideKey) {
+        if self.stale {
+            return;
+        }
+        let mut at = side.index();
+        loop {
+            debug_assert!(self.holders[at] > 0, "side {at} released more than held");
+            self.holders[at] = self.holders[at].saturating_sub(1);
+            if self.holders[at] > 0 {
+                return;
+            }
+            self.unreachable += 1;
+            match self.table[at].base() {
+                Some(base) => at = base.index(),
+                None => return,
+            }
+        }
+    }
+
+    /// Lets go of the two sides of a record that an edit removed. Past an eighth of the
+    /// table in one edit, it stops counting: one count of every holder at the end of the
+    /// edit ([`Sides::recount`]) then costs less than the rest one by one.
+    pub(crate) fn release_removed(&mut self, target: SideKey, source: SideKey) {
+        if self.stale {
+            return;
+        }
+        self.edit_releases += 2;
+        if self.edit_releases > 64 + self.table.len() / 8 {
+            self.stale = true;
+            return;
+        }
+        self.release(target);
+        self.release(source);
+    }
+
+    /// Whether the current edit stopped counting (see [`Sides::release_removed`]).
+    pub(crate) fn counts_are_stale(&self) -> bool {
+        self.stale
+    }
+
+    /// Counts every side's holders again from `roots`, the sides of every merge record and
+    /// person.
+    pub(crate) fn recount(&mut self, roots: &[SideKey]) {
+        self.stale = false;
+        self.holders.fill(0);
+        self.unreachable = self.table.len();
+        for &root in roots {
+            self.hold(root);
+        }
+    }
+
+    /// Ends an edit's tally of the records it removed.
+    pub(crate) fn end_edit(&mut self) {
+        debug_assert!(!self.stale, "an edit ends with its counts made again");
+        self.edit_releases = 0;
+    }
+
+    /// How many sides are unreachable, and how many reachable.
+    #[cfg(test)]
+    pub(crate) fn reachability(&self) -> (usize, usize) {
+        (self.unreachable, self.table.len() - self.unreachable)
+    }
+
+    /// Whether the unreachable sides are worth a renumbering of every record and person:
+    /// more of them than of reachable ones, and than [`UNREACHABLE_SLACK`].
+    pub(crate) fn mostly_unreachable(&self) -> bool {
+        let reachable = self.table.len() - self.unreachable;
+        self.unreachable > reachable && self.unreachable > UNREACHABLE_SLACK
+    }
+
+    /// The new number of each side that has a holder, [`NO_SIDE`] for the others; `None`
+    /// when every side has one.
+    pub(crate) fn numbering_of_reachable(&self) -> Option<Vec<u32>> {
+        if self.unreachable == 0 {
+            return None;
+        }
+        let mut next = 0u32;
+        let map = (self.holders.iter())
+            .map(|&h| {
+                if h > 0 {
+                    next += 1;
+                    next - 1
+                } else {
+                    NO_SIDE
+                }
+            })
+            .collect();
+        Some(map)
+    }
+
+    /// Whether side `i` has a holder: the counts' answer to what [`Sides::renumbering`]
+    /// finds by walking, for the tests to compare.
+    #[cfg(debug_assertions)]
+    pub(crate) fn reachable_by_count(&self) -> Vec<bool> {
+        self.holders.iter().map(|&h| h > 0).collect()
     }
 
     /// Records `props` (a person's properties, sorted by key) as a new side, a delta on
@@ -142,7 +293,10 @@ impl Sides {
             },
         };
         reserve_gently(&mut self.table);
+        self.stored += side.run.len();
         self.table.push(side);
+        self.holders.push(0);
+        self.unreachable += 1;
         #[cfg(test)]
         self.shadow.push(props.to_vec());
         Some(key)
@@ -203,7 +357,9 @@ impl Sides {
     pub(crate) fn forget_writer(&mut self, writer: IdKey) {
         for side in &mut self.table {
             if side.base == NO_SIDE {
+                self.stored -= side.run.len();
                 self.runs.retain(&mut side.run, |p| p.writer != writer);
+                self.stored += side.run.len();
             } else {
                 for prop in self.runs.get_mut(side.run) {
                     if !is_removal(prop) && prop.writer == writer {
@@ -220,7 +376,9 @@ impl Sides {
 
     /// The new number of each side reachable from `roots` (the sides of the merge records
     /// and the persons' latest sides) through bases, [`NO_SIDE`] for the others; `None`
-    /// when every side is reachable.
+    /// when every side is reachable. Found by a walk; the edits take the counts' answer
+    /// ([`Sides::numbering_of_reachable`]), which debug builds check against this one.
+    #[cfg(debug_assertions)]
     pub(crate) fn renumbering(&self, roots: impl Iterator<Item = SideKey>) -> Option<Vec<u32>> {
         let mut live = vec![false; self.table.len()];
         for root in roots {
@@ -253,9 +411,8 @@ impl Sides {
     }
 
     /// Keeps the sides that `map` (from [`Sides::renumbering`]) numbers, under their new
-    /// numbers, and returns the entries they store (for [`Sides::compact_if_sparse`]). The
-    /// caller renumbers its own references with [`renumber`].
-    pub(crate) fn keep(&mut self, map: &[u32]) -> usize {
+    /// numbers. The caller renumbers its own references with [`renumber`].
+    pub(crate) fn keep(&mut self, map: &[u32]) {
         // One pass: each kept side moves down to its new number with its base renumbered.
         let (mut kept, mut entries) = (0, 0);
         for i in 0..self.table.len() {
@@ -266,10 +423,14 @@ impl Sides {
                     side.base = map[side.base as usize];
                 }
                 self.table[kept] = side;
+                self.holders[kept] = self.holders[i];
                 kept += 1;
             }
         }
         self.table.truncate(kept);
+        self.holders.truncate(kept);
+        self.unreachable = self.holders.iter().filter(|&&h| h == 0).count();
+        self.stored = entries;
         #[cfg(test)]
         {
             let mut i = 0;
@@ -278,14 +439,12 @@ impl Sides {
                 map[i - 1] != NO_SIDE
             });
         }
-        entries
     }
 
     /// Drops the entries that no side refers to any more (left by dropped sides and by
-    /// erasing), once they are most of the store. `live` is the entries the sides store:
-    /// [`Sides::entries`], or what [`Sides::keep`] returned, which saves a walk over them.
-    pub(crate) fn compact_if_sparse(&mut self, live: usize) {
-        if self.runs.len() > 2 * live + 4096 {
+    /// erasing), once they are most of the store.
+    pub(crate) fn compact_if_sparse(&mut self) {
+        if self.runs.len() > 2 * self.stored + 4096 {
             self.runs.compact(self.table.iter_mut().map(|s| &mut s.run));
         }
     }

@@ -206,7 +206,58 @@ mod engine {
     fn check_sides(engine: &Engine) {
         for graph in engine.projects.iter() {
             graph.links().sides.assert_exact();
+            graph.assert_side_holders();
         }
+    }
+
+    /// A hub that absorbed `n` persons one `$merge_dangerously` at a time.
+    fn star(n: u8) -> Engine {
+        let mut engine = Engine::new();
+        run(&mut engine, &Op::Set(0, 1, 1), 0);
+        for i in 1..=n {
+            run(&mut engine, &Op::Set(i, 0, 1), i64::from(i));
+            run(&mut engine, &Op::Merge(0, i), i64::from(i));
+        }
+        engine
+    }
+
+    fn side_count(engine: &Engine) -> usize {
+        engine.projects.iter().map(|g| g.links().sides.len()).sum()
+    }
+
+    /// An edit that strands a few sides leaves them for a later one, so that it costs what
+    /// it touched rather than a renumbering of every record and person; an edit that finds
+    /// the stranded sides outnumbering the others drops them, so that after every edit they
+    /// are at most as many as the reachable ones.
+    #[test]
+    fn stranded_sides_wait_until_they_outnumber_the_reachable_ones() {
+        let mut engine = star(10);
+        assert_eq!(side_count(&engine), 20);
+        let mut dropped = false;
+        for i in 1..=10 {
+            let before = side_count(&engine);
+            run(&mut engine, &Op::Unlink(0, i), 100 + i64::from(i));
+            check_sides(&engine);
+            let sides = &engine.projects.iter().next().unwrap().links().sides;
+            let (unreachable, reachable) = sides.reachability();
+            assert!(
+                unreachable <= reachable,
+                "after unlink {i}: {unreachable} > {reachable}"
+            );
+            if i == 1 {
+                assert_eq!(sides.len(), before, "one unlink's stranded sides wait");
+                assert!(unreachable > 0, "the first merge's record is gone");
+            }
+            dropped |= sides.len() < before;
+        }
+        assert!(
+            dropped,
+            "the stranded sides were dropped once they were most"
+        );
+        let bytes = engine.save_to_vec(b"").unwrap();
+        let loaded = Engine::load_from_bytes(&bytes).unwrap().engine;
+        check_sides(&loaded);
+        assert_eq!(loaded.save_to_vec(b"").unwrap(), bytes);
     }
 
     /// A person `first` holding `k` properties, then for each `i` in 1..=k a person
