@@ -659,7 +659,7 @@ impl ProjectGraph {
 
     /// The holder counts of the sides tell the sides that a walk from the records and
     /// persons reaches.
-    #[cfg(debug_assertions)]
+    #[cfg(any(test, debug_assertions))]
     #[track_caller]
     pub(crate) fn assert_side_holders(&self) {
         let roots = side_roots(&self.links, &self.persons);

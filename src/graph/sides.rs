@@ -265,7 +265,7 @@ impl Sides {
 
     /// Whether side `i` has a holder: the counts' answer to what [`Sides::renumbering`]
     /// finds by walking, for the tests to compare.
-    #[cfg(debug_assertions)]
+    #[cfg(any(test, debug_assertions))]
     pub(crate) fn reachable_by_count(&self) -> Vec<bool> {
         self.holders.iter().map(|&h| h > 0).collect()
     }
@@ -378,7 +378,7 @@ impl Sides {
     /// and the persons' latest sides) through bases, [`NO_SIDE`] for the others; `None`
     /// when every side is reachable. Found by a walk; the edits take the counts' answer
     /// ([`Sides::numbering_of_reachable`]), which debug builds check against this one.
-    #[cfg(debug_assertions)]
+    #[cfg(any(test, debug_assertions))]
     pub(crate) fn renumbering(&self, roots: impl Iterator<Item = SideKey>) -> Option<Vec<u32>> {
         let mut live = vec![false; self.table.len()];
         for root in roots {
