@@ -7,7 +7,6 @@
 //! union-find.
 
 use petgraph::graph::{NodeIndex, UnGraph};
-use petgraph::visit::Bfs;
 use uuid::Uuid;
 
 use super::id_table::IdTable;
@@ -271,15 +270,53 @@ impl LinkStore {
         });
     }
 
+    /// Whether each of `members` (the ids of one person) is joined to `start`, one of them,
+    /// by the links: a union-find over the members' places, joined link by link, so that
+    /// the only memory it takes is a slot or two per member (an edit's other choice, a
+    /// [`LinkWalk`], builds a graph of every link and searches it).
+    pub(crate) fn joined_to(&self, members: &[IdKey], start: IdKey) -> IdTable<bool> {
+        const NOT_MEMBER: u32 = u32::MAX;
+        let mut place = IdTable::for_keys(members.iter().copied(), NOT_MEMBER);
+        for (at, &key) in (0u32..).zip(members) {
+            place.set(key, at);
+        }
+        let mut parent: Vec<u32> = (0..).take(members.len()).collect();
+        let find = |parent: &mut Vec<u32>, mut at: u32| {
+            while parent[at as usize] != at {
+                let up = parent[parent[at as usize] as usize];
+                parent[at as usize] = up;
+                at = up;
+            }
+            at
+        };
+        for link in &self.links {
+            let (a, b) = (place.get(link.target), place.get(link.source));
+            if a != NOT_MEMBER && b != NOT_MEMBER {
+                let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+                parent[ra.max(rb) as usize] = ra.min(rb);
+            }
+        }
+        let mut joined = IdTable::marking(members);
+        let root = match place.get(start) {
+            NOT_MEMBER => None,
+            at => Some(find(&mut parent, at)),
+        };
+        for (at, &key) in (0u32..).zip(members) {
+            if root != Some(find(&mut parent, at)) && key != start {
+                joined.set(key, false);
+            }
+        }
+        joined
+    }
+
     /// Removes the refusals that name `key`.
     pub(crate) fn forget_refusals_of(&mut self, key: IdKey) {
         self.refusals.retain(|r| r.target != key && r.source != key);
     }
 }
 
-/// The links among a set of ids, as a graph to walk: the one way both `explain` (the chain
-/// between two ids) and the edits (what stays joined once a link is gone) walk a person's
-/// links. Links form a spanning forest of the union-find's sets, so a chain between two ids
+/// The links among a set of ids, as a graph to walk: how `explain` finds the chain between
+/// two ids. Links form a spanning forest of the union-find's sets, so a chain between two ids
 /// is unique when it exists.
 pub(crate) struct LinkWalk {
     /// The node of each id, [`NO_NODE`] for others.
@@ -337,25 +374,6 @@ impl LinkWalk {
             .filter_map(|step| self.graph.find_edge(step[0], step[1]))
             .map(|edge| self.graph[edge])
             .collect()
-    }
-
-    /// The two ends of every link among the ids.
-    pub(crate) fn links_among(&self) -> impl Iterator<Item = (IdKey, IdKey)> {
-        (self.graph.raw_edges().iter()).map(|e| (self.graph[e.source()], self.graph[e.target()]))
-    }
-
-    /// Whether each id is joined to `start` by the links (`start` itself is).
-    pub(crate) fn reachable(&self, start: IdKey) -> IdTable<bool> {
-        let ids = self.graph.node_weights().copied().chain([start]);
-        let mut seen = IdTable::for_keys(ids, false);
-        seen.set(start, true);
-        if let Some(node) = self.node(start) {
-            let mut bfs = Bfs::new(&self.graph, node);
-            while let Some(next) = bfs.next(&self.graph) {
-                seen.set(self.graph[next], true);
-            }
-        }
-        seen
     }
 }
 

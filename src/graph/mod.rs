@@ -22,7 +22,7 @@ pub(crate) use id_table::IdTable;
 pub(crate) use interner::{Interner, Unfinished};
 pub(crate) use keys::{IdKey, PersonKey, PropKey, SideKey, ValueId, reserve_gently, reserve_room};
 pub use links::{EventRef, LinkEffect, LinkKind, RefusalReason};
-pub(crate) use links::{Link, LinkStore, LinkWalk, MergeRecord, Refusal};
+pub(crate) use links::{Link, LinkStore, MergeRecord, Refusal};
 pub(crate) use project::{NO_PERSON, NewPerson, Part, Person, ProjectGraph, ProjectParts};
 pub(crate) use projects::Projects;
 pub(crate) use prop_arena::{PropArena, PropRange, PropRuns, RunAt};

@@ -12,7 +12,7 @@ use super::person_uuid::person_uuid;
 use crate::error::EditError;
 use crate::event::Timestamp;
 use crate::graph::{
-    IdKey, IdTable, LinkWalk, MergeRecord, NewPerson, Part, PersonKey, ProjectGraph, Prop, Props,
+    IdKey, IdTable, Link, MergeRecord, NewPerson, Part, PersonKey, ProjectGraph, Prop, Props,
     Refusal, RefusalReason,
 };
 
@@ -53,8 +53,7 @@ pub(crate) fn unlink(graph: &mut ProjectGraph, a: &str, b: &str) -> Result<Unlin
     }
     let kept = graph.person(person).uuid;
     let members: Vec<IdKey> = graph.members(ka).collect();
-    let walk = graph.walk(&members);
-    let part_a = walk.reachable(ka);
+    let part_a = graph.links().joined_to(&members, ka);
     if part_a.get(kb) {
         graph.compact_records();
         return Ok(Unlinked {
@@ -79,7 +78,7 @@ pub(crate) fn unlink(graph: &mut ProjectGraph, a: &str, b: &str) -> Result<Unlin
         .max()
         .unwrap_or(Timestamp::EPOCH);
     let parts = (staying.as_slice(), departing.as_slice());
-    let split_off = split_component(graph, person, parts, &walk, record, joined_at);
+    let split_off = split_component(graph, person, parts, record, joined_at);
     graph.compact_records();
     Ok(Unlinked {
         links_removed: removed.len(),
@@ -212,13 +211,12 @@ enum PartOf {
 
 /// Whether the staying and the departing part are identified: a link joins two of its ids,
 /// or one of its ids was refused a merge for being identified already (or a merge too big).
-/// The links that can join two ids of a part are the walk's, which holds every link among
-/// the person's ids.
-fn identified(walk: &LinkWalk, refusals: &[Refusal], part: &IdTable<PartOf>) -> (bool, bool) {
+/// `links` are the project's: those that join two ids of a part are among them.
+fn identified(links: &[Link], refusals: &[Refusal], part: &IdTable<PartOf>) -> (bool, bool) {
     let (mut staying, mut departing) = (false, false);
-    let inside = walk
-        .links_among()
-        .map(|(a, b)| (part.get(a), part.get(b)))
+    let inside = links
+        .iter()
+        .map(|l| (part.get(l.target), part.get(l.source)))
         .filter_map(|(a, b)| (a == b).then_some(a));
     let refused = refusals
         .iter()
@@ -242,13 +240,12 @@ fn identified(walk: &LinkWalk, refusals: &[Refusal], part: &IdTable<PartOf>) -> 
     (staying, departing)
 }
 
-/// Splits `person` into `staying` (keeps the person) and `departing` (a new person), whose
-/// links `walk` holds.
+/// Splits `person` into `staying` (keeps the person) and `departing` (a new person); no
+/// link joins the two.
 fn split_component(
     graph: &mut ProjectGraph,
     person: PersonKey,
     (staying, departing): (&[IdKey], &[IdKey]),
-    walk: &LinkWalk,
     record: Option<(IdKey, MergeRecord)>,
     joined_at: Timestamp,
 ) -> Uuid {
@@ -313,7 +310,7 @@ fn split_component(
     );
 
     let (staying_identified, departing_identified) =
-        identified(walk, &graph.links().refusals, &part);
+        identified(&graph.links().links, &graph.links().refusals, &part);
 
     let members: Vec<IdKey> = staying.iter().chain(departing).copied().collect();
     let parts = [
