@@ -205,8 +205,9 @@ impl LinkStore {
         // With one leaving id (erase), a neighbour's role tells a repeat as the links are
         // walked; with several, repeats within each one's list go below.
         let one = count == 1;
-        // Each leaving id's staying neighbours, first link first.
-        let mut neighbours: Vec<Vec<(IdKey, EventRef)>> = vec![Vec::new(); count as usize];
+        // The staying neighbours of the leaving ids, as (the leaving id's place, the
+        // neighbour, the link's event), in link order: one vector, however many leave.
+        let mut neighbours: Vec<(u32, IdKey, EventRef)> = Vec::new();
         let sides = &mut self.sides;
         self.links.retain(|l| {
             let (target, source) = (role.get(l.target), role.get(l.source));
@@ -228,23 +229,25 @@ impl LinkStore {
                 if one {
                     role.set(other, KEPT);
                 }
-                neighbours[at as usize].push((other, l.event));
+                neighbours.push((at, other, l.event));
             }
             false
         });
-        // The staying ids' roles are free once the links are walked: each takes the last
-        // leaving id that kept it, which tells a repeat within that id's list.
         if !one {
-            for (at, list) in (0..).zip(&mut neighbours) {
-                list.retain(|&(other, _)| {
-                    let repeat = role.get(other) == at;
-                    role.set(other, at);
-                    !repeat
-                });
-            }
+            // Each leaving id's neighbours together, first link first (the sort is stable).
+            neighbours.sort_by_key(|&(at, _, _)| at);
+            // The staying ids' roles are free once the links are walked: each takes the
+            // last leaving id that kept it, which tells a repeat within that id's list.
+            neighbours.retain(|&(at, other, _)| {
+                let repeat = role.get(other) == at;
+                role.set(other, at);
+                !repeat
+            });
         }
-        for pair in neighbours.iter().flat_map(|n| n.windows(2)) {
-            let ((a, _), (b, event)) = (pair[0], pair[1]);
+        // With one leaving id the vector is its one list.
+        let lists = neighbours.chunk_by(|x, y| one || x.0 == y.0);
+        for pair in lists.flat_map(|list| list.windows(2)) {
+            let ((_, a, _), (_, b, event)) = (pair[0], pair[1]);
             self.links.push(Link {
                 target: a,
                 source: b,
