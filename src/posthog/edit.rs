@@ -5,7 +5,6 @@
 //! the union-find and joined again part by part, so the cost is O(ids of the person + links
 //! of the project), however large the rest of the graph is.
 
-use hashbrown::{HashMap, HashSet};
 use uuid::Uuid;
 
 use super::person_uuid::person_uuid;
@@ -95,9 +94,8 @@ pub(crate) fn split(
     ids: &[&str],
     now: Timestamp,
 ) -> Result<Vec<Uuid>, EditError> {
-    let mut listed: HashSet<IdKey> = HashSet::with_capacity(ids.len());
-    // Each person's leaving ids, in the order they were listed.
-    let mut moving: HashMap<PersonKey, Vec<IdKey>> = HashMap::new();
+    // Each listed id with its person, in the order they were listed.
+    let mut listed: Vec<(PersonKey, IdKey)> = Vec::with_capacity(ids.len());
     for id in ids {
         let key = graph
             .key_of(id)
@@ -105,14 +103,22 @@ pub(crate) fn split(
         let person = graph
             .person_of(key)
             .ok_or_else(|| EditError::NoPerson((*id).to_owned()))?;
-        if listed.insert(key) {
-            moving.entry(person).or_default().push(key);
-        }
+        listed.push((person, key));
     }
+    // An id listed twice leaves once, at its first listing.
+    let mut seen = IdTable::for_keys(listed.iter().map(|&(_, key)| key), false);
+    listed.retain(|&(_, key)| {
+        let first = !seen.get(key);
+        seen.set(key, true);
+        first
+    });
+    // Each person's leaving ids together, persons in key order, ids as they were listed
+    // (the sort is stable).
+    listed.sort_by_key(|&(person, _)| person);
     let mut created = Vec::new();
-    let mut moving: Vec<(PersonKey, Vec<IdKey>)> = moving.into_iter().collect();
-    moving.sort_unstable_by_key(|(person, _)| *person);
-    for (person, mut leaving) in moving {
+    for moving in listed.chunk_by(|a, b| a.0 == b.0) {
+        let person = moving[0].0;
+        let mut leaving: Vec<IdKey> = moving.iter().map(|&(_, key)| key).collect();
         let members: Vec<IdKey> = graph.members(graph.person(person).anchor()).collect();
         if leaving.len() == members.len() {
             leaving.remove(0);
