@@ -80,10 +80,10 @@ impl Side {
 ///
 /// Unreachable sides are dropped by an edit (`ProjectGraph::compact_records`) once they
 /// outnumber the reachable ones and [`UNREACHABLE_SLACK`]: dropping renumbers every record
-/// and person, a walk over the project, so it waits until as many sides as it walks over
-/// have been stranded, and an edit that strands a few sides costs only what it touched.
-/// The table holds at most twice the reachable sides and the slack, so storage stays
-/// linear. The table is saved as it is, unreachable sides included, and the counts are
+/// and person, a walk over the project, so it waits, and an edit that strands a few sides
+/// costs only what it touched. After an edit the table holds at most twice the reachable
+/// sides and the slack (a merge may strand one side more until the next edit), so storage
+/// stays linear. The table is saved as it is, unreachable sides included, and the counts are
 /// derived again at load, so that a loaded engine drops sides when the saved one would
 /// have.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -410,8 +410,8 @@ impl Sides {
         Some(map)
     }
 
-    /// Keeps the sides that `map` (from [`Sides::renumbering`]) numbers, under their new
-    /// numbers. The caller renumbers its own references with [`renumber`].
+    /// Keeps the sides that `map` (from [`Sides::numbering_of_reachable`]) numbers, under
+    /// their new numbers. The caller renumbers its own references with [`renumber`].
     pub(crate) fn keep(&mut self, map: &[u32]) {
         // One pass: each kept side moves down to its new number with its base renumbered.
         let (mut kept, mut entries) = (0, 0);
