@@ -20,6 +20,15 @@ impl Forest {
         self.parent.len()
     }
 
+    /// `len` singleton sets, keys `0..len`, allocated at once.
+    pub(crate) fn singletons(len: u32) -> Forest {
+        Forest {
+            parent: (0..len).collect(),
+            rank: vec![0; len as usize],
+            next: (0..len).collect(),
+        }
+    }
+
     /// Adds a singleton set for the next key. The caller mints `key` as `len()`.
     pub(crate) fn push(&mut self, key: IdKey) {
         debug_assert_eq!(key.index(), self.parent.len());

@@ -9,6 +9,7 @@
 use petgraph::graph::{NodeIndex, UnGraph};
 use uuid::Uuid;
 
+use super::forest::Forest;
 use super::id_table::IdTable;
 use super::keys::{IdKey, SideKey, ValueId};
 use super::sides::Sides;
@@ -154,6 +155,13 @@ impl Link {
     }
 }
 
+/// Lets go of the sides of `link`'s merge record, if it has one, as an edit removes it.
+pub(crate) fn let_go_of_record(sides: &mut Sides, link: &Link) {
+    if let Some(record) = link.merge {
+        sides.release_removed(record.target_side, record.source_side);
+    }
+}
+
 /// One merge that was asked for and refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Refusal {
@@ -215,9 +223,7 @@ impl LinkStore {
             if !(leaves_target || leaves_source) {
                 return true;
             }
-            if let Some(record) = l.merge {
-                sides.release_removed(record.target_side, record.source_side);
-            }
+            let_go_of_record(sides, l);
             let (at, other, other_role) = match (leaves_target, leaves_source) {
                 (true, false) => (target, l.source, source),
                 (false, true) => (source, l.target, target),
@@ -266,47 +272,43 @@ impl LinkStore {
         let sides = &mut self.sides;
         self.links.retain(|l| {
             let leaves = member.get(l.target);
-            if leaves && let Some(record) = l.merge {
-                sides.release_removed(record.target_side, record.source_side);
+            if leaves {
+                let_go_of_record(sides, l);
             }
             !leaves
         });
     }
 
     /// Whether each of `members` (the ids of one person) is joined to `start`, one of them,
-    /// by the links: a union-find over the members' places, joined link by link, so that
-    /// the only memory it takes is a slot or two per member (an edit's other choice, a
-    /// [`LinkWalk`], builds a graph of every link and searches it).
+    /// by the links: a [`Forest`] over the members' places (its keys here are places in
+    /// `members`, not the project's keys), joined link by link, so that the memory it takes
+    /// is a few bytes per member (`explain`'s [`LinkWalk`] builds a graph of every link).
     pub(crate) fn joined_to(&self, members: &[IdKey], start: IdKey) -> IdTable<bool> {
         const NOT_MEMBER: u32 = u32::MAX;
         let mut place = IdTable::for_keys(members.iter().copied(), NOT_MEMBER);
         for (at, &key) in (0u32..).zip(members) {
             place.set(key, at);
         }
-        let mut parent: Vec<u32> = (0..).take(members.len()).collect();
-        let find = |parent: &mut Vec<u32>, mut at: u32| {
-            while parent[at as usize] != at {
-                let up = parent[parent[at as usize] as usize];
-                parent[at as usize] = up;
-                at = up;
-            }
-            at
-        };
+        let mut sets = Forest::singletons(u32::try_from(members.len()).unwrap_or(u32::MAX));
         for link in &self.links {
             let (a, b) = (place.get(link.target), place.get(link.source));
             if a != NOT_MEMBER && b != NOT_MEMBER {
-                let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-                parent[ra.max(rb) as usize] = ra.min(rb);
+                let (a, b) = (
+                    sets.find_mut(IdKey::from_raw(a)),
+                    sets.find_mut(IdKey::from_raw(b)),
+                );
+                if a != b {
+                    sets.union_roots(a, b);
+                }
             }
         }
-        let mut joined = IdTable::marking(members);
-        let root = match place.get(start) {
-            NOT_MEMBER => None,
-            at => Some(find(&mut parent, at)),
-        };
-        for (at, &key) in (0u32..).zip(members) {
-            if root != Some(find(&mut parent, at)) && key != start {
-                joined.set(key, false);
+        let mut joined = IdTable::for_keys(members.iter().copied(), false);
+        if place.get(start) != NOT_MEMBER {
+            let root = sets.find_mut(IdKey::from_raw(place.get(start)));
+            for (at, &key) in (0u32..).zip(members) {
+                if sets.find_mut(IdKey::from_raw(at)) == root {
+                    joined.set(key, true);
+                }
             }
         }
         joined

@@ -12,7 +12,7 @@ use super::forest::{Forest, Members};
 use super::groups::Groups;
 use super::interner::Interner;
 use super::keys::{IdKey, PersonKey, SideKey, ValueId, reserve_gently};
-use super::links::{Link, LinkStore, LinkWalk, MergeRecord, Refusal};
+use super::links::{Link, LinkStore, LinkWalk, MergeRecord, Refusal, let_go_of_record};
 use super::prop_arena::{InArena, PropArena, PropRange};
 use super::props::{Prop, Props};
 use super::sides::{NO_SIDE, renumber};
@@ -517,15 +517,13 @@ impl ProjectGraph {
             if let Some(old) = survivor_side {
                 self.links.sides.release(old);
             }
+            self.person_mut(target).side = side.raw();
         }
         if let Some(old) = merged.side() {
             self.links.sides.release(old);
         }
         let survivor = self.person_mut(target);
         survivor.ids = survivor.ids.saturating_add(merged.ids);
-        if let Some(side) = longer {
-            survivor.side = side.raw();
-        }
         (merged, record)
     }
 
@@ -574,8 +572,8 @@ impl ProjectGraph {
             }
             !drop
         });
-        for record in removed.iter().filter_map(|l| l.merge) {
-            (self.links.sides).release_removed(record.target_side, record.source_side);
+        for link in &removed {
+            let_go_of_record(&mut self.links.sides, link);
         }
         removed
     }
@@ -663,16 +661,11 @@ impl ProjectGraph {
     #[track_caller]
     pub(crate) fn assert_side_holders(&self) {
         let roots = side_roots(&self.links, &self.persons);
-        let walked = self
-            .links
-            .sides
-            .renumbering(roots.into_iter())
-            .map(|map| map.iter().map(|&m| m != NO_SIDE).collect::<Vec<_>>());
-        let counted = self.links.sides.reachable_by_count();
-        match walked {
-            Some(walked) => assert_eq!(walked, counted, "sides reachable by walk and by count"),
-            None => assert!(counted.iter().all(|&c| c), "every side reachable"),
-        }
+        assert_eq!(
+            self.links.sides.renumbering(roots.into_iter()),
+            self.links.sides.numbering_of_reachable(),
+            "sides reachable by walk and by count"
+        );
     }
 
     /// Gives the person of a set of ids without one: a new person on `anchor`, which must

@@ -249,25 +249,7 @@ impl Sides {
         if self.unreachable == 0 {
             return None;
         }
-        let mut next = 0u32;
-        let map = (self.holders.iter())
-            .map(|&h| {
-                if h > 0 {
-                    next += 1;
-                    next - 1
-                } else {
-                    NO_SIDE
-                }
-            })
-            .collect();
-        Some(map)
-    }
-
-    /// Whether side `i` has a holder: the counts' answer to what [`Sides::renumbering`]
-    /// finds by walking, for the tests to compare.
-    #[cfg(any(test, debug_assertions))]
-    pub(crate) fn reachable_by_count(&self) -> Vec<bool> {
-        self.holders.iter().map(|&h| h > 0).collect()
+        Some(numbering(self.holders.iter().map(|&h| h > 0)))
     }
 
     /// Records `props` (a person's properties, sorted by key) as a new side, a delta on
@@ -395,19 +377,7 @@ impl Sides {
         if live.iter().all(|&l| l) {
             return None;
         }
-        let mut next = 0u32;
-        let map = live
-            .iter()
-            .map(|&l| {
-                if l {
-                    next += 1;
-                    next - 1
-                } else {
-                    NO_SIDE
-                }
-            })
-            .collect();
-        Some(map)
+        Some(numbering(live.into_iter()))
     }
 
     /// Keeps the sides that `map` (from [`Sides::numbering_of_reachable`]) numbers, under
@@ -459,6 +429,20 @@ impl Sides {
             assert_eq!(&self.materialise(side), list, "side {i}");
         }
     }
+}
+
+/// Numbers the sides that `live` marks in order, [`NO_SIDE`] for the others.
+fn numbering(live: impl Iterator<Item = bool>) -> Vec<u32> {
+    let mut next = 0u32;
+    live.map(|l| {
+        if l {
+            next += 1;
+            next - 1
+        } else {
+            NO_SIDE
+        }
+    })
+    .collect()
 }
 
 /// `key` under the numbering `map` of [`Sides::renumbering`]; it must be one of the sides
