@@ -122,15 +122,13 @@ fn chain(graph: &ProjectGraph, a: IdKey, b: IdKey) -> Vec<LinkStep> {
         .walk(&members)
         .chain(a, b)
         .into_iter()
-        .map(|index| {
-            let link = &links[index];
-            LinkStep {
-                target: graph.id_text(link.target).to_owned(),
-                source: graph.id_text(link.source).to_owned(),
-                kind: link.kind,
-                effect: link.effect,
-                event: link.event,
-            }
+        .filter_map(|index| links.get(index))
+        .map(|link| LinkStep {
+            target: graph.id_text(link.target).to_owned(),
+            source: graph.id_text(link.source).to_owned(),
+            kind: link.kind,
+            effect: link.effect,
+            event: link.event,
         })
         .collect()
 }

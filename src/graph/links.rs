@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::forest::Forest;
 use super::id_table::IdTable;
 use super::keys::{IdKey, SideKey, ValueId};
+use super::link_list::{LinkEnds, LinkFacts, LinkList};
 use super::sides::Sides;
 use crate::event::{Event, Timestamp};
 
@@ -135,8 +136,8 @@ pub(crate) struct MergeRecord {
     pub(crate) source_created_at: Timestamp,
 }
 
-/// One link between two ids.
-#[derive(Clone, Debug, PartialEq)]
+/// One link between two ids, whole: the store keeps it as two columns (`link_list.rs`).
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Link {
     /// The event's `distinct_id`.
     pub(crate) target: IdKey,
@@ -150,14 +151,41 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    pub(crate) fn joins(&self, a: IdKey, b: IdKey) -> bool {
-        (self.target == a && self.source == b) || (self.target == b && self.source == a)
+    pub(crate) fn from_columns(ends: LinkEnds, facts: LinkFacts) -> Link {
+        let LinkFacts {
+            kind,
+            effect,
+            event,
+            merge,
+        } = facts;
+        Link {
+            target: ends.target,
+            source: ends.source,
+            kind,
+            effect,
+            event,
+            merge,
+        }
+    }
+
+    pub(crate) fn into_columns(self) -> (LinkEnds, LinkFacts) {
+        let ends = LinkEnds {
+            target: self.target,
+            source: self.source,
+        };
+        let facts = LinkFacts {
+            kind: self.kind,
+            effect: self.effect,
+            event: self.event,
+            merge: self.merge,
+        };
+        (ends, facts)
     }
 }
 
-/// Lets go of the sides of `link`'s merge record, if it has one, as an edit removes it.
-pub(crate) fn let_go_of_record(sides: &mut Sides, link: &Link) {
-    if let Some(record) = link.merge {
+/// Lets go of the sides of a link's merge record, if it has one, as an edit removes it.
+pub(crate) fn let_go_of_record(sides: &mut Sides, record: Option<MergeRecord>) {
+    if let Some(record) = record {
         sides.release_removed(record.target_side, record.source_side);
     }
 }
@@ -175,7 +203,7 @@ pub(crate) struct Refusal {
 /// The links and refusals of one project, in the order they were made.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct LinkStore {
-    pub(crate) links: Vec<Link>,
+    pub(crate) links: LinkList,
     pub(crate) refusals: Vec<Refusal>,
     /// The properties of the merge records' sides.
     pub(crate) sides: Sides,
@@ -217,13 +245,13 @@ impl LinkStore {
         // neighbour, the link's event), in link order: one vector, however many leave.
         let mut neighbours: Vec<(u32, IdKey, EventRef)> = Vec::new();
         let sides = &mut self.sides;
-        self.links.retain(|l| {
+        self.links.retain(|l, facts| {
             let (target, source) = (role.get(l.target), role.get(l.source));
             let (leaves_target, leaves_source) = (target < count, source < count);
             if !(leaves_target || leaves_source) {
                 return true;
             }
-            let_go_of_record(sides, l);
+            let_go_of_record(sides, facts.merge);
             let (at, other, other_role) = match (leaves_target, leaves_source) {
                 (true, false) => (target, l.source, source),
                 (false, true) => (source, l.target, target),
@@ -235,7 +263,7 @@ impl LinkStore {
                 if one {
                     role.set(other, KEPT);
                 }
-                neighbours.push((at, other, l.event));
+                neighbours.push((at, other, facts.event));
             }
             false
         });
@@ -270,10 +298,10 @@ impl LinkStore {
     pub(crate) fn remove_links_of(&mut self, members: &[IdKey]) {
         let member = IdTable::marking(members);
         let sides = &mut self.sides;
-        self.links.retain(|l| {
+        self.links.retain(|l, facts| {
             let leaves = member.get(l.target);
             if leaves {
-                let_go_of_record(sides, l);
+                let_go_of_record(sides, facts.merge);
             }
             !leaves
         });
@@ -290,7 +318,7 @@ impl LinkStore {
             place.set(key, at);
         }
         let mut sets = Forest::singletons(u32::try_from(members.len()).unwrap_or(u32::MAX));
-        for link in &self.links {
+        for link in self.links.ends() {
             let (a, b) = (place.get(link.target), place.get(link.source));
             if a != NOT_MEMBER && b != NOT_MEMBER {
                 let (a, b) = (
@@ -342,7 +370,7 @@ impl LinkWalk {
             // A node index is a u32, numbered like the members.
             nodes.set(member, graph.add_node(member).index() as u32);
         }
-        for (index, link) in store.links.iter().enumerate() {
+        for (index, link) in store.links.ends().iter().enumerate() {
             if let (Some(t), Some(s)) = (
                 LinkWalk::node_in(&nodes, link.target),
                 LinkWalk::node_in(&nodes, link.source),
@@ -433,5 +461,21 @@ mod tests {
         store.bridge_over(&leaving, &staying);
         assert_eq!(store.links, one_by_one.links);
         assert!(store.links.iter().any(|l| l.kind == LinkKind::Bridge));
+    }
+
+    /// Retain keeps the same links, in the same order, as a vector of whole links does,
+    /// with both columns in step.
+    #[test]
+    fn retain_keeps_the_links_a_vector_of_whole_links_keeps() {
+        let all: Vec<Link> = (0..40).map(|i| link(i % 7, i, u64::from(i))).collect();
+        for drop_target in 0..8 {
+            let mut list: LinkList = all.iter().copied().collect();
+            list.retain(|ends, facts| ends.target.raw() != drop_target || facts.event.ordinal == 7);
+            let mut whole = all.clone();
+            whole.retain(|l| l.target.raw() != drop_target || l.event.ordinal == 7);
+            assert_eq!(list.iter().collect::<Vec<_>>(), whole);
+            assert_eq!(list.len(), whole.len());
+            assert_eq!(list.get(list.len()), None);
+        }
     }
 }

@@ -535,7 +535,6 @@ impl ProjectGraph {
             self.links.sides.hold(record.target_side);
             self.links.sides.hold(record.source_side);
         }
-        reserve_gently(&mut self.links.links);
         self.links.links.push(link);
     }
 
@@ -565,15 +564,15 @@ impl ProjectGraph {
     pub(crate) fn remove_links_between(&mut self, a: IdKey, b: IdKey) -> Vec<Link> {
         self.wrote();
         let mut removed = Vec::new();
-        self.links.links.retain(|l| {
-            let drop = l.joins(a, b);
+        self.links.links.retain(|ends, facts| {
+            let drop = ends.joins(a, b);
             if drop {
-                removed.push(l.clone());
+                removed.push(Link::from_columns(ends, *facts));
             }
             !drop
         });
         for link in &removed {
-            let_go_of_record(&mut self.links.sides, link);
+            let_go_of_record(&mut self.links.sides, link.merge);
         }
         removed
     }
@@ -643,7 +642,7 @@ impl ProjectGraph {
             return;
         };
         self.links.sides.keep(&map);
-        for record in self.links.links.iter_mut().filter_map(|l| l.merge.as_mut()) {
+        for record in self.links.links.records_mut() {
             renumber(&map, &mut record.target_side);
             renumber(&map, &mut record.source_side);
         }
@@ -758,8 +757,7 @@ impl ProjectGraph {
 
 /// The sides that merge records and persons name: the roots of the sides' holders.
 fn side_roots(links: &LinkStore, persons: &[Option<Person>]) -> Vec<SideKey> {
-    let record_sides =
-        (links.links.iter().filter_map(|l| l.merge)).flat_map(|m| [m.target_side, m.source_side]);
+    let record_sides = (links.links.records()).flat_map(|m| [m.target_side, m.source_side]);
     let person_sides = persons.iter().flatten().filter_map(Person::side);
     record_sides.chain(person_sides).collect()
 }

@@ -11,7 +11,7 @@ use super::person_uuid::person_uuid;
 use crate::error::EditError;
 use crate::event::Timestamp;
 use crate::graph::{
-    IdKey, IdTable, Link, MergeRecord, NewPerson, Part, PersonKey, ProjectGraph, Prop, Props,
+    IdKey, IdTable, LinkEnds, MergeRecord, NewPerson, Part, PersonKey, ProjectGraph, Prop, Props,
     Refusal, RefusalReason,
 };
 
@@ -218,7 +218,7 @@ enum PartOf {
 /// Whether the staying and the departing part are identified: a link joins two of its ids,
 /// or one of its ids was refused a merge for being identified already (or a merge too big).
 /// `links` are the project's: those that join two ids of a part are among them.
-fn identified(links: &[Link], refusals: &[Refusal], part: &IdTable<PartOf>) -> (bool, bool) {
+fn identified(links: &[LinkEnds], refusals: &[Refusal], part: &IdTable<PartOf>) -> (bool, bool) {
     let (mut staying, mut departing) = (false, false);
     let inside = links
         .iter()
@@ -316,7 +316,7 @@ fn split_component(
     );
 
     let (staying_identified, departing_identified) =
-        identified(&graph.links().links, &graph.links().refusals, &part);
+        identified(graph.links().links.ends(), &graph.links().refusals, &part);
 
     let members: Vec<IdKey> = staying.iter().chain(departing).copied().collect();
     let parts = [

@@ -222,7 +222,7 @@ fn links_in(
         });
     }
     let store = LinkStore {
-        links,
+        links: links.into_iter().collect(),
         refusals,
         sides,
     };

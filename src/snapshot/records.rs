@@ -15,7 +15,7 @@ use super::rows::{RowCheck, RowVerdict};
 use super::wire::{Chunks, decode_array, decode_elems_seeing, decode_len, initial_rows, take8};
 use crate::event::Timestamp;
 use crate::graph::{
-    EventRef, Link, MergeRecord, Person, Prop, PropArena, PropRange, SideKey, Sides,
+    EventRef, Link, LinkList, MergeRecord, Person, Prop, PropArena, PropRange, SideKey, Sides,
 };
 use crate::graph::{IdKey, is_removal};
 
@@ -142,6 +142,19 @@ const RECORD_SIZE: usize = 24;
 /// The first format whose link records name sides.
 pub(super) const SIDES_FROM: u32 = 4;
 
+/// `len` links, as a count and a record each.
+fn put_links<W: Writer>(
+    len: usize,
+    links: impl Iterator<Item = Link>,
+    chunks: &mut Chunks<'_, W>,
+) -> Result<(), EncodeError> {
+    chunks.u64(len as u64)?;
+    for link in links {
+        put_link(&link, chunks)?;
+    }
+    Ok(())
+}
+
 fn put_link<W: Writer>(link: &Link, chunks: &mut Chunks<'_, W>) -> Result<(), EncodeError> {
     let out = chunks.next::<LINK_SIZE>()?;
     out[..4].copy_from_slice(&link.target.raw().to_le_bytes());
@@ -221,7 +234,7 @@ fn get_link<D: Decoder>(
 /// straight into the engine's link vector.
 pub(super) enum Links<'a> {
     /// Saving: the project's links.
-    Out(&'a [Link]),
+    Out(&'a LinkList),
     /// Loading, and tests that rewrite a body.
     In(Vec<Link>),
     /// Loading a format before 4: the links, and the property counts of their records'
@@ -231,14 +244,12 @@ pub(super) enum Links<'a> {
 
 impl Encode for Links<'_> {
     fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
-        let links = match self {
-            Links::Out(links) => links,
-            Links::In(links) | Links::Legacy(links, _) => &links[..],
-        };
         let mut chunks = Chunks::new(encoder.writer());
-        chunks.u64(links.len() as u64)?;
-        for link in links {
-            put_link(link, &mut chunks)?;
+        match self {
+            Links::Out(links) => put_links(links.len(), links.iter(), &mut chunks)?,
+            Links::In(links) | Links::Legacy(links, _) => {
+                put_links(links.len(), links.iter().copied(), &mut chunks)?;
+            }
         }
         chunks.finish()
     }
