@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::forest::{Forest, Members};
 use super::groups::Groups;
 use super::interner::Interner;
-use super::keys::{IdKey, PersonKey, SideKey, ValueId, reserve_gently};
+use super::keys::{IdKey, PersonKey, SideKey, ValueId, reserve_gently, reserve_room};
 use super::links::{Link, LinkStore, LinkWalk, MergeRecord, Refusal, let_go_of_record};
 use super::prop_arena::{InArena, PropArena, PropRange};
 use super::props::{Prop, Props};
@@ -665,6 +665,13 @@ impl ProjectGraph {
             self.links.sides.numbering_of_reachable(),
             "sides reachable by walk and by count"
         );
+    }
+
+    /// Makes room for `n` more persons at once, for an edit about to adopt that many: grown
+    /// one by one, the slots would be copied about eight times over.
+    pub(crate) fn reserve_persons(&mut self, n: usize) {
+        let more = n.saturating_sub(self.free_persons.len());
+        reserve_room(&mut self.persons, more);
     }
 
     /// Gives the person of a set of ids without one: a new person on `anchor`, which must

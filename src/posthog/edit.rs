@@ -115,7 +115,8 @@ pub(crate) fn split(
     // Each person's leaving ids together, persons in key order, ids as they were listed
     // (the sort is stable).
     listed.sort_by_key(|&(person, _)| person);
-    let mut created = Vec::new();
+    graph.reserve_persons(listed.len());
+    let mut created = Vec::with_capacity(listed.len());
     for moving in listed.chunk_by(|a, b| a.0 == b.0) {
         let person = moving[0].0;
         let mut leaving: Vec<IdKey> = moving.iter().map(|&(_, key)| key).collect();
