@@ -668,7 +668,7 @@ impl ProjectGraph {
     }
 
     /// Makes room for `n` more persons at once, for an edit about to adopt that many: grown
-    /// one by one, the slots would be copied about eight times over.
+    /// an eighth at a time as they come, the slots would be copied about eight times over.
     pub(crate) fn reserve_persons(&mut self, n: usize) {
         let more = n.saturating_sub(self.free_persons.len());
         reserve_room(&mut self.persons, more);
