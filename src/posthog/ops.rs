@@ -108,6 +108,12 @@ pub(crate) struct Ops<'e> {
     lifted: &'e [(u8, Value)],
     /// Bit `i`: lifted key `i` takes part (`$is_server` events leave out `$os`, `$os_version`).
     active: u64,
+    /// Bit `i`: lifted key `i` is an explicit `$set` key too, which wins.
+    set_explicitly: u64,
+    /// Bit `i`: the `$initial_` key of lifted key `i` is an explicit `$set` or `$set_once`
+    /// key, which wins. The two masks are found once here: the operations are walked several
+    /// times an event (the size bound, then the writes).
+    initial_explicitly: u64,
     /// `$initial_os` from `$os_name`, when nothing else gives it.
     initial_os_from_name: Option<&'e Value>,
     unset: Option<&'e Value>,
@@ -138,6 +144,13 @@ impl<'e> Ops<'e> {
                 if !(is_server && matches!(*index, OS | OS_VERSION)) {
                     ops.active |= 1 << index;
                 }
+                let (key, initial) = LIFTED_KEYS[usize::from(*index)];
+                if contains(ops.explicit_set, key) {
+                    ops.set_explicitly |= 1 << index;
+                }
+                if contains(ops.explicit_once, initial) || contains(ops.explicit_set, initial) {
+                    ops.initial_explicitly |= 1 << index;
+                }
             }
             let initial_os = LIFTED_KEYS[OS as usize].1;
             let os_gives_initial = ops.lifted_initials().any(|(key, _)| key.text == initial_os);
@@ -166,11 +179,8 @@ impl<'e> Ops<'e> {
     /// `$set` or `$set_once` of the same name beats them.
     fn lifted_initials(&self) -> impl Iterator<Item = (OpKey<'e>, &'e Value)> + '_ {
         self.active_lifted().filter_map(|(index, value)| {
-            let initial = LIFTED_KEYS[usize::from(index)].1;
-            (*value != Value::Null
-                && !contains(self.explicit_once, initial)
-                && !contains(self.explicit_set, initial))
-            .then_some((OpKey::lifted(index, true), value))
+            (*value != Value::Null && self.initial_explicitly & (1 << index) == 0)
+                .then_some((OpKey::lifted(index, true), value))
         })
     }
 
@@ -178,8 +188,8 @@ impl<'e> Ops<'e> {
     pub(crate) fn set(&self) -> impl Iterator<Item = (OpKey<'e>, &'e Value)> + '_ {
         let explicit = self.explicit_set.iter().map(|(k, v)| (OpKey::text(k), v));
         let lifted = self.active_lifted().filter_map(|(index, value)| {
-            let key = LIFTED_KEYS[usize::from(index)].0;
-            (!contains(self.explicit_set, key)).then_some((OpKey::lifted(index, false), value))
+            (self.set_explicitly & (1 << index) == 0)
+                .then_some((OpKey::lifted(index, false), value))
         });
         explicit.chain(lifted)
     }
