@@ -97,7 +97,8 @@ pub(crate) fn resolve_fixed_keys(
 /// The property operations of one event: `$set`, `$set_once` and `$unset` after lifting and
 /// precedence, as a view over the event. Nothing is collected: every event has operations,
 /// and building lists of them cost a third of `apply`; the precedence checks below are
-/// binary searches in the event's own sorted objects and a bit mask of lifted keys.
+/// binary searches in the event's own sorted objects, made once an event for the lifted keys
+/// and kept as bit masks.
 #[derive(Debug, Default)]
 pub(crate) struct Ops<'e> {
     /// The explicit `$set` members, sorted by key.
