@@ -7,7 +7,8 @@ use serde_json::value::RawValue;
 
 use crate::error::{EventError, RequestError};
 use crate::event::{
-    Arrival, Event, ReadFailure, Reading, Request, assemble, decompress, is_gzip, read_object,
+    Arrival, Event, Parts, ReadFailure, Reading, Request, assemble, decompress, is_gzip,
+    read_object,
 };
 use crate::posthog::is_rejected_by_capture;
 
@@ -220,7 +221,8 @@ impl CaptureReader {
                 .read_batch(&members, &request, true)
                 .map(Document::Batch);
         }
-        let (mut parts, end) = match read_object(text, true) {
+        let mut parts = Parts::default();
+        let end = match read_object(text, true, &mut parts) {
             Ok(read) => read,
             Err(ReadFailure::Problem(problem)) => {
                 return Ok(Document::Single(self.judge(Err(problem))));
@@ -238,7 +240,7 @@ impl CaptureReader {
             }
             None => {
                 // A field's problem comes before trailing text, as for a flat line.
-                let event = assemble(parts, &Reading::Capture(&request));
+                let event = assemble(&mut parts, &Reading::Capture(&request));
                 if event.is_ok() {
                     end.map_err(EventError::Json)?;
                 }
@@ -258,8 +260,9 @@ impl CaptureReader {
         let mut events = Vec::with_capacity(members.len());
         let mut first_token: Option<Box<str>> = None;
         for member in members {
-            let event = match read_object(member.get(), true) {
-                Ok((parts, _)) => {
+            let mut parts = Parts::default();
+            let event = match read_object(member.get(), true, &mut parts) {
+                Ok(_) => {
                     if let (true, Some(token)) = (check_tokens, parts.named_token()) {
                         match &first_token {
                             None => first_token = Some(token.into()),
@@ -272,7 +275,7 @@ impl CaptureReader {
                             }
                         }
                     }
-                    assemble(parts, &Reading::Capture(request))
+                    assemble(&mut parts, &Reading::Capture(request))
                 }
                 Err(failure) => Err(failure.into_event_error()),
             };

@@ -45,8 +45,9 @@ impl Event {
     }
 
     fn parse(line: &str) -> Result<Event, EventError> {
-        let (parts, end) = read_object(line, false).map_err(ReadFailure::into_event_error)?;
-        let event = assemble(parts, &Reading::Flat)?;
+        let mut parts = Parts::default();
+        let end = read_object(line, false, &mut parts).map_err(ReadFailure::into_event_error)?;
+        let event = assemble(&mut parts, &Reading::Flat)?;
         end.map_err(EventError::Json)?;
         Ok(event)
     }
@@ -69,23 +70,29 @@ impl ReadFailure {
     }
 }
 
-/// Reads one JSON object into its parts, the fields of §1.1 too when `capture` is set.
-/// The second value is the parser's verdict on what follows the object, kept apart so
-/// that a field's problem is reported before trailing text, whichever the caller checks
+/// Reads one JSON object into `parts` (default ones), the fields of §1.1 too when
+/// `capture` is set. `Ok` holds the parser's verdict on what follows the object, kept apart
+/// so that a field's problem is reported before trailing text, whichever the caller checks
 /// first.
-pub(crate) fn read_object(
-    text: &str,
+///
+/// The parts are filled where the caller keeps them rather than returned: they are several
+/// hundred bytes, and returning them through serde's layers copies them several times
+/// a line.
+pub(crate) fn read_object<'de>(
+    text: &'de str,
     capture: bool,
-) -> Result<(Parts<'_>, Result<(), String>), ReadFailure> {
+    parts: &mut Parts<'de>,
+) -> Result<Result<(), String>, ReadFailure> {
     let mut problem = None;
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = de.deserialize_any(EventVisitor {
         problem: &mut problem,
         capture,
+        parts,
     });
     match (parsed, problem) {
         (_, Some(problem)) => Err(ReadFailure::Problem(problem)),
-        (Ok(parts), None) => Ok((parts, de.end().map_err(|e| e.to_string()))),
+        (Ok(()), None) => Ok(de.end().map_err(|e| e.to_string())),
         (Err(e), None) => Err(ReadFailure::Json(e.to_string())),
     }
 }
@@ -130,12 +137,13 @@ enum TopKey {
 /// and the deserializer is stopped with a bare error, so that the caller reports the typed
 /// one. Without `capture`, the fields only §1.1 reads are skipped unbuilt, as any unknown
 /// field is.
-struct EventVisitor<'p> {
+struct EventVisitor<'p, 'de> {
     problem: &'p mut Option<EventError>,
     capture: bool,
+    parts: &'p mut Parts<'de>,
 }
 
-impl EventVisitor<'_> {
+impl EventVisitor<'_, '_> {
     fn fail<E: de::Error>(&mut self, problem: EventError) -> E {
         let message = problem.to_string();
         *self.problem = Some(problem);
@@ -143,15 +151,15 @@ impl EventVisitor<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for EventVisitor<'_> {
-    type Value = Parts<'de>;
+impl<'de> Visitor<'de> for EventVisitor<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Parts<'de>, A::Error> {
-        let mut parts = Parts::default();
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let parts = &mut *self.parts;
         while let Some(key) = map.next_key::<TopKey>()? {
             match key {
                 TopKey::Event => parts.name = Some(map.next_value()?),
@@ -189,7 +197,7 @@ impl<'de> Visitor<'de> for EventVisitor<'_> {
                 }
             }
         }
-        Ok(parts)
+        Ok(())
     }
 }
 
@@ -433,11 +441,11 @@ fn captured_project(parts: &mut Parts<'_>, request: &Request<'_>) -> Result<Proj
 
 /// Makes an event of its parts by the rules of `reading`. Fields are judged in a fixed
 /// order, so that a line with several problems always names the same one.
-pub(crate) fn assemble(mut parts: Parts<'_>, reading: &Reading<'_>) -> Result<Event, EventError> {
+pub(crate) fn assemble(parts: &mut Parts<'_>, reading: &Reading<'_>) -> Result<Event, EventError> {
     let name = text_field(parts.name.take(), "event")?.ok_or(EventError::Missing("event"))?;
     let distinct_id = match reading {
         Reading::Flat => flat_distinct_id(parts.distinct_id.take())?,
-        Reading::Capture(_) => captured_distinct_id(&mut parts)?,
+        Reading::Capture(_) => captured_distinct_id(parts)?,
     };
     if distinct_id.trim().is_empty() {
         return Err(EventError::EmptyDistinctId);
@@ -459,11 +467,14 @@ pub(crate) fn assemble(mut parts: Parts<'_>, reading: &Reading<'_>) -> Result<Ev
     };
     let uuid = string_field(parts.uuid.take(), "uuid")?;
     let project = match reading {
-        Reading::Flat => flat_project(&mut parts)?,
-        Reading::Capture(request) => captured_project(&mut parts, request)?,
+        Reading::Flat => flat_project(parts)?,
+        Reading::Capture(request) => captured_project(parts, request)?,
     };
-    let mut props = parts.props;
-    for (key, top) in [("$set", parts.top_set), ("$set_once", parts.top_set_once)] {
+    let mut props = std::mem::take(&mut parts.props);
+    for (key, top) in [
+        ("$set", parts.top_set.take()),
+        ("$set_once", parts.top_set_once.take()),
+    ] {
         match present(top) {
             None => {}
             Some(top @ Value::Object(_)) => props.merge_top_level(key, top),
