@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{EventError, RequestError};
 use crate::event::{
-    Arrival, Event, Parts, ReadFailure, Reading, Request, assemble, decompress, is_gzip,
+    Arrival, Event, Keep, Parts, ReadFailure, Reading, Request, assemble, decompress, is_gzip,
     read_object,
 };
 use crate::posthog::is_rejected_by_capture;
@@ -135,6 +135,7 @@ impl<'a> IntoIterator for &'a CaptureRequest {
 pub struct CaptureReader {
     capture_validation: bool,
     max_body_bytes: usize,
+    lifted_properties: bool,
 }
 
 impl Default for CaptureReader {
@@ -149,12 +150,43 @@ impl CaptureReader {
     pub const DEFAULT_MAX_BODY_BYTES: usize = 20 << 20;
 
     /// A reader with the defaults: no capture validation, bodies up to
-    /// [`CaptureReader::DEFAULT_MAX_BODY_BYTES`] once decompressed.
+    /// [`CaptureReader::DEFAULT_MAX_BODY_BYTES`] once decompressed, lifted properties kept.
     #[must_use]
     pub fn new() -> CaptureReader {
         CaptureReader {
             capture_validation: false,
             max_body_bytes: CaptureReader::DEFAULT_MAX_BODY_BYTES,
+            lifted_properties: true,
+        }
+    }
+
+    /// Whether the events read keep their lifted properties (`$browser`, `utm_source`, ...:
+    /// [`LIFTED_PROPERTIES`](crate::LIFTED_PROPERTIES)). Turn it off when the events go to an engine
+    /// that does not lift ([`EngineBuilder::lift_properties`](crate::EngineBuilder::lift_properties)):
+    /// it never reads them, and their values are then not built. The same bodies are
+    /// refused and the same events rejected either way. Default: on.
+    ///
+    /// ```
+    /// use idgraph::{Arrival, CaptureReader};
+    ///
+    /// let body = br#"{"event": "$pageview", "distinct_id": "a", "properties": {"$browser": "Firefox"}}"#;
+    /// let arrival = Arrival::Saved;
+    /// let kept = CaptureReader::new().read(body, arrival)?;
+    /// assert_eq!(kept.events().next().unwrap().lifted_properties().count(), 1);
+    /// let left = CaptureReader::new().lifted_properties(false).read(body, arrival)?;
+    /// assert_eq!(left.events().next().unwrap().lifted_properties().count(), 0);
+    /// # Ok::<(), idgraph::RequestError>(())
+    /// ```
+    pub fn lifted_properties(&mut self, on: bool) -> &mut Self {
+        self.lifted_properties = on;
+        self
+    }
+
+    /// What [`read_object`] keeps of each event.
+    pub(crate) fn keep(&self) -> Keep {
+        Keep {
+            capture: true,
+            lifted: self.lifted_properties,
         }
     }
 
@@ -222,7 +254,7 @@ impl CaptureReader {
                 .map(Document::Batch);
         }
         let mut parts = Parts::default();
-        let end = match read_object(text, true, &mut parts) {
+        let end = match read_object(text, self.keep(), &mut parts) {
             Ok(read) => read,
             Err(ReadFailure::Problem(problem)) => {
                 return Ok(Document::Single(self.judge(Err(problem))));
@@ -261,7 +293,7 @@ impl CaptureReader {
         let mut first_token: Option<Box<str>> = None;
         for member in members {
             let mut parts = Parts::default();
-            let event = match read_object(member.get(), true, &mut parts) {
+            let event = match read_object(member.get(), self.keep(), &mut parts) {
                 Ok(_) => {
                     if let (true, Some(token)) = (check_tokens, parts.named_token()) {
                         match &first_token {

@@ -463,3 +463,31 @@ proptest! {
         prop_assert_eq!(flat, captured, "{}", line);
     }
 }
+
+#[test]
+fn a_reader_that_leaves_lifted_properties_out_reads_the_rest_of_the_event_alike() {
+    let body = br#"[{"event": "$identify", "distinct_id": "u", "properties": {"$browser": "Firefox", "utm_source": "x", "$anon_distinct_id": "a", "$set": {"plan": "pro"}}}, {"event": "e", "distinct_id": "v", "properties": {"$os": {"not": "lifted here"}, "$current_url": [1, 2]}}, {"event": "e", "properties": {"$browser": "Safari"}}]"#;
+    let kept = read(body);
+    let left = CaptureReader::new()
+        .lifted_properties(false)
+        .read(body, Arrival::Saved)
+        .unwrap();
+    assert_eq!(kept.len(), left.len());
+    for (kept, left) in kept.iter().zip(left.iter()) {
+        match (kept, left) {
+            (Captured::Event(kept), Captured::Event(left)) => {
+                assert!(kept.lifted_properties().count() > 0);
+                assert_eq!(left.lifted_properties().count(), 0);
+                assert_eq!(kept.name(), left.name());
+                assert_eq!(kept.distinct_id(), left.distinct_id());
+                assert_eq!(kept.project(), left.project());
+                assert_eq!(kept.timestamp(), left.timestamp());
+                for key in ["$anon_distinct_id", "$set", "$set_once", "alias"] {
+                    assert_eq!(kept.property(key), left.property(key));
+                }
+            }
+            (Captured::Rejected(kept), Captured::Rejected(left)) => assert_eq!(kept, left),
+            (kept, left) => panic!("{kept:?} read as {left:?}"),
+        }
+    }
+}

@@ -330,6 +330,9 @@ impl ReplayBuilder {
             .max_event_bytes(self.max_event_bytes)
             .chunk_bytes(self.chunk_bytes);
         replay.reader = self.reader;
+        replay
+            .reader
+            .lifted_properties(replay.engine.config.lift_properties);
         replay.parse_threads = self.parse_threads;
         replay
     }
@@ -339,13 +342,17 @@ impl Replay {
     /// A replay into `engine`.
     #[must_use]
     pub fn new(engine: Engine) -> Replay {
+        // An engine's options are fixed once it is built, so the reader can leave out for
+        // good what this one will never read.
+        let mut reader = CaptureReader::new();
+        reader.lifted_properties(engine.config.lift_properties);
         Replay {
             engine,
             warnings: Vec::new(),
             rejected: Vec::new(),
             line: 0,
             outcome: Outcome::default(),
-            reader: CaptureReader::new(),
+            reader,
             max_event_bytes: Replay::DEFAULT_MAX_EVENT_BYTES,
             applied: 0,
             dropped: 0,
@@ -677,6 +684,29 @@ pub(crate) fn skip_line<R: BufRead + ?Sized>(
         let read = (&mut *reader).take(1 << 16).read_until(b'\n', scratch)?;
         if read == 0 || scratch.last() == Some(&b'\n') {
             return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Engine, Replay};
+
+    #[test]
+    fn a_replay_reads_lifted_properties_only_for_an_engine_that_lifts() {
+        for lift in [true, false] {
+            let engine = || Engine::builder().lift_properties(lift).build();
+            let mut unlifting = Replay::builder();
+            unlifting.lift_properties(false);
+            let replays = [
+                Replay::builder().lift_properties(lift).build(),
+                Replay::new(engine()),
+                // The engine's options win over the builder's, as for a restored snapshot.
+                unlifting.build_on(engine()),
+            ];
+            for replay in replays {
+                assert_eq!(replay.reader.keep().lifted, lift);
+            }
         }
     }
 }

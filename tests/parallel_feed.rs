@@ -10,7 +10,8 @@ use std::ops::ControlFlow;
 
 use idgraph::testing::strategy;
 use idgraph::{
-    Dump, FeedWatch, RejectedRecord, Replay, Shape, Workload, WorkloadConfig, write_event_json,
+    Arrival, CaptureReader, Captured, Dump, Engine, FeedWatch, RejectedRecord, Replay, Shape,
+    Workload, WorkloadConfig, write_event_json,
 };
 use proptest::prelude::*;
 
@@ -218,6 +219,66 @@ proptest! {
         if !strict || heard.rejected.is_empty() {
             prop_assert_eq!(heard.lines_done, expected.lines);
         }
+    }
+}
+
+/// What an engine that does not lift ends with when every line is read by a reader that
+/// keeps the lifted properties: its snapshot, and the events applied, dropped and rejected.
+fn unlifted_from_every_property(input: &[u8]) -> (Vec<u8>, u64, u64, usize) {
+    let reader = CaptureReader::new();
+    let mut engine = Engine::builder().lift_properties(false).build();
+    let (mut applied, mut dropped, mut rejected) = (0, 0, 0);
+    for line in input.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if line.len() > MAX_EVENT_BYTES {
+            rejected += 1;
+            continue;
+        }
+        let Ok(request) = reader.read(line, Arrival::Saved) else {
+            rejected += 1;
+            continue;
+        };
+        for captured in &request {
+            match captured {
+                Captured::Event(event) => {
+                    engine.apply(event).unwrap();
+                    applied += 1;
+                }
+                Captured::Dropped => dropped += 1,
+                Captured::Rejected(_) => rejected += 1,
+            }
+        }
+    }
+    (engine.save_to_vec(b"").unwrap(), applied, dropped, rejected)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// A replay that does not lift reads its lines without their lifted properties; the
+    /// engine never reads them, so it ends as if they had been read.
+    #[test]
+    fn a_replay_that_does_not_lift_ends_as_if_its_reader_kept_the_lifted_properties(
+        seed in any::<u64>(),
+        events in 0_u64..300,
+        shape in shape(),
+        adversarial in strategy::adversarial(30),
+        bad in proptest::collection::vec((any::<usize>(), bad()), 0..12),
+        workers in 0_usize..=2,
+    ) {
+        let input = stream(seed, events, shape, &adversarial, &bad, 3, true);
+        let mut replay = builder().lift_properties(false).parse_threads(workers).build();
+        replay.feed(input.as_slice(), &mut ()).unwrap();
+        let got = (
+            replay.engine().save_to_vec(b"").unwrap(),
+            replay.applied(),
+            replay.dropped(),
+            replay.rejected().len(),
+        );
+        prop_assert_eq!(got, unlifted_from_every_property(&input));
     }
 }
 

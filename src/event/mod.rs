@@ -15,7 +15,7 @@ pub(crate) use gzip::{decompress, is_gzip};
 pub use lifted::LIFTED_KEYS;
 pub(crate) use lifted::{OS, OS_NAME, OS_VERSION, lifted_key_index};
 pub use model::{Event, EventKind, Project, Timestamp};
-pub(crate) use reader::{Parts, ReadFailure, Reading, Request, assemble, read_object};
+pub(crate) use reader::{Keep, Parts, ReadFailure, Reading, Request, assemble, read_object};
 pub use value::{Number, Value};
 pub use writer::write_event_json;
 #[cfg(feature = "workload")]

@@ -258,9 +258,10 @@ impl IdentityProperties {
         }
     }
 
-    /// Whether `insert` would keep a property of this name.
-    pub(super) fn retains(key: &str) -> bool {
-        IdentityProperties::is_identity_key(key) || lifted_key_index(key).is_some()
+    /// Whether `insert` would keep a property of this name; a lifted one only when
+    /// `lifted`.
+    pub(super) fn retains(key: &str, lifted: bool) -> bool {
+        IdentityProperties::is_identity_key(key) || (lifted && lifted_key_index(key).is_some())
     }
 
     pub(super) fn insert(&mut self, key: &str, value: Value) {

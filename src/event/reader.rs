@@ -46,7 +46,11 @@ impl Event {
 
     fn parse(line: &str) -> Result<Event, EventError> {
         let mut parts = Parts::default();
-        let end = read_object(line, false, &mut parts).map_err(ReadFailure::into_event_error)?;
+        let keep = Keep {
+            capture: false,
+            lifted: true,
+        };
+        let end = read_object(line, keep, &mut parts).map_err(ReadFailure::into_event_error)?;
         let event = assemble(&mut parts, &Reading::Flat)?;
         end.map_err(EventError::Json)?;
         Ok(event)
@@ -80,14 +84,14 @@ impl ReadFailure {
 /// a line.
 pub(crate) fn read_object<'de>(
     text: &'de str,
-    capture: bool,
+    keep: Keep,
     parts: &mut Parts<'de>,
 ) -> Result<Result<(), String>, ReadFailure> {
     let mut problem = None;
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = de.deserialize_any(EventVisitor {
         problem: &mut problem,
-        capture,
+        keep,
         parts,
     });
     match (parsed, problem) {
@@ -95,6 +99,20 @@ pub(crate) fn read_object<'de>(
         (Ok(()), None) => Ok(de.end().map_err(|e| e.to_string())),
         (Err(e), None) => Err(ReadFailure::Json(e.to_string())),
     }
+}
+
+/// What [`read_object`] builds beyond the fields every reading needs. What it does not
+/// keep is still checked as JSON and then skipped, so keeping less never changes which
+/// objects are rejected.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Keep {
+    /// The fields only §1.1 reads (`$distinct_id`, `offset`, `sent_at`, `batch`, and the
+    /// `distinct_id` and `token` properties).
+    pub(crate) capture: bool,
+    /// The lifted event properties ([`LIFTED_KEYS`](super::LIFTED_KEYS)): an engine that does
+    /// not lift never reads them, and building their values is most of what a realistic
+    /// event allocates.
+    pub(crate) lifted: bool,
 }
 
 /// Top-level keys of an event line.
@@ -135,11 +153,10 @@ enum TopKey {
 
 /// Reads the parts of an event from a JSON object. A typed problem is left in `problem`
 /// and the deserializer is stopped with a bare error, so that the caller reports the typed
-/// one. Without `capture`, the fields only §1.1 reads are skipped unbuilt, as any unknown
-/// field is.
+/// one. What `keep` leaves out is skipped unbuilt, as any unknown field is.
 struct EventVisitor<'p, 'de> {
     problem: &'p mut Option<EventError>,
-    capture: bool,
+    keep: Keep,
     parts: &'p mut Parts<'de>,
 }
 
@@ -169,7 +186,8 @@ impl<'de> Visitor<'de> for EventVisitor<'_, 'de> {
                     parts.capture_props = CaptureProperties::default();
                     let problem = map.next_value_seed(PropertiesSeed {
                         props: &mut parts.props,
-                        capture: self.capture.then_some(&mut parts.capture_props),
+                        capture: self.keep.capture.then_some(&mut parts.capture_props),
+                        lifted: self.keep.lifted,
                     })?;
                     if let Some(problem) = problem {
                         return Err(self.fail(problem));
@@ -182,12 +200,12 @@ impl<'de> Visitor<'de> for EventVisitor<'_, 'de> {
                 TopKey::ApiKey => parts.api_key = Some(map.next_value()?),
                 TopKey::Set => parts.top_set = Some(map.next_value()?),
                 TopKey::SetOnce => parts.top_set_once = Some(map.next_value()?),
-                TopKey::DollarDistinctId if self.capture => {
+                TopKey::DollarDistinctId if self.keep.capture => {
                     parts.dollar_distinct_id = Some(map.next_value()?);
                 }
-                TopKey::Offset if self.capture => parts.offset = Some(map.next_value()?),
-                TopKey::SentAt if self.capture => parts.sent_at = Some(map.next_value()?),
-                TopKey::Batch if self.capture => parts.batch = Some(map.next_value()?),
+                TopKey::Offset if self.keep.capture => parts.offset = Some(map.next_value()?),
+                TopKey::SentAt if self.keep.capture => parts.sent_at = Some(map.next_value()?),
+                TopKey::Batch if self.keep.capture => parts.batch = Some(map.next_value()?),
                 TopKey::DollarDistinctId
                 | TopKey::Offset
                 | TopKey::SentAt
@@ -503,6 +521,8 @@ struct PropertiesSeed<'a> {
     props: &'a mut IdentityProperties,
     /// Where the properties only §1.1 reads go; `None` skips them.
     capture: Option<&'a mut CaptureProperties>,
+    /// Whether the lifted properties are kept ([`Keep::lifted`]).
+    lifted: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for PropertiesSeed<'_> {
@@ -527,7 +547,7 @@ impl<'de> Visitor<'de> for PropertiesSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
         while let Some(key) = map.next_key::<KeyText<'de>>()? {
-            if IdentityProperties::retains(&key.0) {
+            if IdentityProperties::retains(&key.0, self.lifted) {
                 let value: Value = map.next_value()?;
                 self.props.insert(&key.0, value);
             } else if let Some(slot) = self.capture.as_deref_mut().and_then(|c| c.slot(&key.0)) {
@@ -544,6 +564,7 @@ impl<'de> Visitor<'de> for PropertiesSeed<'_> {
         let inner = de.deserialize_map(PropertiesSeed {
             props: self.props,
             capture: self.capture,
+            lifted: self.lifted,
         });
         Ok(match inner.and_then(|problem| de.end().map(|()| problem)) {
             Ok(problem) => problem,
