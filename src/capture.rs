@@ -160,11 +160,12 @@ impl CaptureReader {
         }
     }
 
-    /// Whether the events read keep their lifted properties (`$browser`, `utm_source`, ...:
-    /// [`LIFTED_PROPERTIES`](crate::LIFTED_PROPERTIES)). Turn it off when the events go to an engine
-    /// that does not lift ([`EngineBuilder::lift_properties`](crate::EngineBuilder::lift_properties)):
-    /// it never reads them, and their values are then not built. The same bodies are
-    /// refused and the same events rejected either way. Default: on.
+    /// Whether the events read keep their lifted properties (`$browser`, `utm_source`,
+    /// ...: [`LIFTED_PROPERTIES`](crate::LIFTED_PROPERTIES)). Turn it off when the events
+    /// go to an engine that does not lift
+    /// ([`EngineBuilder::lift_properties`](crate::EngineBuilder::lift_properties)): it
+    /// never reads them, and their values are then not built. The same bodies are refused
+    /// and the same events rejected either way. Default: on.
     ///
     /// ```
     /// use idgraph::{Arrival, CaptureReader};

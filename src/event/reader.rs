@@ -109,9 +109,9 @@ pub(crate) struct Keep {
     /// The fields only §1.1 reads (`$distinct_id`, `offset`, `sent_at`, `batch`, and the
     /// `distinct_id` and `token` properties).
     pub(crate) capture: bool,
-    /// The lifted event properties ([`LIFTED_KEYS`](super::LIFTED_KEYS)): an engine that does
-    /// not lift never reads them, and building their values is most of what a realistic
-    /// event allocates.
+    /// The lifted event properties ([`LIFTED_KEYS`](super::LIFTED_KEYS)): an engine that
+    /// does not lift never reads them, and their values are a large part of what a
+    /// realistic event allocates.
     pub(crate) lifted: bool,
 }
 
