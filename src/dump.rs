@@ -329,10 +329,7 @@ impl ReplayBuilder {
         let mut replay = Replay::new(engine)
             .max_event_bytes(self.max_event_bytes)
             .chunk_bytes(self.chunk_bytes);
-        replay.reader = self.reader;
-        replay
-            .reader
-            .lifted_properties(replay.engine.config.lift_properties);
+        replay.reader = reader_for(&replay.engine, self.reader);
         replay.parse_threads = self.parse_threads;
         replay
     }
@@ -342,10 +339,7 @@ impl Replay {
     /// A replay into `engine`.
     #[must_use]
     pub fn new(engine: Engine) -> Replay {
-        // An engine's options are fixed once it is built, so the reader can leave out for
-        // good what this one will never read.
-        let mut reader = CaptureReader::new();
-        reader.lifted_properties(engine.config.lift_properties);
+        let reader = reader_for(&engine, CaptureReader::new());
         Replay {
             engine,
             warnings: Vec::new(),
@@ -665,6 +659,13 @@ pub(crate) fn parse_line(reader: &CaptureReader, max_event_bytes: usize, bytes: 
         Ok(Document::Batch(request)) => Parsed::Batch(request),
         Ok(Document::Single(captured)) => Parsed::Single(captured),
     }
+}
+
+/// `reader`, told to leave out what `engine` never reads. An engine's options are fixed
+/// once it is built, so this holds for the replay's whole life.
+fn reader_for(engine: &Engine, mut reader: CaptureReader) -> CaptureReader {
+    reader.lifted_properties(engine.config.lift_properties);
+    reader
 }
 
 /// A line read up to and with its `\n`, without the `\n` and a `\r` before it.
