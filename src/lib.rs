@@ -53,8 +53,8 @@ pub use error::{
     SnapshotError, SnapshotSection,
 };
 pub use event::{
-    Arrival, Event, EventKind, Input, LIFTED_KEYS as LIFTED_PROPERTIES, Number, Project, Timestamp,
-    Value, write_event_json,
+    Arrival, Event, EventKind, Input, LIFTED_KEYS as LIFTED_PROPERTIES, Number, Project, Text,
+    Timestamp, Value, write_event_json,
 };
 pub use explain::{Explanation, LinkStep, RefusedStep};
 pub use graph::{EventRef, LinkEffect, LinkKind, MAX_GROUP_TYPES, RefusalReason};

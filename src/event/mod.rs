@@ -6,6 +6,7 @@ mod gzip;
 mod lifted;
 mod model;
 mod reader;
+mod text;
 mod value;
 mod writer;
 
@@ -16,6 +17,7 @@ pub use lifted::LIFTED_KEYS;
 pub(crate) use lifted::{OS, OS_NAME, OS_VERSION, lifted_key_index};
 pub use model::{Event, EventKind, Project, Timestamp};
 pub(crate) use reader::{Keep, Parts, ReadFailure, Reading, Request, assemble, read_object};
+pub use text::Text;
 pub use value::{Number, Value};
 pub use writer::write_event_json;
 #[cfg(feature = "workload")]

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::lifted::{LIFTED_KEYS, lifted_key_index};
+use super::text::Text;
 use super::value::Value;
 use crate::error::EventError;
 
@@ -336,7 +337,8 @@ pub struct Event {
     pub(super) kind: EventKind,
     /// Borrowed from [`KNOWN_NAMES`] for the common names, so most events allocate no name.
     pub(super) name: Cow<'static, str>,
-    pub(super) distinct_id: Box<str>,
+    /// Inline when short, as most known users' ids are ([`Text`]).
+    pub(super) distinct_id: Text,
     pub(super) project: Project,
     pub(super) timestamp: Option<Timestamp>,
     pub(super) uuid: Option<Box<str>>,
@@ -347,7 +349,7 @@ impl Event {
     /// An event with no properties, in the default project, without a timestamp (the engine
     /// then uses the time it applies the event).
     #[must_use]
-    pub fn new(name: impl Into<Box<str>>, distinct_id: impl Into<Box<str>>) -> Event {
+    pub fn new(name: impl Into<Box<str>>, distinct_id: impl Into<Text>) -> Event {
         let name: Box<str> = name.into();
         Event {
             kind: EventKind::from_name(&name),
@@ -403,7 +405,7 @@ impl Event {
     /// The distinct id of whoever did it.
     #[must_use]
     pub fn distinct_id(&self) -> &str {
-        &self.distinct_id
+        self.distinct_id.as_str()
     }
 
     /// The project.
@@ -441,7 +443,7 @@ impl Event {
                 .take(max_chars)
                 .map(|c| if c == '\0' { '\u{FFFD}' } else { c })
                 .collect();
-            self.distinct_id = id.into_boxed_str();
+            self.distinct_id = id.into();
         }
     }
 

@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 
 use super::clock::{Arrival, Clock};
 use super::model::{Event, EventKind, IdentityProperties, Project, Timestamp, name_of};
+use super::text::Text;
 use super::value::Value;
 use crate::error::EventError;
 
@@ -299,7 +300,7 @@ impl<'de> Parts<'de> {
     pub(crate) fn named_token(&self) -> Option<&str> {
         fn text(value: Option<&Value>) -> Option<&str> {
             match value {
-                Some(Value::String(s)) => Some(s),
+                Some(Value::String(s)) => Some(s.as_str()),
                 _ => None,
             }
         }
@@ -334,7 +335,7 @@ fn present(value: Option<Value>) -> Option<Value> {
 fn string_field(value: Option<Value>, field: &'static str) -> Result<Option<Box<str>>, EventError> {
     match present(value) {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Value::String(s)) => Ok(Some(s.into())),
         Some(_) => Err(EventError::WrongType {
             field,
             expected: "a string",
@@ -367,11 +368,11 @@ fn sent_at_field(value: Option<Scalar<'_>>) -> Result<Option<Timestamp>, EventEr
 }
 
 /// Section 1: `distinct_id`, a string or a number.
-fn flat_distinct_id(value: Option<Value>) -> Result<Box<str>, EventError> {
+fn flat_distinct_id(value: Option<Value>) -> Result<Text, EventError> {
     match present(value) {
         None => Err(EventError::Missing("distinct_id")),
         Some(Value::String(s)) => Ok(s),
-        Some(Value::Number(n)) => Ok(n.to_string().into_boxed_str()),
+        Some(Value::Number(n)) => Ok(n.to_string().into()),
         Some(_) => Err(EventError::WrongType {
             field: "distinct_id",
             expected: "a string or a number",
@@ -382,16 +383,16 @@ fn flat_distinct_id(value: Option<Value>) -> Result<Box<str>, EventError> {
 /// Capture's `extract_distinct_id`: `distinct_id`, else `$distinct_id`, else
 /// `properties.distinct_id`, `null` counting as absent; any value that is not a string is
 /// taken as its JSON text (a number as section 1 writes it).
-fn captured_distinct_id(parts: &mut Parts<'_>) -> Result<Box<str>, EventError> {
+fn captured_distinct_id(parts: &mut Parts<'_>) -> Result<Text, EventError> {
     let value = present(parts.distinct_id.take())
         .or_else(|| present(parts.dollar_distinct_id.take()))
         .or_else(|| present(parts.capture_props.distinct_id.take()));
     match value {
         None => Err(EventError::Missing("distinct_id")),
         Some(Value::String(s)) => Ok(s),
-        Some(Value::Number(n)) => Ok(n.to_string().into_boxed_str()),
+        Some(Value::Number(n)) => Ok(n.to_string().into()),
         Some(other) => serde_json::to_string(&other)
-            .map(String::into_boxed_str)
+            .map(Text::from)
             .map_err(|e| EventError::Json(e.to_string())),
     }
 }
@@ -452,7 +453,7 @@ fn captured_project(parts: &mut Parts<'_>, request: &Request<'_>) -> Result<Proj
         return Ok(Project::Token(token));
     }
     if let Some(Value::String(token)) = parts.capture_props.token.take() {
-        return Ok(Project::Token(token));
+        return Ok(Project::Token(token.into()));
     }
     Ok(team_field(parts.team_id.take())?.unwrap_or_default())
 }

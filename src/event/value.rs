@@ -1,13 +1,16 @@
 //! Property values: a compact JSON value that owns its strings.
 //!
 //! `serde_json::Value` spends 32 bytes a value and a `String` (24 bytes) a key; persons hold
-//! millions of values, so this type boxes its strings and slices (24 bytes a value) and keeps
-//! object members sorted by key, which also makes equality and output order deterministic.
+//! millions of values, so this type keeps short strings inline ([`Text`]) and boxes the
+//! others and slices (24 bytes a value), and keeps object members sorted by key, which also
+//! makes equality and output order deterministic.
 
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+
+use super::text::Text;
 
 /// A JSON number, kept in the form it was read so that nothing is lost on output.
 #[derive(Clone, Copy, Debug)]
@@ -71,8 +74,8 @@ pub enum Value {
     Bool(bool),
     /// A number.
     Number(Number),
-    /// A string.
-    String(Box<str>),
+    /// A string, inline when short ([`Text`]).
+    String(Text),
     /// An array.
     Array(Box<[Value]>),
     /// An object, members sorted by key.
@@ -113,7 +116,7 @@ impl Value {
     #[must_use]
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            Value::String(s) => Some(s),
+            Value::String(s) => Some(s.as_str()),
             _ => None,
         }
     }
@@ -162,7 +165,7 @@ impl From<&str> for Value {
 
 impl From<String> for Value {
     fn from(s: String) -> Self {
-        Value::String(s.into_boxed_str())
+        Value::String(s.into())
     }
 }
 
@@ -267,7 +270,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 
     fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        Ok(Value::String(s.into_boxed_str()))
+        Ok(Value::String(s.into()))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {

@@ -124,10 +124,10 @@ pub(crate) fn object_len(entries: usize, sum: usize) -> usize {
     2 + sum + entries.saturating_sub(1)
 }
 
-/// At least the bytes of `text` as a JSON string, without reading it: serde_json writes
-/// each byte as at most six (`\u001f`).
-fn string_bound(text: &str) -> usize {
-    6 * text.len() + 2
+/// At least the bytes of a JSON string of `len` bytes, without reading it: serde_json
+/// writes each byte as at most six (`\u001f`).
+fn string_bound(len: usize) -> usize {
+    6 * len + 2
 }
 
 /// At least [`json_len`] of `value`; reads no string.
@@ -137,12 +137,12 @@ fn value_bound(value: &Value) -> usize {
         Value::Bool(_) => 5,
         // `-9223372036854775808`, `18446744073709551615` or ryu's longest, `-2.2250738585072014e-308`.
         Value::Number(_) => 24,
-        Value::String(s) => string_bound(s),
+        Value::String(s) => string_bound(s.len()),
         Value::Array(items) => 2 + items.iter().map(|v| value_bound(v) + 1).sum::<usize>(),
         Value::Object(members) => {
             2 + members
                 .iter()
-                .map(|(k, v)| string_bound(k) + value_bound(v) + 2)
+                .map(|(k, v)| string_bound(k.len()) + value_bound(v) + 2)
                 .sum::<usize>()
         }
     }
@@ -150,7 +150,7 @@ fn value_bound(value: &Value) -> usize {
 
 /// At least [`entry_len`] of `key` and `value`, plus the comma after it.
 pub(crate) fn entry_bound(key: &str, value: &Value) -> usize {
-    string_bound(key) + value_bound(value) + 2
+    string_bound(key.len()) + value_bound(value) + 2
 }
 
 /// At least the size of `props`, with the two braces.
