@@ -272,7 +272,14 @@ impl IdentityProperties {
             // A repeated key replaces the earlier value, as JSON parsers do.
             match self.lifted.iter_mut().find(|(i, _)| *i == index) {
                 Some(entry) => entry.1 = value,
-                None => self.lifted.push((index, value)),
+                None => {
+                    // A browser's event carries four to seven: room for eight at once saves
+                    // growing the list twice.
+                    if self.lifted.capacity() == 0 {
+                        self.lifted.reserve_exact(8);
+                    }
+                    self.lifted.push((index, value));
+                }
             }
         }
     }
