@@ -227,6 +227,8 @@ pub struct Replay {
     /// [`Replay::parse_threads`]; `None` for the default.
     parse_threads: Option<usize>,
     chunk_bytes: usize,
+    /// Chunks the calling thread parsed itself while a worker was busy (`feed_parallel`).
+    chunks_parsed_here: u64,
 }
 
 /// What [`Replay::line`] did with one line.
@@ -353,6 +355,7 @@ impl Replay {
             buffer: Vec::new(),
             parse_threads: None,
             chunk_bytes: Replay::DEFAULT_CHUNK_BYTES,
+            chunks_parsed_here: 0,
         }
     }
 
@@ -692,6 +695,41 @@ pub(crate) fn skip_line<R: BufRead + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::{Engine, Replay};
+
+    #[test]
+    fn the_calling_thread_parses_chunks_itself_while_its_worker_is_busy_to_the_same_end() {
+        let mut input = String::new();
+        for i in 0..3000 {
+            input.push_str(&format!(
+                concat!(
+                    r#"{{"event":"$identify","distinct_id":"u{}","properties":{{"#,
+                    r#""$anon_distinct_id":"a{}","$set":{{"plan":"p{}"}},"$browser":"b"}},"#,
+                    r#""timestamp":"2024-01-01T00:00:00Z"}}"#,
+                    "\n"
+                ),
+                i % 700,
+                i,
+                i % 3
+            ));
+            if i % 500 == 0 {
+                input.push_str("not json\n");
+            }
+        }
+        let mut serial = Replay::builder().parse_threads(0).build();
+        serial.feed(input.as_bytes(), &mut ()).unwrap();
+        // A chunk a line: the worker wakes for each, so it is often not ready when its
+        // result is wanted, and over 3,006 chunks the calling thread parses some itself.
+        let mut parallel = Replay::builder().parse_threads(1).chunk_bytes(1).build();
+        parallel.feed(input.as_bytes(), &mut ()).unwrap();
+        assert!(parallel.chunks_parsed_here > 0);
+        assert_eq!(parallel.rejected(), serial.rejected());
+        assert_eq!(parallel.applied(), serial.applied());
+        let snapshot = |replay: &Replay| replay.engine().save_to_vec(b"").unwrap();
+        assert!(
+            snapshot(&parallel) == snapshot(&serial),
+            "the snapshots differ"
+        );
+    }
 
     #[test]
     fn a_replay_reads_lifted_properties_only_for_an_engine_that_lifts() {

@@ -1,9 +1,10 @@
 //! A whole input fed to a [`Replay`]: lines parsed on worker threads, applied in input order
 //! on the calling thread, with the same result as [`Replay::read_line`] line by line.
 
+use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read};
 use std::ops::ControlFlow;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::thread;
 
 use super::{Parsed, RejectedRecord, Replay, parse_line, skip_line, strip_line_break};
@@ -61,6 +62,17 @@ pub trait FeedWatch {
 }
 
 impl FeedWatch for () {}
+
+/// Chunks the calling thread may hold parsed by itself, waiting for their turn.
+const PARSED_HERE: usize = 2;
+
+/// Whose parse of a chunk comes next in input order.
+enum Turn {
+    /// The next result of this worker.
+    Worker(usize),
+    /// Parsed on the calling thread while the worker was busy.
+    Here(Vec<Parsed>),
+}
 
 /// What a worker is asked to do.
 enum Job {
@@ -133,12 +145,15 @@ impl Replay {
     /// [`std::thread::available_parallelism`]), the calling thread reads the input into
     /// chunks of whole lines of about [`Replay::chunk_bytes`], hands them round in turn to
     /// the workers, which parse them (nothing in parsing reads the engine), and applies the
-    /// parsed lines itself, chunk after chunk in input order. With no workers (one core),
+    /// parsed lines itself, chunk after chunk in input order; when the next chunk is not
+    /// parsed yet, it parses one of the following chunks itself rather than wait. With no
+    /// workers (one core),
     /// the calling thread reads, parses and applies each line in turn. `watch` is always
     /// called on the calling thread, in input order.
     ///
     /// Memory. The input is streamed: at most four chunks per worker are in flight (queued,
-    /// being parsed, or parsed and waiting), besides the one being read and the one being
+    /// being parsed, or parsed and waiting), and at most two that the calling thread parsed
+    /// itself while a worker was busy, besides the one being read and the one being
     /// applied. A chunk is about [`Replay::chunk_bytes`] (it ends at the first line break
     /// past it), and a line longer than [`Replay::max_event_bytes`] is skipped without
     /// being held, and rejected with its line number.
@@ -251,12 +266,17 @@ impl Replay {
         }
     }
 
-    /// Chunks parsed on `workers` threads, applied here in order. Chunk `n` goes to worker
-    /// `n % workers`, which parses its chunks in the order it gets them, so the results are
-    /// taken back in the same turn and need no reordering. The parsed lines go back to
-    /// their worker to be freed, and the chunk's bytes come back here to be filled again:
-    /// memory freed on another thread than the one that allocated it costs the allocator a
-    /// lock, which both threads would wait on for every event.
+    /// Chunks parsed on `workers` threads, applied here in order. Chunks go to the workers
+    /// in turn; a worker parses its chunks in the order it gets them, so its results come
+    /// back in that order, and `order` says whose result is next. The parsed lines go back
+    /// to their worker to be freed, and the chunk's bytes come back here to be filled
+    /// again: memory freed on another thread than the one that allocated it costs the
+    /// allocator a lock, which both threads would wait on for every event.
+    ///
+    /// When the next result is not ready, this thread parses a chunk of its own rather than
+    /// wait ([`Turn::Here`]): parsing costs more than applying, so with one worker this
+    /// thread would otherwise idle while the worker is still on its chunk. Who parses a
+    /// chunk changes nothing in what is applied, nor in which order.
     fn feed_parallel<R: BufRead>(
         &mut self,
         input: &mut R,
@@ -265,12 +285,15 @@ impl Replay {
     ) -> Result<bool, Error> {
         let (reader, max_event_bytes, chunk_bytes) =
             (self.reader, self.max_event_bytes, self.chunk_bytes.max(1));
+        let sizes = (max_event_bytes, chunk_bytes);
         thread::scope(|scope| {
             let mut to_workers: Vec<SyncSender<Job>> = Vec::with_capacity(workers);
             let mut from_workers: Vec<Receiver<Done>> = Vec::with_capacity(workers);
             for _ in 0..workers {
-                // One more than the parse jobs in flight, for the parsed lines sent back.
-                let (to_worker, jobs) = sync_channel::<Job>(PER_WORKER + 1);
+                // Room for every job a worker can have queued, so that sending one never
+                // waits: behind the chunk it is parsing, at most `PER_WORKER - 1` chunks and
+                // as many lists to free (of chunks before it, applied since).
+                let (to_worker, jobs) = sync_channel::<Job>(2 * PER_WORKER);
                 let (done, from_worker) = sync_channel(PER_WORKER);
                 thread::Builder::new()
                     .name("idgraph-parse".to_owned())
@@ -281,36 +304,63 @@ impl Replay {
             // Returning drops the channels, which ends the workers before the scope joins
             // them, whichever way the feed ends.
             let limit = PER_WORKER * workers;
-            let mut spare: Vec<Vec<u8>> = Vec::with_capacity(limit);
-            let (mut sent, mut taken, mut at_end) = (0usize, 0usize, false);
+            let mut order: VecDeque<Turn> = VecDeque::with_capacity(limit + PARSED_HERE);
+            let mut spare: Vec<Vec<u8>> = Vec::with_capacity(limit + 1);
+            let mut spare_lines: Vec<Vec<Parsed>> = Vec::new();
+            let (mut at_workers, mut here, mut next_worker, mut at_end) = (0, 0, 0, false);
             // A failed read ends the input, but the lines before it are applied first, as
             // `read_line` would have applied them.
             let mut failed = None;
             loop {
-                while !at_end && sent - taken < limit {
-                    let bytes = spare.pop().unwrap_or_default();
-                    let (chunk, read) = read_chunk(input, bytes, max_event_bytes, chunk_bytes);
-                    match read {
-                        Ok(end) => at_end = end,
-                        Err(error) => (at_end, failed) = (true, Some(error)),
-                    }
+                while !at_end && at_workers < limit {
+                    let chunk = next_chunk(input, &mut spare, &mut at_end, &mut failed, sizes);
                     if chunk.lines.is_empty() {
+                        spare.push(chunk.bytes);
                         continue;
                     }
-                    to_workers[sent % workers]
+                    to_workers[next_worker]
                         .send(Job::Parse(chunk))
                         .map_err(|_| worker_gone())?;
-                    sent += 1;
+                    order.push_back(Turn::Worker(next_worker));
+                    next_worker = (next_worker + 1) % workers;
+                    at_workers += 1;
                 }
-                if taken == sent {
+                let Some(turn) = order.pop_front() else {
                     return failed.map_or(Ok(false), |error| Err(error.into()));
-                }
-                let worker = taken % workers;
-                let done = from_workers[worker].recv().map_err(|_| worker_gone())?;
-                taken += 1;
-                spare.push(done.bytes);
+                };
+                let (mut lines, worker) = match turn {
+                    Turn::Here(lines) => (lines, None),
+                    Turn::Worker(worker) => {
+                        let done = match from_workers[worker].try_recv() {
+                            Ok(done) => done,
+                            Err(TryRecvError::Disconnected) => return Err(worker_gone().into()),
+                            Err(TryRecvError::Empty) if !at_end && here < PARSED_HERE => {
+                                order.push_front(Turn::Worker(worker));
+                                let chunk =
+                                    next_chunk(input, &mut spare, &mut at_end, &mut failed, sizes);
+                                let mut lines = spare_lines.pop().unwrap_or_default();
+                                parse_chunk(&reader, max_event_bytes, &chunk, &mut lines);
+                                spare.push(chunk.bytes);
+                                if lines.is_empty() {
+                                    spare_lines.push(lines);
+                                } else {
+                                    order.push_back(Turn::Here(lines));
+                                    here += 1;
+                                    self.chunks_parsed_here += 1;
+                                }
+                                continue;
+                            }
+                            Err(TryRecvError::Empty) => {
+                                from_workers[worker].recv().map_err(|_| worker_gone())?
+                            }
+                        };
+                        at_workers -= 1;
+                        spare.push(done.bytes);
+                        (done.lines, Some(worker))
+                    }
+                };
                 let mut stopped = false;
-                for line in &done.lines {
+                for line in &lines {
                     let before = self.rejected.len();
                     self.apply_parsed(line)?;
                     if self.tell(before, watch).is_break() {
@@ -318,9 +368,16 @@ impl Replay {
                         break;
                     }
                 }
-                to_workers[worker]
-                    .send(Job::Free(done.lines))
-                    .map_err(|_| worker_gone())?;
+                match worker {
+                    Some(worker) => to_workers[worker]
+                        .send(Job::Free(lines))
+                        .map_err(|_| worker_gone())?,
+                    None => {
+                        here -= 1;
+                        lines.clear();
+                        spare_lines.push(lines);
+                    }
+                }
                 if stopped {
                     return Ok(true);
                 }
@@ -343,22 +400,27 @@ impl Replay {
     }
 }
 
-/// Reads whole lines into `bytes` until it holds at least `chunk_bytes`, or the input ends;
-/// `true` with it at the end. A line longer than `max_event_bytes` is read no further than
-/// [`Replay::read_line`] reads it, and skipped. On a failed read the chunk holds the whole
-/// lines before it.
-fn read_chunk<R: BufRead>(
+/// The next chunk of `input`, in a buffer from `spare`: whole lines until it holds at least
+/// `chunk_bytes` of `sizes` (`max_event_bytes`, `chunk_bytes`), or the input ends, which sets
+/// `at_end`. A line longer than `max_event_bytes` is read no further than
+/// [`Replay::read_line`] reads it, and skipped. A failed read ends the input: the chunk holds
+/// the whole lines before it, and the error is kept in `failed`.
+fn next_chunk<R: BufRead>(
     input: &mut R,
-    bytes: Vec<u8>,
-    max_event_bytes: usize,
-    chunk_bytes: usize,
-) -> (Chunk, io::Result<bool>) {
+    spare: &mut Vec<Vec<u8>>,
+    at_end: &mut bool,
+    failed: &mut Option<io::Error>,
+    (max_event_bytes, chunk_bytes): (usize, usize),
+) -> Chunk {
     let mut chunk = Chunk {
-        bytes,
+        bytes: spare.pop().unwrap_or_default(),
         lines: Vec::new(),
     };
-    let read = fill_chunk(input, &mut chunk, max_event_bytes, chunk_bytes);
-    (chunk, read)
+    match fill_chunk(input, &mut chunk, max_event_bytes, chunk_bytes) {
+        Ok(end) => *at_end = end,
+        Err(error) => (*at_end, *failed) = (true, Some(error)),
+    }
+    chunk
 }
 
 fn fill_chunk<R: BufRead>(
