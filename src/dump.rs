@@ -1,6 +1,6 @@
 //! The JSON dump of docs/contract.md §2.2, and replaying JSON Lines into it.
 
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead};
 
 use serde::{Deserialize, Serialize};
 
@@ -556,7 +556,7 @@ impl Replay {
         // Room for the longest line allowed and its "\r\n": a line that fills it without
         // ending is longer than allowed.
         let room = u64::try_from(self.max_event_bytes.saturating_add(2)).unwrap_or(u64::MAX);
-        let read = (&mut *reader).take(room).read_until(b'\n', buffer)?;
+        let read = read_until_line_break(reader, buffer, room)?;
         if read == 0 {
             return Ok(None);
         }
@@ -677,6 +677,39 @@ pub(crate) fn strip_line_break(line: &[u8]) -> &[u8] {
     text.strip_suffix(b"\r").unwrap_or(text)
 }
 
+/// What `reader.take(room).read_until(b'\n', buffer)` does, with the line break found by
+/// `memchr`'s vector search rather than the standard library's word-at-a-time one: every
+/// byte of the input passes here, on the thread that also applies the events.
+pub(crate) fn read_until_line_break<R: BufRead + ?Sized>(
+    reader: &mut R,
+    buffer: &mut Vec<u8>,
+    room: u64,
+) -> io::Result<usize> {
+    let mut read = 0;
+    loop {
+        let left = usize::try_from(room - read as u64).unwrap_or(usize::MAX);
+        if left == 0 {
+            return Ok(read);
+        }
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        let window = &available[..available.len().min(left)];
+        let (used, at_break) = match memchr::memchr(b'\n', window) {
+            Some(at) => (at + 1, true),
+            None => (window.len(), false),
+        };
+        buffer.extend_from_slice(&window[..used]);
+        reader.consume(used);
+        read += used;
+        if at_break || used == 0 {
+            return Ok(read);
+        }
+    }
+}
+
 /// Reads past the next line break (or to the end of the input) a chunk at a time through
 /// `scratch`, so that a line of any length costs no more memory than one chunk.
 pub(crate) fn skip_line<R: BufRead + ?Sized>(
@@ -685,7 +718,7 @@ pub(crate) fn skip_line<R: BufRead + ?Sized>(
 ) -> io::Result<()> {
     loop {
         scratch.clear();
-        let read = (&mut *reader).take(1 << 16).read_until(b'\n', scratch)?;
+        let read = read_until_line_break(reader, scratch, 1 << 16)?;
         if read == 0 || scratch.last() == Some(&b'\n') {
             return Ok(());
         }
@@ -694,7 +727,35 @@ pub(crate) fn skip_line<R: BufRead + ?Sized>(
 
 #[cfg(test)]
 mod tests {
-    use super::{Engine, Replay};
+    use std::io::{BufRead, BufReader, Read};
+
+    use proptest::prelude::*;
+
+    use super::{Engine, Replay, read_until_line_break};
+
+    proptest! {
+        #[test]
+        fn reading_to_a_line_break_reads_what_the_standard_library_reads(
+            input in proptest::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..300),
+            capacity in 1_usize..40,
+            room in 0_u64..80,
+            start in proptest::collection::vec(any::<u8>(), 0..3),
+        ) {
+            let (mut ours, mut theirs) =
+                (BufReader::with_capacity(capacity, &input[..]), &input[..]);
+            loop {
+                let (mut got, mut expected) = (start.clone(), start.clone());
+                let read = read_until_line_break(&mut ours, &mut got, room).unwrap();
+                let read_std = (&mut theirs).take(room).read_until(b'\n', &mut expected).unwrap();
+                prop_assert_eq!(read, read_std);
+                prop_assert_eq!(&got, &expected);
+                if read == 0 {
+                    break;
+                }
+            }
+            prop_assert!(ours.fill_buf().unwrap().is_empty() || room == 0);
+        }
+    }
 
     #[test]
     fn the_calling_thread_parses_chunks_itself_while_its_worker_is_busy_to_the_same_end() {

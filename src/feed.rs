@@ -7,7 +7,9 @@ use std::ops::ControlFlow;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::thread;
 
-use super::{Parsed, RejectedRecord, Replay, parse_line, skip_line, strip_line_break};
+use super::{
+    Parsed, RejectedRecord, Replay, parse_line, read_until_line_break, skip_line, strip_line_break,
+};
 use crate::capture::CaptureReader;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -438,9 +440,7 @@ fn fill_chunk<R: BufRead>(
     let mut scratch = Vec::new();
     while chunk.bytes.len() < chunk_bytes {
         let start = chunk.bytes.len();
-        let read = (&mut *input)
-            .take(room)
-            .read_until(b'\n', &mut chunk.bytes)?;
+        let read = read_until_line_break(input, &mut chunk.bytes, room)?;
         if read == 0 {
             return Ok(true);
         }
