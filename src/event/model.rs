@@ -273,10 +273,11 @@ impl IdentityProperties {
             match self.lifted.iter_mut().find(|(i, _)| *i == index) {
                 Some(entry) => entry.1 = value,
                 None => {
-                    // A browser's event carries four to seven: room for eight at once saves
-                    // growing the list twice.
+                    // Room for sixteen at once, where pushing would grow the list from four:
+                    // posthog-js's events carry thirteen (tests/fixtures/sdk), generated
+                    // browser events four to six.
                     if self.lifted.capacity() == 0 {
-                        self.lifted.reserve_exact(8);
+                        self.lifted.reserve_exact(16);
                     }
                     self.lifted.push((index, value));
                 }
