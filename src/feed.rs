@@ -149,9 +149,8 @@ impl Replay {
     /// the workers, which parse them (nothing in parsing reads the engine), and applies the
     /// parsed lines itself, chunk after chunk in input order; when the next chunk is not
     /// parsed yet, it parses one of the following chunks itself rather than wait. With no
-    /// workers (one core),
-    /// the calling thread reads, parses and applies each line in turn. `watch` is always
-    /// called on the calling thread, in input order.
+    /// workers (one core), the calling thread reads, parses and applies each line in turn.
+    /// `watch` is always called on the calling thread, in input order.
     ///
     /// Memory. The input is streamed: at most four chunks per worker are in flight (queued,
     /// being parsed, or parsed and waiting), and at most two that the calling thread parsed
