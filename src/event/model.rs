@@ -259,29 +259,20 @@ impl IdentityProperties {
         }
     }
 
-    /// Whether `insert` would keep a property of this name; a lifted one only when
-    /// `lifted`.
-    pub(super) fn retains(key: &str, lifted: bool) -> bool {
-        IdentityProperties::is_identity_key(key) || (lifted && lifted_key_index(key).is_some())
+    /// Where a property of this name is kept, or `None` for one identity processing never
+    /// reads (and for a lifted one unless `lifted`). Found once a property, before its value
+    /// is read, so that a property not kept is skipped unbuilt.
+    pub(super) fn entry(&mut self, key: &str, lifted: bool) -> Option<Entry<'_>> {
+        if IdentityProperties::is_identity_key(key) {
+            return self.slot(key).map(Entry::Named);
+        }
+        let index = lifted_key_index(key).filter(|_| lifted)?;
+        Some(Entry::Lifted(&mut self.lifted, index))
     }
 
     pub(super) fn insert(&mut self, key: &str, value: Value) {
-        if let Some(slot) = self.slot(key) {
-            *slot = Some(value);
-        } else if let Some(index) = lifted_key_index(key) {
-            // A repeated key replaces the earlier value, as JSON parsers do.
-            match self.lifted.iter_mut().find(|(i, _)| *i == index) {
-                Some(entry) => entry.1 = value,
-                None => {
-                    // Room for sixteen at once, where pushing would grow the list from four:
-                    // posthog-js's events carry thirteen (tests/fixtures/sdk), generated
-                    // browser events four to six.
-                    if self.lifted.capacity() == 0 {
-                        self.lifted.reserve_exact(16);
-                    }
-                    self.lifted.push((index, value));
-                }
-            }
+        if let Some(entry) = self.entry(key, true) {
+            entry.set(value);
         }
     }
 
@@ -296,6 +287,78 @@ impl IdentityProperties {
             (_, top) => top,
         };
         *slot = Some(merged);
+    }
+}
+
+/// An event's uuid as given. The text form of a UUID, 36 bytes (what the SDKs send), is
+/// kept inline, so that reading an event allocates nothing for it; other text is boxed.
+#[derive(Clone, PartialEq)]
+pub(super) enum UuidText {
+    /// Always exactly 36 bytes, a copy of a whole `str`.
+    Inline([u8; 36]),
+    /// Never 36 bytes, so each text has one form.
+    Other(Box<str>),
+}
+
+impl UuidText {
+    pub(super) fn new(text: &str) -> UuidText {
+        match <[u8; 36]>::try_from(text.as_bytes()) {
+            Ok(bytes) => UuidText::Inline(bytes),
+            Err(_) => UuidText::Other(text.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // A copy of a whole `str`, so never fails; read only for warnings, links and output.
+            UuidText::Inline(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+            UuidText::Other(text) => text,
+        }
+    }
+}
+
+impl From<Box<str>> for UuidText {
+    fn from(text: Box<str>) -> UuidText {
+        if text.len() == 36 {
+            UuidText::new(&text)
+        } else {
+            UuidText::Other(text)
+        }
+    }
+}
+
+impl fmt::Debug for UuidText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// Where [`IdentityProperties::entry`] keeps a property.
+pub(super) enum Entry<'a> {
+    /// One of [`IDENTITY_KEYS`].
+    Named(&'a mut Option<Value>),
+    /// The lifted list, for the lifted key at this index of [`LIFTED_KEYS`].
+    Lifted(&'a mut Vec<(u8, Value)>, u8),
+}
+
+impl Entry<'_> {
+    pub(super) fn set(self, value: Value) {
+        match self {
+            Entry::Named(slot) => *slot = Some(value),
+            // A repeated key replaces the earlier value, as JSON parsers do.
+            Entry::Lifted(list, index) => match list.iter_mut().find(|(i, _)| *i == index) {
+                Some(entry) => entry.1 = value,
+                None => {
+                    // Room for sixteen at once, where pushing would grow the list from four:
+                    // posthog-js's events carry thirteen (tests/fixtures/sdk), generated
+                    // browser events four to six.
+                    if list.capacity() == 0 {
+                        list.reserve_exact(16);
+                    }
+                    list.push((index, value));
+                }
+            },
+        }
     }
 }
 
@@ -349,7 +412,7 @@ pub struct Event {
     pub(super) distinct_id: Text,
     pub(super) project: Project,
     pub(super) timestamp: Option<Timestamp>,
-    pub(super) uuid: Option<Box<str>>,
+    pub(super) uuid: Option<UuidText>,
     pub(crate) props: IdentityProperties,
 }
 
@@ -394,7 +457,7 @@ impl Event {
     /// Sets the event uuid, echoed in warnings.
     #[must_use]
     pub fn with_uuid(mut self, uuid: impl Into<Box<str>>) -> Event {
-        self.uuid = Some(uuid.into());
+        self.uuid = Some(UuidText::from(uuid.into()));
         self
     }
 
@@ -431,7 +494,7 @@ impl Event {
     /// The event uuid, if the event had one.
     #[must_use]
     pub fn uuid(&self) -> Option<&str> {
-        self.uuid.as_deref()
+        self.uuid.as_ref().map(UuidText::as_str)
     }
 
     /// A property that identity processing reads (`$set`, `$anon_distinct_id`, `$browser`, ...);

@@ -14,7 +14,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use serde_json::value::RawValue;
 
 use super::clock::{Arrival, Clock};
-use super::model::{Event, EventKind, IdentityProperties, Project, Timestamp, name_of};
+use super::model::{Event, EventKind, IdentityProperties, Project, Timestamp, UuidText, name_of};
 use super::text::Text;
 use super::value::Value;
 use crate::error::EventError;
@@ -227,7 +227,7 @@ pub(crate) struct Parts<'de> {
     distinct_id: Option<Value>,
     props: IdentityProperties,
     timestamp: Option<Scalar<'de>>,
-    uuid: Option<Value>,
+    uuid: Option<Scalar<'de>>,
     team_id: Option<Value>,
     token: Option<Value>,
     api_key: Option<Value>,
@@ -484,7 +484,7 @@ pub(crate) fn assemble(parts: &mut Parts<'_>, reading: &Reading<'_>) -> Result<E
             clock.event_time(request.arrival)?
         }
     };
-    let uuid = string_field(parts.uuid.take(), "uuid")?;
+    let uuid = text_field(parts.uuid.take(), "uuid")?.map(|text| UuidText::new(&text));
     let project = match reading {
         Reading::Flat => flat_project(parts)?,
         Reading::Capture(request) => captured_project(parts, request)?,
@@ -548,9 +548,8 @@ impl<'de> Visitor<'de> for PropertiesSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
         while let Some(key) = map.next_key::<KeyText<'de>>()? {
-            if IdentityProperties::retains(&key.0, self.lifted) {
-                let value: Value = map.next_value()?;
-                self.props.insert(&key.0, value);
+            if let Some(entry) = self.props.entry(&key.0, self.lifted) {
+                entry.set(map.next_value()?);
             } else if let Some(slot) = self.capture.as_deref_mut().and_then(|c| c.slot(&key.0)) {
                 *slot = Some(map.next_value()?);
             } else {

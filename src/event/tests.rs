@@ -152,3 +152,36 @@ fn builder_and_parser_agree() {
     );
     assert_eq!(built, parsed);
 }
+
+#[test]
+fn uuids_read_back_as_given_in_the_uuid_form_or_any_other() {
+    let canonical = "018cc252-00fc-77de-b8f8-eac87143b304";
+    for (line, expected) in [
+        (
+            format!(r#"{{"event":"e","distinct_id":"a","uuid":"{canonical}"}}"#),
+            Some(canonical),
+        ),
+        // An escape makes the reader copy the text; it is still 36 bytes once read.
+        (
+            r#"{"event":"e","distinct_id":"a","uuid":"018cc252-00fc-77de-b8f8-eac87143b30\u0034"}"#
+                .to_owned(),
+            Some(canonical),
+        ),
+        (
+            r#"{"event":"e","distinct_id":"a","uuid":"not a uuid"}"#.to_owned(),
+            Some("not a uuid"),
+        ),
+        (r#"{"event":"e","distinct_id":"a","uuid":null}"#.to_owned(), None),
+    ] {
+        assert_eq!(parse(&line).uuid(), expected, "{line}");
+    }
+    assert_eq!(
+        reject(r#"{"event":"e","distinct_id":"a","uuid":[1]}"#),
+        reject(r#"{"event":"e","distinct_id":"a","uuid":7}"#)
+    );
+    for uuid in [canonical, "x", ""] {
+        let event = Event::new("e", "a").with_uuid(uuid);
+        assert_eq!(event.uuid(), Some(uuid));
+        assert_eq!(format!("{event:?}").matches(&format!("{uuid:?}")).count(), 1);
+    }
+}
