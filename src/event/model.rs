@@ -260,8 +260,8 @@ impl IdentityProperties {
     }
 
     /// Where a property of this name is kept, or `None` for one identity processing never
-    /// reads (and for a lifted one unless `lifted`). Found once a property, before its value
-    /// is read, so that a property not kept is skipped unbuilt.
+    /// reads (and for a lifted one unless `lifted`). Found once for each property, before its
+    /// value is read, so that a property not kept is skipped unbuilt.
     pub(super) fn entry(&mut self, key: &str, lifted: bool) -> Option<Entry<'_>> {
         if IdentityProperties::is_identity_key(key) {
             return self.slot(key).map(Entry::Named);

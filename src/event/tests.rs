@@ -171,7 +171,10 @@ fn uuids_read_back_as_given_in_the_uuid_form_or_any_other() {
             r#"{"event":"e","distinct_id":"a","uuid":"not a uuid"}"#.to_owned(),
             Some("not a uuid"),
         ),
-        (r#"{"event":"e","distinct_id":"a","uuid":null}"#.to_owned(), None),
+        (
+            r#"{"event":"e","distinct_id":"a","uuid":null}"#.to_owned(),
+            None,
+        ),
     ] {
         assert_eq!(parse(&line).uuid(), expected, "{line}");
     }
@@ -182,6 +185,9 @@ fn uuids_read_back_as_given_in_the_uuid_form_or_any_other() {
     for uuid in [canonical, "x", ""] {
         let event = Event::new("e", "a").with_uuid(uuid);
         assert_eq!(event.uuid(), Some(uuid));
-        assert_eq!(format!("{event:?}").matches(&format!("{uuid:?}")).count(), 1);
+        assert_eq!(
+            format!("{event:?}").matches(&format!("{uuid:?}")).count(),
+            1
+        );
     }
 }
