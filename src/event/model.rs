@@ -224,10 +224,6 @@ macro_rules! identity_keys {
                     _ => None,
                 }
             }
-
-            fn is_identity_key(key: &str) -> bool {
-                matches!(key, $($name)|*)
-            }
         }
     };
 }
@@ -263,11 +259,12 @@ impl IdentityProperties {
     /// reads (and for a lifted one unless `lifted`). Found once for each property, before its
     /// value is read, so that a property not kept is skipped unbuilt.
     pub(super) fn entry(&mut self, key: &str, lifted: bool) -> Option<Entry<'_>> {
-        if IdentityProperties::is_identity_key(key) {
-            return self.slot(key).map(Entry::Named);
+        // Lifted keys first: an event carries more of them than of the identity keys, and
+        // no name is both.
+        match lifted_key_index(key) {
+            Some(index) => lifted.then_some(Entry::Lifted(&mut self.lifted, index)),
+            None => self.slot(key).map(Entry::Named),
         }
-        let index = lifted_key_index(key).filter(|_| lifted)?;
-        Some(Entry::Lifted(&mut self.lifted, index))
     }
 
     pub(super) fn insert(&mut self, key: &str, value: Value) {

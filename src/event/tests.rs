@@ -191,3 +191,10 @@ fn uuids_read_back_as_given_in_the_uuid_form_or_any_other() {
         );
     }
 }
+
+#[test]
+fn no_property_name_is_both_lifted_and_read_by_identity() {
+    for key in model::IDENTITY_KEYS {
+        assert_eq!(lifted_key_index(key), None, "{key}");
+    }
+}
