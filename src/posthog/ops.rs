@@ -251,34 +251,31 @@ impl<'e> Ops<'e> {
         keys: &KeyTable<'_>,
         values: &ValueStore,
         removed: &[PropKey],
+        (once_writes, set_writes): (&Writes, &Writes),
     ) -> Option<usize> {
-        let current = props.entries();
+        let before = props.entries();
         let added: usize = self
             .set_once()
             .chain(self.set())
             .map(|(k, v)| entry_bound(k.text, v))
             .sum();
-        if size::props_bound(current, keys.names, values) + added <= SIZE_LIMIT {
+        if size::props_bound(before, keys.names, values) + added <= SIZE_LIMIT {
             return None;
         }
         // The entries that the write loops of `apply` would write, with their key if it has one.
         let mut written: Vec<(Option<PropKey>, &str, &Value)> = Vec::new();
-        for (key, value) in self.set_once() {
-            let k = keys.lookup(key);
-            if k.and_then(|k| props.value(k)).is_none() {
-                written.push((k, key.text, value));
+        for (i, (key, value)) in self.set_once().enumerate() {
+            if once_writes.wanted(i, || current(props, keys, key).is_none()) {
+                written.push((keys.lookup(key), key.text, value));
             }
         }
-        for (key, value) in self.set() {
-            let k = keys.lookup(key);
-            if k.and_then(|k| props.value(k))
-                .is_none_or(|old| values.get(old) != value)
-            {
-                written.push((k, key.text, value));
+        for (i, (key, value)) in self.set().enumerate() {
+            if set_writes.wanted(i, || is_new(props, keys, values, key, value)) {
+                written.push((keys.lookup(key), key.text, value));
             }
         }
         let (mut entries, mut sum) = (0, 0);
-        for p in current {
+        for p in before {
             if removed.contains(&p.key) || written.iter().any(|w| w.0 == Some(p.key)) {
                 continue;
             }
@@ -329,14 +326,16 @@ impl<'e> Ops<'e> {
     ) -> Result<Applied, EngineError> {
         let mut changes = false;
         let mut counts = false;
-        if self
-            .set_once()
-            .any(|(key, _)| current(props, keys, key).is_none())
-        {
-            changes = true;
-            counts = true;
+        let mut once_writes = Writes::default();
+        for (i, (key, _)) in self.set_once().enumerate() {
+            if current(props, keys, key).is_none() {
+                changes = true;
+                counts = true;
+                once_writes.mark(i);
+            }
         }
-        for (key, value) in self.set() {
+        let mut set_writes = Writes::default();
+        for (i, (key, value)) in self.set().enumerate() {
             match current(props, keys, key) {
                 None => {
                     changes = true;
@@ -346,8 +345,9 @@ impl<'e> Ops<'e> {
                     changes = true;
                     counts |= !is_churn_filtered(key.text);
                 }
-                Some(_) => {}
+                Some(_) => continue,
             }
+            set_writes.mark(i);
         }
         // `$unset` only removes keys present before this event, so look them up first.
         let mut removed: Vec<PropKey> = Vec::new();
@@ -364,11 +364,12 @@ impl<'e> Ops<'e> {
         if !changes || (filter_churn && !counts) {
             return Ok(Applied::Unchanged);
         }
-        if let Some(size) = self.size_over_limit(props, keys, values, &removed) {
+        let writes = (&once_writes, &set_writes);
+        if let Some(size) = self.size_over_limit(props, keys, values, &removed, writes) {
             return Ok(Applied::Refused { size });
         }
-        for (key, value) in self.set_once() {
-            if current(props, keys, key).is_none() {
+        for (i, (key, value)) in self.set_once().enumerate() {
+            if once_writes.wanted(i, || current(props, keys, key).is_none()) {
                 let k = keys.intern(key)?;
                 props.put(k, writer, values.intern(value)?);
                 if let Some(log) = log.as_deref_mut() {
@@ -376,8 +377,8 @@ impl<'e> Ops<'e> {
                 }
             }
         }
-        for (key, value) in self.set() {
-            if current(props, keys, key).is_none_or(|old| values.get(old) != value) {
+        for (i, (key, value)) in self.set().enumerate() {
+            if set_writes.wanted(i, || is_new(props, keys, values, key, value)) {
                 let k = keys.intern(key)?;
                 props.put(k, writer, values.intern(value)?);
                 if let Some(log) = log.as_deref_mut() {
@@ -398,6 +399,41 @@ impl<'e> Ops<'e> {
 /// The current value of a property named by text.
 fn current(props: &impl PropStore, keys: &KeyTable<'_>, key: OpKey<'_>) -> Option<ValueId> {
     keys.lookup(key).and_then(|k| props.value(k))
+}
+
+/// Whether `$set` of `key` to `value` writes: the key is absent or holds another value.
+fn is_new(
+    props: &impl PropStore,
+    keys: &KeyTable<'_>,
+    values: &ValueStore,
+    key: OpKey<'_>,
+    value: &Value,
+) -> bool {
+    current(props, keys, key).is_none_or(|old| values.get(old) != value)
+}
+
+/// Which entries of one walk of `$set_once` or `$set` the decision found to write, so that
+/// the walks after it (the size bound, the writes) do not look each up and compare it
+/// again. Only the first 64 are kept: an entry past them is looked at again, which gives the
+/// same answer, since the entries of `$set_once` and `$set` are unique and apart, so no write
+/// changes what another entry finds.
+#[derive(Default)]
+struct Writes(u64);
+
+impl Writes {
+    fn mark(&mut self, i: usize) {
+        if i < 64 {
+            self.0 |= 1 << i;
+        }
+    }
+
+    fn wanted(&self, i: usize, again: impl FnOnce() -> bool) -> bool {
+        if i < 64 {
+            self.0 & (1 << i) != 0
+        } else {
+            again()
+        }
+    }
 }
 
 /// What an update wrote, for the change feed.

@@ -208,3 +208,52 @@ fn overlay_keeps_target_values_on_shared_keys() {
         ]
     );
 }
+
+#[test]
+fn entries_past_the_sixty_fourth_of_a_walk_are_decided_like_the_first() {
+    // 100 keys each of `$set` and `$set_once`; before the event every third key holds the
+    // value the event sets, every third another value, and the rest are absent.
+    let name = |walk: &str, i: i64| format!("{walk}{i:03}");
+    let mut before = Vec::new();
+    let (mut set, mut set_once) = (Vec::new(), Vec::new());
+    for i in 0..100_i64 {
+        let (s, o) = (name("s", i), name("o", i));
+        match i % 3 {
+            0 => before.extend([(s.clone(), Value::from(i)), (o.clone(), Value::from(i))]),
+            1 => before.extend([
+                (s.clone(), Value::from("old")),
+                (o.clone(), Value::from("old")),
+            ]),
+            _ => {}
+        }
+        set.push((s, Value::from(i)));
+        set_once.push((o, Value::from(i)));
+    }
+    let object = |members: &[(String, Value)]| {
+        Value::object(members.iter().map(|(k, v)| (k.as_str(), v.clone())))
+    };
+    let event = Event::new("e", "u")
+        .with_property("$set", object(&set))
+        .with_property("$set_once", object(&set_once));
+    let before: Vec<(&str, Value)> = before
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+
+    let (after, changed) = apply(&before, &event, true);
+
+    assert!(changed);
+    let mut expected: Vec<(String, Value)> = set.clone();
+    for (i, (key, value)) in set_once.into_iter().enumerate() {
+        // `$set_once` keeps what was there, present even as "old".
+        expected.push((
+            key,
+            if i % 3 == 1 {
+                Value::from("old")
+            } else {
+                value
+            },
+        ));
+    }
+    assert_eq!(after, object(&expected));
+}
