@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::error::{EditError, EngineError, SnapshotError};
 use crate::event::{Event, Project, Timestamp, Value};
 use crate::graph::{Group, Interner, PersonKey, ProjectGraph, Projects, PropKey, ValueStore};
-use crate::posthog::{self, Applier, Config, Outcome, Unlinked, WarningKind};
+use crate::posthog::{self, Applier, Config, Decisions, Outcome, Unlinked, WarningKind};
 use crate::snapshot::{self, Snapshot};
 
 /// Builds an [`Engine`] with options.
@@ -215,6 +215,18 @@ impl Engine {
     ///
     /// As [`Engine::apply`].
     pub fn apply_into(&mut self, event: &Event, outcome: &mut Outcome) -> Result<(), EngineError> {
+        self.apply_deciding(event, outcome, &mut Decisions::Make)
+    }
+
+    /// [`Engine::apply_into`], with the update of a person's properties decided as
+    /// `decisions` says: a shared engine's writer keeps its copy's decision, and its standby
+    /// copy takes it.
+    pub(crate) fn apply_deciding(
+        &mut self,
+        event: &Event,
+        outcome: &mut Outcome,
+        decisions: &mut Decisions,
+    ) -> Result<(), EngineError> {
         outcome.clear();
         posthog::check_capacity(&self.projects, &self.prop_keys, event)?;
         // Counters and versions come back from snapshots as they were saved, so they
@@ -227,6 +239,7 @@ impl Engine {
             fixed_keys: &mut self.fixed_keys,
             values: &mut self.values,
             ordinal: self.counters.events,
+            decisions,
         }
         .apply(event, outcome);
         if self.values.wants_collection() {

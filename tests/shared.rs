@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use idgraph::testing::strategy;
-use idgraph::{Dump, Engine, Event, Project, Shape, Timestamp, Workload, WorkloadConfig};
+use idgraph::{Dump, Engine, Event, Project, Shape, Timestamp, Value, Workload, WorkloadConfig};
 use proptest::prelude::*;
 
 /// The events with a time each, so that the serial engine and the writer store the same
@@ -289,4 +289,87 @@ fn a_split_replays_to_the_same_state_on_both_copies() {
         reader.read().save_to_vec(b"").unwrap(),
         writer.engine().save_to_vec(b"").unwrap()
     );
+}
+
+/// The other copy takes the writer's decision of what an update writes rather than
+/// deciding again: updates past the 64 entries a decision keeps, unsets, churn, writes the
+/// size limit refuses and merges must all end in the serial engine's bytes.
+#[test]
+fn updates_decided_on_the_writers_copy_replay_to_the_serial_engines_bytes() {
+    let wide = |prefix: &str, round: i64| {
+        Value::object((0..100_i64).map(|i| {
+            // A third keep their value from round to round, a third change, and a third
+            // appear only in later rounds.
+            let value = match i % 3 {
+                0 => Value::from(i),
+                1 => Value::from(round),
+                _ => Value::from(format!("{prefix}{round}")),
+            };
+            (
+                format!(
+                    "{prefix}{:03}",
+                    i + if i % 3 == 2 { round * 100 } else { 0 }
+                ),
+                value,
+            )
+        }))
+    };
+    let mut events = Vec::new();
+    for round in 0..4 {
+        events.push(
+            Event::new("$set", "wide")
+                .with_property("$set", wide("s", round))
+                .with_property("$set_once", wide("o", round))
+                .with_property(
+                    "$unset",
+                    Value::from(vec![Value::from(format!("s{:03}", 1))]),
+                ),
+        );
+        events.push(
+            Event::new("$pageview", "wide")
+                .with_property(
+                    "$current_url",
+                    Value::from(format!("https://example.com/{round}")),
+                )
+                .with_property("$browser", Value::from("Firefox")),
+        );
+    }
+    // Past the size limit: refused whole, then a smaller write lands.
+    let big = "x".repeat(700_000);
+    events.push(
+        Event::new("$set", "wide")
+            .with_property("$set", Value::object([("big", Value::from(big.as_str()))])),
+    );
+    events.push(
+        Event::new("$set", "wide")
+            .with_property("$set", Value::object([("small", Value::from(1))])),
+    );
+    events.push(
+        Event::new("$identify", "known")
+            .with_property("$anon_distinct_id", Value::from("wide"))
+            .with_property("$set", wide("m", 9)),
+    );
+    let events = timed(events);
+
+    let mut serial = Engine::new();
+    let (mut writer, reader) = Engine::new().into_shared(Vec::new());
+    for (index, event) in events.iter().enumerate() {
+        let expected = serial.apply(event).unwrap();
+        assert_eq!(
+            writer.apply(event.clone()).unwrap(),
+            expected,
+            "event {index}"
+        );
+        assert!(writer.publish());
+        // Each publish replays the event on the copy the readers had, so each update's
+        // decision is taken there once.
+        assert_eq!(
+            reader.read().save_to_vec(b"").unwrap(),
+            serial.save_to_vec(b"").unwrap(),
+            "event {index}"
+        );
+    }
+    let props = serial.resolve(&Project::Default, "known").unwrap();
+    assert!(props.properties().any(|(k, _)| k == "small"));
+    assert!(!props.properties().any(|(k, _)| k == "big"));
 }

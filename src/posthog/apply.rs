@@ -5,7 +5,7 @@
 //! graph's operations (`graph/project.rs`) never re-check policy.
 
 use super::config::Config;
-use super::ops::{Applied, KeyTable, Ops, PropertyChanges, resolve_fixed_keys};
+use super::ops::{Applied, Decided, KeyTable, Ops, PropertyChanges, resolve_fixed_keys};
 use super::outcome::{Change, Outcome, Warning, WarningKind};
 use super::person_uuid::person_uuid;
 use super::rules::{MAX_ID_CHARS, is_too_long, is_unmergeable_id};
@@ -33,6 +33,38 @@ pub(crate) struct Applier<'a> {
     pub(crate) values: &'a mut ValueStore,
     /// The event's 1-based place in the engine's life, kept on the links it makes.
     pub(crate) ordinal: u64,
+    /// How the update of a person's properties is decided.
+    pub(crate) decisions: &'a mut Decisions,
+}
+
+/// How an event's update of a person's properties is decided (at most one an event: the
+/// ordinary path, or a merge request whose ids already share a person or attach one to it).
+/// A shared engine's writer keeps the decision its copy made, and its standby copy, in the
+/// same state, takes it instead of deciding again (`shared/writer.rs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Decisions {
+    /// By the rules.
+    #[default]
+    Make,
+    /// By the rules, keeping the decision of an update that wrote.
+    Keep(Option<Decided>),
+    /// As this decision, kept from the same event on a copy in the same state.
+    Take(Decided),
+}
+
+impl Decisions {
+    fn taken(self) -> Option<Decided> {
+        match self {
+            Decisions::Take(decided) => Some(decided),
+            Decisions::Make | Decisions::Keep(_) => None,
+        }
+    }
+
+    fn keep(&mut self, applied: Applied, decided: Decided) {
+        if let Decisions::Keep(kept) = self {
+            *kept = (applied == Applied::Written).then_some(decided);
+        }
+    }
 }
 
 /// Refuses, before anything changes, an event whose ids or property keys could not be
@@ -158,6 +190,7 @@ impl Applier<'_> {
             max_ids: self.config.max_ids_per_person,
             ordinal: self.ordinal,
             input: event,
+            decisions: self.decisions,
         };
         match merge_request(event) {
             Some(request) if request.source != target => {
@@ -170,23 +203,7 @@ impl Applier<'_> {
             _ => step.update(target, false)?,
         }
         if let Some((group_type, group_key)) = group {
-            let set = event
-                .props
-                .group_set
-                .as_ref()
-                .and_then(Value::as_object)
-                .unwrap_or(&[]);
-            let written = step
-                .graph
-                .groups_mut()
-                .upsert(&group_type, &group_key, set, now);
-            if written && step.record {
-                let (group_type, group_key) = (group_type.into(), group_key.into());
-                step.outcome.changes.push(Change::GroupUpdated {
-                    group_type,
-                    group_key,
-                });
-            }
+            step.upsert_group(&group_type, &group_key);
         }
         // Only this project's persons changed, so only its arena can have become sparse.
         step.graph.compact_props_if_sparse();
@@ -317,6 +334,7 @@ struct Step<'a, 'e> {
     /// The event's place in the engine's life, for [`Step::event_ref`].
     ordinal: u64,
     input: &'e Event,
+    decisions: &'a mut Decisions,
 }
 
 /// Where the size limit stopped an event (the `cause` of its warning).
@@ -363,6 +381,27 @@ fn after_refusal(
 }
 
 impl Step<'_, '_> {
+    /// `$groupidentify`: the group's `$group_set`, shallow.
+    fn upsert_group(&mut self, group_type: &str, group_key: &str) {
+        let set = self
+            .input
+            .props
+            .group_set
+            .as_ref()
+            .and_then(Value::as_object)
+            .unwrap_or(&[]);
+        let written = self
+            .graph
+            .groups_mut()
+            .upsert(group_type, group_key, set, self.now);
+        if written && self.record {
+            self.outcome.changes.push(Change::GroupUpdated {
+                group_type: group_type.into(),
+                group_key: group_key.into(),
+            });
+        }
+    }
+
     /// The ordinary path: get or create the person of `distinct_id` and apply the event's
     /// operations; with `identify`, the person also becomes identified.
     fn update(&mut self, distinct_id: &str, identify: bool) -> Result<(), EngineError> {
@@ -423,9 +462,20 @@ impl Step<'_, '_> {
         let record = self.record;
         let filter_churn = self.filter_churn;
         let (ops, keys, values) = (self.ops, &mut self.keys, &mut *self.values);
+        let decisions = &mut *self.decisions;
         let (newly_identified, uuid, refused) =
             self.graph.with_person_props(person, |state, props| {
-                let applied = ops.apply(props, keys, values, writer, filter_churn, log.as_mut())?;
+                let taken = decisions.taken();
+                let (applied, decided) = ops.apply(
+                    props,
+                    keys,
+                    values,
+                    writer,
+                    filter_churn,
+                    log.as_mut(),
+                    taken,
+                )?;
+                decisions.keep(applied, decided);
                 let refused = match applied {
                     Applied::Refused { size } => {
                         let unset = log.as_mut().map(|l| &mut l.unset);
@@ -693,8 +743,8 @@ impl Step<'_, '_> {
                             let unset = trimmed.as_mut().map(|l| &mut l.unset);
                             (size, trim_props(props, size, keys.names, values, unset))
                         });
-                    let applied =
-                        ops.apply(props, keys, values, target_key, false, log.as_mut())?;
+                    let (applied, _) =
+                        ops.apply(props, keys, values, target_key, false, log.as_mut(), None)?;
                     let refused = match applied {
                         Applied::Refused { size } => {
                             let unset = trimmed_after.as_mut().map(|l| &mut l.unset);

@@ -251,7 +251,7 @@ impl<'e> Ops<'e> {
         keys: &KeyTable<'_>,
         values: &ValueStore,
         removed: &[PropKey],
-        (once_writes, set_writes): (&Writes, &Writes),
+        decided: &Decided,
     ) -> Option<usize> {
         let before = props.entries();
         let added: usize = self
@@ -265,12 +265,18 @@ impl<'e> Ops<'e> {
         // The entries that the write loops of `apply` would write, with their key if it has one.
         let mut written: Vec<(Option<PropKey>, &str, &Value)> = Vec::new();
         for (i, (key, value)) in self.set_once().enumerate() {
-            if once_writes.wanted(i, || current(props, keys, key).is_none()) {
+            if decided
+                .set_once
+                .wanted(i, || current(props, keys, key).is_none())
+            {
                 written.push((keys.lookup(key), key.text, value));
             }
         }
         for (i, (key, value)) in self.set().enumerate() {
-            if set_writes.wanted(i, || is_new(props, keys, values, key, value)) {
+            if decided
+                .set
+                .wanted(i, || is_new(props, keys, values, key, value))
+            {
                 written.push((keys.lookup(key), key.text, value));
             }
         }
@@ -311,10 +317,17 @@ impl<'e> Ops<'e> {
 
     /// Applies the operations to existing properties, on behalf of `writer`'s event. Returns
     /// whether anything changed, or that nothing was because the result would have passed
-    /// the size limit (docs/behaviour.md §13).
+    /// the size limit (docs/behaviour.md §13), and what was decided to write.
     ///
     /// With `filter_churn`, changes only of churn-filtered keys that already existed are not
     /// written (docs/behaviour.md §7.4): they are written only together with a change that counts.
+    ///
+    /// With `taken`, the decision this call returned with [`Applied::Written`] on a copy in
+    /// the same state, nothing is decided again: its writes are made.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the properties, the tables they name, the writer, the log and the decision are apart"
+    )]
     pub(crate) fn apply(
         &self,
         props: &mut impl PropStore,
@@ -323,32 +336,8 @@ impl<'e> Ops<'e> {
         writer: IdKey,
         filter_churn: bool,
         mut log: Option<&mut PropertyChanges>,
-    ) -> Result<Applied, EngineError> {
-        let mut changes = false;
-        let mut counts = false;
-        let mut once_writes = Writes::default();
-        for (i, (key, _)) in self.set_once().enumerate() {
-            if current(props, keys, key).is_none() {
-                changes = true;
-                counts = true;
-                once_writes.mark(i);
-            }
-        }
-        let mut set_writes = Writes::default();
-        for (i, (key, value)) in self.set().enumerate() {
-            match current(props, keys, key) {
-                None => {
-                    changes = true;
-                    counts = true;
-                }
-                Some(old) if values.get(old) != value => {
-                    changes = true;
-                    counts |= !is_churn_filtered(key.text);
-                }
-                Some(_) => continue,
-            }
-            set_writes.mark(i);
-        }
+        taken: Option<Decided>,
+    ) -> Result<(Applied, Decided), EngineError> {
         // `$unset` only removes keys present before this event, so look them up first.
         let mut removed: Vec<PropKey> = Vec::new();
         for key in self.unset() {
@@ -359,15 +348,17 @@ impl<'e> Ops<'e> {
                 removed.push(k);
             }
         }
-        changes |= !removed.is_empty();
-        counts |= !removed.is_empty();
-        if !changes || (filter_churn && !counts) {
-            return Ok(Applied::Unchanged);
-        }
-        let writes = (&once_writes, &set_writes);
-        if let Some(size) = self.size_over_limit(props, keys, values, &removed, writes) {
-            return Ok(Applied::Refused { size });
-        }
+        let decided = match taken {
+            Some(decided) => decided,
+            None => match self.decide(props, keys, values, filter_churn, &removed) {
+                Ok(decided) => decided,
+                Err(applied) => return Ok((applied, Decided::default())),
+            },
+        };
+        let Decided {
+            set_once: once_writes,
+            set: set_writes,
+        } = decided;
         for (i, (key, value)) in self.set_once().enumerate() {
             if once_writes.wanted(i, || current(props, keys, key).is_none()) {
                 let k = keys.intern(key)?;
@@ -392,7 +383,50 @@ impl<'e> Ops<'e> {
                 log.unset.push(keys.names.get(k.raw()).into());
             }
         }
-        Ok(Applied::Written)
+        Ok((Applied::Written, decided))
+    }
+
+    /// What the operations write to `props`, with `removed` the `$unset` keys present; or,
+    /// when nothing is written, why.
+    fn decide(
+        &self,
+        props: &impl PropStore,
+        keys: &KeyTable<'_>,
+        values: &ValueStore,
+        filter_churn: bool,
+        removed: &[PropKey],
+    ) -> Result<Decided, Applied> {
+        let mut changes = !removed.is_empty();
+        let mut counts = !removed.is_empty();
+        let mut decided = Decided::default();
+        for (i, (key, _)) in self.set_once().enumerate() {
+            if current(props, keys, key).is_none() {
+                changes = true;
+                counts = true;
+                decided.set_once.mark(i);
+            }
+        }
+        for (i, (key, value)) in self.set().enumerate() {
+            match current(props, keys, key) {
+                None => {
+                    changes = true;
+                    counts = true;
+                }
+                Some(old) if values.get(old) != value => {
+                    changes = true;
+                    counts |= !is_churn_filtered(key.text);
+                }
+                Some(_) => continue,
+            }
+            decided.set.mark(i);
+        }
+        if !changes || (filter_churn && !counts) {
+            return Err(Applied::Unchanged);
+        }
+        match self.size_over_limit(props, keys, values, removed, &decided) {
+            Some(size) => Err(Applied::Refused { size }),
+            None => Ok(decided),
+        }
     }
 }
 
@@ -412,12 +446,22 @@ fn is_new(
     current(props, keys, key).is_none_or(|old| values.get(old) != value)
 }
 
-/// Which entries of one walk of `$set_once` or `$set` the decision found to write, so that
-/// the walks after it (the size bound, the writes) do not look each up and compare it
-/// again. Only the first 64 are kept: an entry past them is looked at again, which gives the
-/// same answer, since the entries of `$set_once` and `$set` are unique and apart, so no write
-/// changes what another entry finds.
-#[derive(Default)]
+/// What [`Ops::apply`] decided an event writes to a person's properties: which entries of
+/// `$set_once` and of `$set`. The walks after the decision (the size bound, the writes) take
+/// it rather than look each entry up and compare it again, and so can a copy of the engine
+/// in the same state that makes the same change (a shared engine's standby copy,
+/// `shared/writer.rs`): the decision is most of the cost of an update.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Decided {
+    set_once: Writes,
+    set: Writes,
+}
+
+/// Which entries of one walk of `$set_once` or `$set` are written. Only the first 64 are
+/// kept: an entry past them is looked at again, which gives the same answer, since the
+/// entries of `$set_once` and `$set` are unique and apart, so no write changes what another
+/// entry finds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Writes(u64);
 
 impl Writes {
@@ -427,7 +471,7 @@ impl Writes {
         }
     }
 
-    fn wanted(&self, i: usize, again: impl FnOnce() -> bool) -> bool {
+    fn wanted(self, i: usize, again: impl FnOnce() -> bool) -> bool {
         if i < 64 {
             self.0 & (1 << i) != 0
         } else {

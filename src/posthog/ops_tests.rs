@@ -27,17 +27,38 @@ fn apply(props: &[(&str, Value)], event: &Event, filter_churn: bool) -> (Value, 
     Ops::of_event(&setup, false)
         .create(&mut state, &mut keys, &mut values, IdKey::from_raw(0))
         .unwrap();
-    let changed = Ops::of_event(event, true)
+    let before = state.clone();
+    let ops = Ops::of_event(event, true);
+    let writer = IdKey::from_raw(1);
+    let (applied, decided) = ops
         .apply(
             &mut state,
             &mut keys,
             &mut values,
-            IdKey::from_raw(1),
+            writer,
             filter_churn,
             None,
+            None,
         )
-        .unwrap()
-        == Applied::Written;
+        .unwrap();
+    let changed = applied == Applied::Written;
+    if changed {
+        // A copy in the state before, taking the decision, ends the same.
+        let mut copy = before;
+        let (again, _) = ops
+            .apply(
+                &mut copy,
+                &mut keys,
+                &mut values,
+                writer,
+                filter_churn,
+                None,
+                Some(decided),
+            )
+            .unwrap();
+        assert_eq!(again, Applied::Written);
+        assert_eq!(copy.entries(), state.entries());
+    }
     let result = Value::object(
         state
             .entries()
