@@ -38,7 +38,8 @@ pub(crate) struct Applier<'a> {
 }
 
 /// How an event's update of a person's properties is decided (at most one an event: the
-/// ordinary path, or a merge request whose ids already share a person or attach one to it).
+/// ordinary path, a merge request whose ids already share a person or attach one to it, or
+/// the survivor of a merge).
 /// A shared engine's writer keeps the decision its copy made, and its standby copy, in the
 /// same state, takes it instead of deciding again (`shared/writer.rs`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -731,6 +732,7 @@ impl Step<'_, '_> {
         let mut trimmed = self.record.then(PropertyChanges::default);
         let mut trimmed_after = self.record.then(PropertyChanges::default);
         let (ops, keys, values) = (self.ops, &mut self.keys, &mut *self.values);
+        let decisions = &mut *self.decisions;
         let (newly_identified, uuid, merge_trim, refused) =
             self.graph
                 .with_person_props(target_person, |survivor, props| {
@@ -743,8 +745,10 @@ impl Step<'_, '_> {
                             let unset = trimmed.as_mut().map(|l| &mut l.unset);
                             (size, trim_props(props, size, keys.names, values, unset))
                         });
-                    let (applied, _) =
-                        ops.apply(props, keys, values, target_key, false, log.as_mut(), None)?;
+                    let taken = decisions.taken();
+                    let (applied, decided) =
+                        ops.apply(props, keys, values, target_key, false, log.as_mut(), taken)?;
+                    decisions.keep(applied, decided);
                     let refused = match applied {
                         Applied::Refused { size } => {
                             let unset = trimmed_after.as_mut().map(|l| &mut l.unset);
