@@ -161,6 +161,21 @@ impl PropArena {
         *at = PropRange::default();
     }
 
+    /// Makes room at `at` for `len` entries in all, so that writing them one by one moves
+    /// the block once rather than at each size class it grows through.
+    pub(crate) fn reserve(&mut self, at: &mut PropRange, len: usize) {
+        if len <= at.cap as usize {
+            return;
+        }
+        self.wrote();
+        let old = at.span();
+        let mut moved = self.alloc(len);
+        self.slots.copy_within(old, moved.start);
+        moved.len = at.len;
+        self.release(*at);
+        *at = moved;
+    }
+
     /// Sets `key` at `at` to `value`, written by `writer`.
     pub(crate) fn insert(
         &mut self,
@@ -318,6 +333,10 @@ impl PropStore for InArena<'_> {
         self.arena.value(*self.at, key)
     }
 
+    fn reserve(&mut self, len: usize) {
+        self.arena.reserve(self.at, len);
+    }
+
     fn put(&mut self, key: PropKey, writer: IdKey, value: ValueId) {
         self.arena.insert(self.at, key, writer, value);
     }
@@ -471,6 +490,27 @@ mod tests {
         arena.clear(&mut b);
         assert_eq!(arena.in_use(), 6);
         assert!(arena.get(b).is_empty());
+    }
+
+    #[test]
+    fn a_reserved_block_takes_its_entries_without_moving_and_keeps_what_it_held() {
+        let mut arena = PropArena::default();
+        let mut at = PropRange::default();
+        arena.insert(&mut at, key(40), IdKey::from_raw(0), ValueId::from_raw(40));
+        arena.reserve(&mut at, 26);
+        assert_eq!(at.cap, 32, "the class a block of 26 grows into anyway");
+        assert_eq!(arena.value(at, key(40)), Some(ValueId::from_raw(40)));
+        let start = at.start;
+        for k in (0..25).rev() {
+            arena.insert(&mut at, key(k), IdKey::from_raw(0), ValueId::from_raw(k));
+        }
+        assert_eq!(at.start, start, "no move while there is room");
+        let keys: Vec<u32> = arena.get(at).iter().map(|p| p.key.raw()).collect();
+        assert_eq!(keys, (0..25).chain([40]).collect::<Vec<_>>());
+        // Room already there: nothing moves; the first block went back to its free list.
+        arena.reserve(&mut at, 10);
+        assert_eq!((at.start, at.cap), (start, 32));
+        assert_eq!(arena.in_use(), 32);
     }
 
     #[test]

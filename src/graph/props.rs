@@ -28,6 +28,8 @@ pub(crate) struct Props(Box<[Prop]>);
 pub(crate) trait PropStore {
     /// The value of `key`.
     fn value(&self, key: PropKey) -> Option<ValueId>;
+    /// Makes room for `len` properties in all, when the store keeps spare room.
+    fn reserve(&mut self, len: usize);
     /// Sets `key` to `value`, written by `writer`.
     fn put(&mut self, key: PropKey, writer: IdKey, value: ValueId);
     /// Removes `key`; whether it was there.
@@ -40,6 +42,9 @@ impl PropStore for Props {
     fn value(&self, key: PropKey) -> Option<ValueId> {
         self.get(key)
     }
+
+    /// A boxed slice keeps no spare room: nothing to do.
+    fn reserve(&mut self, _len: usize) {}
 
     fn put(&mut self, key: PropKey, writer: IdKey, value: ValueId) {
         self.insert(key, writer, value);

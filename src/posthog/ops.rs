@@ -308,6 +308,7 @@ impl<'e> Ops<'e> {
         values: &mut ValueStore,
         writer: IdKey,
     ) -> Result<(), EngineError> {
+        props.reserve(self.set_once().count() + self.set().count());
         for (key, value) in self.set_once().chain(self.set()) {
             let key = keys.intern(key)?;
             props.put(key, writer, values.intern(value)?);
