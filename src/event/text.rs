@@ -244,6 +244,11 @@ mod tests {
         let long = "x".repeat(Text::INLINE + 1);
         assert_eq!(Text::from("ab"), Text::from(String::from("ab")));
         assert_ne!(Text::from("ab"), Text::from("abc"));
+        assert_ne!(Text::from("a"), Text::from("a\0"));
+        assert_ne!(Text::from(""), Text::from("\0"));
+        let full = "y".repeat(Text::INLINE);
+        assert_eq!(Text::from(full.as_str()), Text::from(full.clone()));
+        assert_ne!(Text::from(full.as_str()), Text::from(&full[1..]));
         assert_eq!(Text::from(long.as_str()), Text::from(long.clone()));
         assert_eq!(
             hash(&Text::from("ab")),
