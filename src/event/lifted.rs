@@ -109,6 +109,18 @@ pub(crate) fn lifted_key_index(key: &str) -> Option<u8> {
     })
 }
 
+/// The index in [`LIFTED_KEYS`] of the lifted key whose `$initial_` key is `key`. Only
+/// explicit `$set` and `$set_once` keys pass here, and few of them are `$initial_` keys.
+pub(crate) fn initial_key_index(key: &str) -> Option<u8> {
+    if !key.starts_with("$initial_") {
+        return None;
+    }
+    let index = LIFTED_KEYS
+        .iter()
+        .position(|&(_, initial)| initial == key)?;
+    u8::try_from(index).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +140,16 @@ mod tests {
                 format!("$initial_{}", key.trim_start_matches('$'))
             );
         }
+    }
+
+    #[test]
+    fn initial_keys_are_found_by_name_and_lifted_keys_are_not() {
+        for (i, (key, initial)) in LIFTED_KEYS.iter().enumerate() {
+            assert_eq!(initial_key_index(initial), u8::try_from(i).ok());
+            assert_eq!(initial_key_index(key), None);
+        }
+        assert_eq!(initial_key_index("$initial_"), None);
+        assert_eq!(initial_key_index("$initial_plan"), None);
+        assert_eq!(initial_key_index("initial_utm_source"), None);
     }
 }

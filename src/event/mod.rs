@@ -14,7 +14,7 @@ pub use clock::Arrival;
 pub use gzip::Input;
 pub(crate) use gzip::{decompress, is_gzip};
 pub use lifted::LIFTED_KEYS;
-pub(crate) use lifted::{OS, OS_NAME, OS_VERSION, lifted_key_index};
+pub(crate) use lifted::{OS, OS_NAME, OS_VERSION, initial_key_index, lifted_key_index};
 pub use model::{Event, EventKind, Project, Timestamp};
 pub(crate) use reader::{Keep, Parts, ReadFailure, Reading, Request, assemble, read_object};
 pub use text::Text;

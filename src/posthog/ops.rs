@@ -4,7 +4,7 @@
 use crate::error::EngineError;
 use crate::event::Event;
 use crate::event::Value;
-use crate::event::{LIFTED_KEYS, OS, OS_NAME, OS_VERSION, lifted_key_index};
+use crate::event::{LIFTED_KEYS, OS, OS_NAME, OS_VERSION, initial_key_index, lifted_key_index};
 use crate::graph::{IdKey, Interner, PropKey, PropStore, ValueId, ValueStore};
 use crate::posthog::rules::is_churn_filtered;
 use crate::posthog::size::{self, SIZE_LIMIT, entry_bound, entry_len, object_len};
@@ -112,8 +112,9 @@ pub(crate) struct Ops<'e> {
     /// Bit `i`: lifted key `i` is an explicit `$set` key too, which wins.
     set_explicitly: u64,
     /// Bit `i`: the `$initial_` key of lifted key `i` is an explicit `$set` or `$set_once`
-    /// key, which wins. The two masks are found once here: the operations are walked several
-    /// times an event (the size bound, then the writes).
+    /// key, which wins. Both masks may hold bits of keys the event does not carry. They are
+    /// found once here: the operations are walked several times an event (the size bound,
+    /// then the writes).
     initial_explicitly: u64,
     /// `$initial_os` from `$os_name`, when nothing else gives it.
     initial_os_from_name: Option<&'e Value>,
@@ -145,20 +146,24 @@ impl<'e> Ops<'e> {
                 if !(is_server && matches!(*index, OS | OS_VERSION)) {
                     ops.active |= 1 << index;
                 }
-                let (key, initial) = LIFTED_KEYS[usize::from(*index)];
-                if contains(ops.explicit_set, key) {
+            }
+            // One walk of the explicit objects, which hold a few members, rather than three
+            // searches in them for each of the dozen lifted properties an event carries.
+            for (key, _) in ops.explicit_set {
+                if let Some(index) = lifted_key_index(key) {
                     ops.set_explicitly |= 1 << index;
+                } else if let Some(index) = initial_key_index(key) {
+                    ops.initial_explicitly |= 1 << index;
                 }
-                if contains(ops.explicit_once, initial) || contains(ops.explicit_set, initial) {
+            }
+            for (key, _) in ops.explicit_once {
+                if let Some(index) = initial_key_index(key) {
                     ops.initial_explicitly |= 1 << index;
                 }
             }
             let initial_os = LIFTED_KEYS[OS as usize].1;
             let os_gives_initial = ops.lifted_initials().any(|(key, _)| key.text == initial_os);
-            if !os_gives_initial
-                && !contains(ops.explicit_once, initial_os)
-                && !contains(ops.explicit_set, initial_os)
-            {
+            if !os_gives_initial && ops.initial_explicitly & (1 << OS) == 0 {
                 ops.initial_os_from_name = ops
                     .lifted
                     .iter()
