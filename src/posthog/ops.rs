@@ -161,8 +161,10 @@ impl<'e> Ops<'e> {
                     ops.initial_explicitly |= 1 << index;
                 }
             }
-            let initial_os = LIFTED_KEYS[OS as usize].1;
-            let os_gives_initial = ops.lifted_initials().any(|(key, _)| key.text == initial_os);
+            // With no explicit `$initial_os`, `$os` gives it whenever it takes part.
+            let os_gives_initial = ops
+                .active_lifted()
+                .any(|(i, v)| i == OS && *v != Value::Null);
             if !os_gives_initial && ops.initial_explicitly & (1 << OS) == 0 {
                 ops.initial_os_from_name = ops
                     .lifted
