@@ -349,6 +349,16 @@ fn updates_decided_on_the_writers_copy_replay_to_the_serial_engines_bytes() {
             .with_property("$anon_distinct_id", Value::from("wide"))
             .with_property("$set", wide("m", 9)),
     );
+    // A merge of two persons: the survivor's update is decided after the merge.
+    events.push(Event::new("$set", "other").with_property("$set", wide("p", 1)));
+    events.push(
+        Event::new("$identify", "known")
+            .with_property("$anon_distinct_id", Value::from("other"))
+            .with_property("$set", wide("m", 10)),
+    );
+    // A publish hands readers the copy the writer applied to; the copy each event was
+    // replayed on reaches them one publish later, so the last event above needs another.
+    events.push(Event::new("$pageview", "known"));
     let events = timed(events);
 
     let mut serial = Engine::new();
@@ -372,4 +382,10 @@ fn updates_decided_on_the_writers_copy_replay_to_the_serial_engines_bytes() {
     let props = serial.resolve(&Project::Default, "known").unwrap();
     assert!(props.properties().any(|(k, _)| k == "small"));
     assert!(!props.properties().any(|(k, _)| k == "big"));
+    assert!(props.properties().any(|(k, _)| k == "p000"));
+    let mut ids: Vec<&str> = props.distinct_ids().collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["known", "other", "wide"]);
+    // The first `$identify` attaches "known" to wide's person, the second merges other's.
+    assert_eq!(serial.counters().merges, 2);
 }
