@@ -4,6 +4,8 @@
 //! Decisions are taken here, against the current state, before anything is changed; the
 //! graph's operations (`graph/project.rs`) never re-check policy.
 
+use uuid::Uuid;
+
 use super::config::Config;
 use super::ops::{Applied, Decided, KeyTable, Ops, PropertyChanges, resolve_fixed_keys};
 use super::outcome::{Change, Outcome, Warning, WarningKind};
@@ -11,7 +13,7 @@ use super::person_uuid::person_uuid;
 use super::rules::{MAX_ID_CHARS, is_too_long, is_unmergeable_id};
 use super::size::{self, Trim};
 use crate::error::EngineError;
-use crate::event::{Event, EventKind, Timestamp, Value};
+use crate::event::{Event, EventKind, Project, Timestamp, Value};
 use crate::graph::{
     EventRef, IdKey, Interner, Link, LinkEffect, LinkKind, MergeRecord, NewPerson, PersonKey,
     ProjectGraph, Projects, PropKey, PropStore, Refusal, RefusalReason, ValueStore,
@@ -39,32 +41,59 @@ pub(crate) struct Applier<'a> {
 
 /// How an event's update of a person's properties is decided (at most one an event: the
 /// ordinary path, a merge request whose ids already share a person or attach one to it, or
-/// the survivor of a merge).
-/// A shared engine's writer keeps the decision its copy made, and its standby copy, in the
-/// same state, takes it instead of deciding again (`shared/writer.rs`).
+/// the survivor of a merge), and where the uuid of the person it creates comes from.
+/// A shared engine's writer keeps what its copy decided and computed, and its standby copy,
+/// in the same state, takes it instead of doing it again (`shared/writer.rs`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Decisions {
     /// By the rules.
     #[default]
     Make,
-    /// By the rules, keeping the decision of an update that wrote.
-    Keep(Option<Decided>),
-    /// As this decision, kept from the same event on a copy in the same state.
-    Take(Decided),
+    /// By the rules, keeping the decision of an update that wrote and the uuid of the
+    /// first person created.
+    Keep(Kept),
+    /// As kept from the same event on a copy in the same state; what was not kept is made
+    /// by the rules.
+    Take(Kept),
+}
+
+/// What one event's application kept for a copy in the same state to take.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Kept {
+    /// The decision of the update, when it wrote.
+    update: Option<Decided>,
+    /// The uuid of the first person the event created: PostHog's SHA-1 of the project and
+    /// the id, a thousand instructions the standby copy need not spend.
+    created: Option<Uuid>,
 }
 
 impl Decisions {
     fn taken(self) -> Option<Decided> {
         match self {
-            Decisions::Take(decided) => Some(decided),
+            Decisions::Take(kept) => kept.update,
             Decisions::Make | Decisions::Keep(_) => None,
         }
     }
 
     fn keep(&mut self, applied: Applied, decided: Decided) {
         if let Decisions::Keep(kept) = self {
-            *kept = (applied == Applied::Written).then_some(decided);
+            kept.update = (applied == Applied::Written).then_some(decided);
         }
+    }
+
+    /// The uuid of a person created for `distinct_id`: the one taken, or computed (and
+    /// kept, for the first person an event creates).
+    fn person_uuid(&mut self, project: &Project, distinct_id: &str) -> Uuid {
+        if let Decisions::Take(kept) = self
+            && let Some(uuid) = kept.created.take()
+        {
+            return uuid;
+        }
+        let uuid = person_uuid(project, distinct_id);
+        if let Decisions::Keep(kept) = self {
+            kept.created.get_or_insert(uuid);
+        }
+        uuid
     }
 }
 
@@ -420,7 +449,9 @@ impl Step<'_, '_> {
         distinct_id: &str,
         identified: bool,
     ) -> Result<PersonKey, EngineError> {
-        let uuid = person_uuid(self.graph.project(), distinct_id);
+        let uuid = self
+            .decisions
+            .person_uuid(self.graph.project(), distinct_id);
         let new = NewPerson {
             uuid,
             created_at: self.now,

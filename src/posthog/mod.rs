@@ -12,11 +12,10 @@ mod person_uuid;
 mod rules;
 mod size;
 
-pub(crate) use apply::{Applier, Decisions, check_capacity};
+pub(crate) use apply::{Applier, Decisions, Kept, check_capacity};
 pub use config::Config;
 pub use edit::Unlinked;
 pub(crate) use edit::{delete_person, erase, split, unlink};
-pub(crate) use ops::Decided;
 
 pub use ops::PropertyChanges;
 pub use outcome::{Change, Outcome, Warning, WarningKind};

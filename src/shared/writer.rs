@@ -10,7 +10,7 @@ use super::reader::EngineReader;
 use crate::engine::{Counters, Engine};
 use crate::error::{EditError, EngineError};
 use crate::event::{Event, Project, Timestamp};
-use crate::posthog::{Decided, Decisions, Outcome, Unlinked};
+use crate::posthog::{Decisions, Kept, Outcome, Unlinked};
 
 /// How often the writer looks again for the last view of the copy it takes back before
 /// it gives up its core between looks.
@@ -24,10 +24,10 @@ const SPINS_BEFORE_YIELDING: u32 = 1_000;
     reason = "nearly every op is an event: boxing it would add an allocation per event"
 )]
 enum Op {
-    /// An event that changed the graph, with the decision of its update of a person's
-    /// properties when it made one that wrote: the other copy takes it rather than decide
-    /// again.
-    Apply(Event, Option<Decided>),
+    /// An event that changed the graph, with what its application kept (the decision of an
+    /// update that wrote, the uuid of a person created): the other copy takes it rather
+    /// than make it again.
+    Apply(Event, Kept),
     /// The counters after events that changed nothing else (most events of a realistic
     /// stream: a returning user's pageview): the other copy takes the counts instead of
     /// applying them again. One entry stands for a run of such events.
@@ -43,8 +43,8 @@ impl Op {
     /// on the same state gives the same result, so it is not looked at twice.
     fn replay(&self, engine: &mut Engine, outcome: &mut Outcome) {
         let _same_as_the_first_time = match self {
-            Op::Apply(event, decided) => {
-                let mut decisions = decided.map_or(Decisions::Make, Decisions::Take);
+            Op::Apply(event, kept) => {
+                let mut decisions = Decisions::Take(*kept);
                 engine
                     .apply_deciding(event, outcome, &mut decisions)
                     .map_err(drop)
@@ -150,7 +150,7 @@ impl EngineWriter {
         self.unpublished += 1;
         let before = self.working.revision(event.project());
         let mut outcome = Outcome::default();
-        let mut decisions = Decisions::Keep(None);
+        let mut decisions = Decisions::Keep(Kept::default());
         let applied = self
             .working
             .apply_deciding(&event, &mut outcome, &mut decisions)
@@ -158,11 +158,11 @@ impl EngineWriter {
         if self.working.revision(event.project()) == before {
             self.count_unchanged();
         } else {
-            let decided = match decisions {
+            let kept = match decisions {
                 Decisions::Keep(kept) => kept,
-                Decisions::Make | Decisions::Take(_) => None,
+                Decisions::Make | Decisions::Take(_) => Kept::default(),
             };
-            self.log.push(Op::Apply(event, decided));
+            self.log.push(Op::Apply(event, kept));
         }
         applied
     }
