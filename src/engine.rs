@@ -225,7 +225,7 @@ impl Engine {
         &mut self,
         event: &Event,
         outcome: &mut Outcome,
-        decisions: &mut Decisions,
+        decisions: &mut Decisions<'_>,
     ) -> Result<(), EngineError> {
         outcome.clear();
         posthog::check_capacity(&self.projects, &self.prop_keys, event)?;

@@ -30,4 +30,4 @@ pub(crate) use projects::Projects;
 pub(crate) use prop_arena::{PropArena, PropRange, PropRuns, RunAt};
 pub(crate) use props::{Prop, PropStore, Props};
 pub(crate) use sides::{NO_SIDE, Side, Sides, is_removal, removal};
-pub(crate) use value_store::{Rebuild, ValueStore};
+pub(crate) use value_store::{Interned, Rebuild, ValueStore};

@@ -33,6 +33,23 @@ pub(crate) struct ValueStore {
     writes: u64,
 }
 
+/// Where [`ValueStore::find_or_store`] found a value's slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Interned {
+    /// The value was stored already.
+    Found(ValueId),
+    /// The value was stored by this call.
+    Stored(ValueId),
+}
+
+impl Interned {
+    pub(crate) fn slot(self) -> ValueId {
+        match self {
+            Interned::Found(slot) | Interned::Stored(slot) => slot,
+        }
+    }
+}
+
 /// Hashes a value by its exact form: `1` and `1.0` hash (and compare) apart in the store,
 /// so that each person keeps the form it was sent.
 fn hash_value<H: Hasher>(value: &Value, h: &mut H) {
@@ -109,14 +126,24 @@ impl ValueStore {
             .map(|&slot| ValueId::from_raw(slot))
     }
 
+    /// Whether slot `id` holds exactly `value`.
+    pub(crate) fn holds(&self, id: ValueId, value: &Value) -> bool {
+        self.values.get(id.index()).is_some_and(|v| same(v, value))
+    }
+
     /// The slot holding exactly `value`, storing a copy first if needed.
     pub(crate) fn intern(&mut self, value: &Value) -> Result<ValueId, EngineError> {
+        self.find_or_store(value).map(Interned::slot)
+    }
+
+    /// [`ValueStore::intern`], telling whether the value was there already.
+    pub(crate) fn find_or_store(&mut self, value: &Value) -> Result<Interned, EngineError> {
         let hash = self.hash(value);
         if let Some(&slot) = self
             .table
             .find(hash, |&slot| same(&self.values[slot as usize], value))
         {
-            return Ok(ValueId::from_raw(slot));
+            return Ok(Interned::Found(ValueId::from_raw(slot)));
         }
         self.writes = self.writes.wrapping_add(1);
         let slot = match self.free.pop() {
@@ -141,7 +168,7 @@ impl ValueStore {
             hash_value(&values[s as usize], &mut h);
             h.finish()
         });
-        Ok(ValueId::from_raw(slot))
+        Ok(Interned::Stored(ValueId::from_raw(slot)))
     }
 
     /// Slots in use.

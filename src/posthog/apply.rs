@@ -4,16 +4,14 @@
 //! Decisions are taken here, against the current state, before anything is changed; the
 //! graph's operations (`graph/project.rs`) never re-check policy.
 
-use uuid::Uuid;
-
 use super::config::Config;
-use super::ops::{Applied, Decided, KeyTable, Ops, PropertyChanges, resolve_fixed_keys};
+use super::decisions::Decisions;
+use super::ops::{Applied, KeyTable, Ops, PropertyChanges, resolve_fixed_keys};
 use super::outcome::{Change, Outcome, Warning, WarningKind};
-use super::person_uuid::person_uuid;
 use super::rules::{MAX_ID_CHARS, is_too_long, is_unmergeable_id};
 use super::size::{self, Trim};
 use crate::error::EngineError;
-use crate::event::{Event, EventKind, Project, Timestamp, Value};
+use crate::event::{Event, EventKind, Timestamp, Value};
 use crate::graph::{
     EventRef, IdKey, Interner, Link, LinkEffect, LinkKind, MergeRecord, NewPerson, PersonKey,
     ProjectGraph, Projects, PropKey, PropStore, Refusal, RefusalReason, ValueStore,
@@ -27,7 +25,7 @@ struct MergeRequest<'e> {
 
 /// What applying one event may touch: the options, every project's graph, and the property
 /// keys and values shared by all projects.
-pub(crate) struct Applier<'a> {
+pub(crate) struct Applier<'a, 't> {
     pub(crate) config: &'a Config,
     pub(crate) projects: &'a mut Projects,
     pub(crate) prop_keys: &'a mut Interner,
@@ -36,65 +34,7 @@ pub(crate) struct Applier<'a> {
     /// The event's 1-based place in the engine's life, kept on the links it makes.
     pub(crate) ordinal: u64,
     /// How the update of a person's properties is decided.
-    pub(crate) decisions: &'a mut Decisions,
-}
-
-/// How an event's update of a person's properties is decided (at most one an event: the
-/// ordinary path, a merge request whose ids already share a person or attach one to it, or
-/// the survivor of a merge), and where the uuid of the person it creates comes from.
-/// A shared engine's writer keeps what its copy decided and computed, and its standby copy,
-/// in the same state, takes it instead of doing it again (`shared/writer.rs`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Decisions {
-    /// By the rules.
-    #[default]
-    Make,
-    /// By the rules, keeping the decision of an update that wrote and the uuid of the
-    /// first person created.
-    Keep(Kept),
-    /// As kept from the same event on a copy in the same state; what was not kept is made
-    /// by the rules.
-    Take(Kept),
-}
-
-/// What one event's application kept for a copy in the same state to take.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Kept {
-    /// The decision of the update, when it wrote.
-    update: Option<Decided>,
-    /// The uuid of the first person the event created: PostHog's SHA-1 of the project and
-    /// the id, a thousand instructions the standby copy need not spend.
-    created: Option<Uuid>,
-}
-
-impl Decisions {
-    fn taken(self) -> Option<Decided> {
-        match self {
-            Decisions::Take(kept) => kept.update,
-            Decisions::Make | Decisions::Keep(_) => None,
-        }
-    }
-
-    fn keep(&mut self, applied: Applied, decided: Decided) {
-        if let Decisions::Keep(kept) = self {
-            kept.update = (applied == Applied::Written).then_some(decided);
-        }
-    }
-
-    /// The uuid of a person created for `distinct_id`: the one taken, or computed (and
-    /// kept, for the first person an event creates).
-    fn person_uuid(&mut self, project: &Project, distinct_id: &str) -> Uuid {
-        if let Decisions::Take(kept) = self
-            && let Some(uuid) = kept.created.take()
-        {
-            return uuid;
-        }
-        let uuid = person_uuid(project, distinct_id);
-        if let Decisions::Keep(kept) = self {
-            kept.created.get_or_insert(uuid);
-        }
-        uuid
-    }
+    pub(crate) decisions: &'a mut Decisions<'t>,
 }
 
 /// Refuses, before anything changes, an event whose ids or property keys could not be
@@ -143,7 +83,7 @@ pub(crate) fn check_capacity(
     Ok(())
 }
 
-impl Applier<'_> {
+impl Applier<'_, '_> {
     /// Applies one event (its capacity already checked), writing what happened into
     /// `outcome`.
     pub(crate) fn apply(self, event: &Event, outcome: &mut Outcome) -> Result<(), EngineError> {
@@ -351,7 +291,7 @@ fn group_of(event: &Event) -> Result<Option<(String, String)>, WarningKind> {
 }
 
 /// One event's processing, after the decisions that need no graph.
-struct Step<'a, 'e> {
+struct Step<'a, 'e, 't> {
     graph: &'a mut ProjectGraph,
     keys: KeyTable<'a>,
     values: &'a mut ValueStore,
@@ -364,7 +304,7 @@ struct Step<'a, 'e> {
     /// The event's place in the engine's life, for [`Step::event_ref`].
     ordinal: u64,
     input: &'e Event,
-    decisions: &'a mut Decisions,
+    decisions: &'a mut Decisions<'t>,
 }
 
 /// Where the size limit stopped an event (the `cause` of its warning).
@@ -410,7 +350,7 @@ fn after_refusal(
     (size, trim)
 }
 
-impl Step<'_, '_> {
+impl Step<'_, '_, '_> {
     /// `$groupidentify`: the group's `$group_set`, shallow.
     fn upsert_group(&mut self, group_type: &str, group_key: &str) {
         let set = self
@@ -459,10 +399,11 @@ impl Step<'_, '_> {
             is_identified: identified,
         };
         let (ops, keys, values) = (self.ops, &mut self.keys, &mut *self.values);
+        let decisions = &mut *self.decisions;
         let refused = ops.creation_over_limit();
         let slot = self.graph.create_person(key, new, |props| match refused {
             Some(_) => Ok(()),
-            None => ops.create(props, keys, values, key),
+            None => ops.create(props, keys, values, key, decisions),
         })?;
         if let Some(size) = refused {
             self.size_warning(Cause::Write, size, None);
@@ -497,17 +438,15 @@ impl Step<'_, '_> {
         let decisions = &mut *self.decisions;
         let (newly_identified, uuid, refused) =
             self.graph.with_person_props(person, |state, props| {
-                let taken = decisions.taken();
-                let (applied, decided) = ops.apply(
+                let applied = ops.apply(
                     props,
                     keys,
                     values,
                     writer,
                     filter_churn,
                     log.as_mut(),
-                    taken,
+                    decisions,
                 )?;
-                decisions.keep(applied, decided);
                 let refused = match applied {
                     Applied::Refused { size } => {
                         let unset = log.as_mut().map(|l| &mut l.unset);
@@ -776,10 +715,15 @@ impl Step<'_, '_> {
                             let unset = trimmed.as_mut().map(|l| &mut l.unset);
                             (size, trim_props(props, size, keys.names, values, unset))
                         });
-                    let taken = decisions.taken();
-                    let (applied, decided) =
-                        ops.apply(props, keys, values, target_key, false, log.as_mut(), taken)?;
-                    decisions.keep(applied, decided);
+                    let applied = ops.apply(
+                        props,
+                        keys,
+                        values,
+                        target_key,
+                        false,
+                        log.as_mut(),
+                        decisions,
+                    )?;
                     let refused = match applied {
                         Applied::Refused { size } => {
                             let unset = trimmed_after.as_mut().map(|l| &mut l.unset);

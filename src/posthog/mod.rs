@@ -5,6 +5,7 @@
 
 mod apply;
 mod config;
+mod decisions;
 mod edit;
 mod ops;
 mod outcome;
@@ -12,8 +13,9 @@ mod person_uuid;
 mod rules;
 mod size;
 
-pub(crate) use apply::{Applier, Decisions, Kept, check_capacity};
+pub(crate) use apply::{Applier, check_capacity};
 pub use config::Config;
+pub(crate) use decisions::{Decisions, Kept};
 pub use edit::Unlinked;
 pub(crate) use edit::{delete_person, erase, split, unlink};
 

@@ -1,6 +1,7 @@
 //! PostHog's rules for changing person properties (docs/behaviour.md §7): one event's
 //! `$set`, `$set_once` and `$unset` after lifting and precedence, and churn filtering.
 
+use super::decisions::Decisions;
 use crate::error::EngineError;
 use crate::event::Event;
 use crate::event::Value;
@@ -314,11 +315,12 @@ impl<'e> Ops<'e> {
         keys: &mut KeyTable<'_>,
         values: &mut ValueStore,
         writer: IdKey,
+        decisions: &mut Decisions<'_>,
     ) -> Result<(), EngineError> {
         props.reserve(self.set_once().count() + self.set().count());
         for (key, value) in self.set_once().chain(self.set()) {
             let key = keys.intern(key)?;
-            props.put(key, writer, values.intern(value)?);
+            props.put(key, writer, decisions.intern(values, value)?);
         }
         Ok(())
     }
@@ -330,8 +332,9 @@ impl<'e> Ops<'e> {
     /// With `filter_churn`, changes only of churn-filtered keys that already existed are not
     /// written (docs/behaviour.md §7.4): they are written only together with a change that counts.
     ///
-    /// With `taken`, the decision this call returned with [`Applied::Written`] on a copy in
-    /// the same state, nothing is decided again: its writes are made.
+    /// When `decisions` holds the decision this call made on a copy in the same state, it
+    /// is not made again: its writes are made. A decision made here that writes is kept in
+    /// `decisions`.
     #[allow(
         clippy::too_many_arguments,
         reason = "the properties, the tables they name, the writer, the log and the decision are apart"
@@ -344,8 +347,8 @@ impl<'e> Ops<'e> {
         writer: IdKey,
         filter_churn: bool,
         mut log: Option<&mut PropertyChanges>,
-        taken: Option<Decided>,
-    ) -> Result<(Applied, Decided), EngineError> {
+        decisions: &mut Decisions<'_>,
+    ) -> Result<Applied, EngineError> {
         // `$unset` only removes keys present before this event, so look them up first.
         let mut removed: Vec<PropKey> = Vec::new();
         for key in self.unset() {
@@ -356,13 +359,14 @@ impl<'e> Ops<'e> {
                 removed.push(k);
             }
         }
-        let decided = match taken {
+        let decided = match decisions.taken() {
             Some(decided) => decided,
             None => match self.decide(props, keys, values, filter_churn, &removed) {
                 Ok(decided) => decided,
-                Err(applied) => return Ok((applied, Decided::default())),
+                Err(applied) => return Ok(applied),
             },
         };
+        decisions.keep(decided);
         let Decided {
             set_once: once_writes,
             set: set_writes,
@@ -370,7 +374,7 @@ impl<'e> Ops<'e> {
         for (i, (key, value)) in self.set_once().enumerate() {
             if once_writes.wanted(i, || current(props, keys, key).is_none()) {
                 let k = keys.intern(key)?;
-                props.put(k, writer, values.intern(value)?);
+                props.put(k, writer, decisions.intern(values, value)?);
                 if let Some(log) = log.as_deref_mut() {
                     log.set.push((key.text.into(), value.clone()));
                 }
@@ -379,7 +383,7 @@ impl<'e> Ops<'e> {
         for (i, (key, value)) in self.set().enumerate() {
             if set_writes.wanted(i, || is_new(props, keys, values, key, value)) {
                 let k = keys.intern(key)?;
-                props.put(k, writer, values.intern(value)?);
+                props.put(k, writer, decisions.intern(values, value)?);
                 if let Some(log) = log.as_deref_mut() {
                     log.set.push((key.text.into(), value.clone()));
                 }
@@ -391,7 +395,7 @@ impl<'e> Ops<'e> {
                 log.unset.push(keys.names.get(k.raw()).into());
             }
         }
-        Ok((Applied::Written, decided))
+        Ok(Applied::Written)
     }
 
     /// What the operations write to `props`, with `removed` the `$unset` keys present; or,

@@ -1,6 +1,7 @@
 use super::*;
 use crate::event::Event;
 use crate::graph::Props;
+use crate::posthog::decisions::Kept;
 
 fn obj(members: &[(&str, Value)]) -> Value {
     Value::object(members.iter().map(|(k, v)| (*k, v.clone())))
@@ -25,12 +26,20 @@ fn apply(props: &[(&str, Value)], event: &Event, filter_churn: bool) -> (Value, 
     let setup = Event::new("$set", "u").with_property("$set", obj(props));
     let mut state = Props::default();
     Ops::of_event(&setup, false)
-        .create(&mut state, &mut keys, &mut values, IdKey::from_raw(0))
+        .create(
+            &mut state,
+            &mut keys,
+            &mut values,
+            IdKey::from_raw(0),
+            &mut Decisions::Make,
+        )
         .unwrap();
-    let before = state.clone();
+    let (before, values_before) = (state.clone(), values.clone());
     let ops = Ops::of_event(event, true);
     let writer = IdKey::from_raw(1);
-    let (applied, decided) = ops
+    let mut slots = Vec::new();
+    let mut decisions = Decisions::Keep(Kept::default(), &mut slots);
+    let applied = ops
         .apply(
             &mut state,
             &mut keys,
@@ -38,26 +47,30 @@ fn apply(props: &[(&str, Value)], event: &Event, filter_churn: bool) -> (Value, 
             writer,
             filter_churn,
             None,
-            None,
+            &mut decisions,
         )
         .unwrap();
+    let kept = decisions.kept();
     let changed = applied == Applied::Written;
     if changed {
-        // A copy in the state before, taking the decision, ends the same.
-        let mut copy = before;
-        let (again, _) = ops
+        // A copy in the state before, taking the decision and the slots, ends the same,
+        // down to the slots of its values.
+        let (mut copy, mut copy_values) = (before, values_before);
+        assert_eq!(kept.slots(), slots.len());
+        let again = ops
             .apply(
                 &mut copy,
                 &mut keys,
-                &mut values,
+                &mut copy_values,
                 writer,
                 filter_churn,
                 None,
-                Some(decided),
+                &mut Decisions::Take(kept, slots.iter()),
             )
             .unwrap();
         assert_eq!(again, Applied::Written);
         assert_eq!(copy.entries(), state.entries());
+        assert_eq!(copy_values.parts(), values.parts());
     }
     let result = Value::object(
         state
@@ -207,7 +220,13 @@ fn overlay_keeps_target_values_on_shared_keys() {
         );
         let mut created = Props::default();
         Ops::of_event(&event, false)
-            .create(&mut created, keys, &mut values, IdKey::from_raw(0))
+            .create(
+                &mut created,
+                keys,
+                &mut values,
+                IdKey::from_raw(0),
+                &mut Decisions::Make,
+            )
             .unwrap();
         created
     };

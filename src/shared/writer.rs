@@ -10,6 +10,7 @@ use super::reader::EngineReader;
 use crate::engine::{Counters, Engine};
 use crate::error::{EditError, EngineError};
 use crate::event::{Event, Project, Timestamp};
+use crate::graph::ValueId;
 use crate::posthog::{Decisions, Kept, Outcome, Unlinked};
 
 /// How often the writer looks again for the last view of the copy it takes back before
@@ -25,8 +26,8 @@ const SPINS_BEFORE_YIELDING: u32 = 1_000;
 )]
 enum Op {
     /// An event that changed the graph, with what its application kept (the decision of an
-    /// update that wrote, the uuid of a person created): the other copy takes it rather
-    /// than make it again.
+    /// update that wrote, the uuid of a person created, and how many of the writer's value
+    /// slots are its own): the other copy takes it rather than make it again.
     Apply(Event, Kept),
     /// The counters after events that changed nothing else (most events of a realistic
     /// stream: a returning user's pageview): the other copy takes the counts instead of
@@ -41,10 +42,14 @@ enum Op {
 impl Op {
     /// Makes the change again. Its result was seen when it was first made; the same change
     /// on the same state gives the same result, so it is not looked at twice.
-    fn replay(&self, engine: &mut Engine, outcome: &mut Outcome) {
+    /// `slots` are the value slots the writer kept from here on, in order: an event takes
+    /// its own part and leaves the rest.
+    fn replay(&self, engine: &mut Engine, outcome: &mut Outcome, slots: &mut &[Option<ValueId>]) {
         let _same_as_the_first_time = match self {
             Op::Apply(event, kept) => {
-                let mut decisions = Decisions::Take(*kept);
+                let (own, rest) = slots.split_at(kept.slots().min(slots.len()));
+                *slots = rest;
+                let mut decisions = Decisions::Take(*kept, own.iter());
                 engine
                     .apply_deciding(event, outcome, &mut decisions)
                     .map_err(drop)
@@ -73,6 +78,9 @@ pub struct EngineWriter {
     working: Engine,
     position: Vec<u8>,
     log: Vec<Op>,
+    /// The value slots the logged events' writes found already stored, in order, for the
+    /// replay to take (`posthog::Decisions::Keep`).
+    slots: Vec<Option<ValueId>>,
     /// Operations since the last publish (one log entry may stand for several).
     unpublished: usize,
     /// Publishes so far.
@@ -92,6 +100,7 @@ impl Engine {
             working: self,
             position,
             log: Vec::new(),
+            slots: Vec::new(),
             unpublished: 0,
             sequence: 0,
             shared,
@@ -150,18 +159,17 @@ impl EngineWriter {
         self.unpublished += 1;
         let before = self.working.revision(event.project());
         let mut outcome = Outcome::default();
-        let mut decisions = Decisions::Keep(Kept::default());
+        let slots_before = self.slots.len();
+        let mut decisions = Decisions::Keep(Kept::default(), &mut self.slots);
         let applied = self
             .working
             .apply_deciding(&event, &mut outcome, &mut decisions)
             .map(|()| outcome);
+        let kept = decisions.kept();
         if self.working.revision(event.project()) == before {
+            self.slots.truncate(slots_before);
             self.count_unchanged();
         } else {
-            let kept = match decisions {
-                Decisions::Keep(kept) => kept,
-                Decisions::Make | Decisions::Take(_) => Kept::default(),
-            };
             self.log.push(Op::Apply(event, kept));
         }
         applied
@@ -276,9 +284,11 @@ impl EngineWriter {
         let record_changes = standby.engine.config.record_changes;
         standby.engine.config.record_changes = false;
         let mut outcome = Outcome::default();
+        let mut slots = self.slots.as_slice();
         for op in self.log.drain(..) {
-            op.replay(&mut standby.engine, &mut outcome);
+            op.replay(&mut standby.engine, &mut outcome, &mut slots);
         }
+        self.slots.clear();
         standby.engine.config.record_changes = record_changes;
         self.unpublished = 0;
         standby.reset_pins();
