@@ -33,7 +33,7 @@ pub(crate) struct Applier<'a, 't> {
     pub(crate) values: &'a mut ValueStore,
     /// The event's 1-based place in the engine's life, kept on the links it makes.
     pub(crate) ordinal: u64,
-    /// How the update of a person's properties is decided.
+    /// By the rules, or as a copy in the same state kept (`decisions.rs`).
     pub(crate) decisions: &'a mut Decisions<'t>,
 }
 
