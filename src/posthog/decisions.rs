@@ -35,7 +35,7 @@ pub(crate) struct Kept {
     /// The decision of the update, when it wrote.
     update: Option<Decided>,
     /// The uuid of the first person the event created: PostHog's SHA-1 of the project and
-    /// the id, a thousand instructions the standby copy need not spend.
+    /// the id, about 1,900 instructions the standby copy need not spend.
     created: Option<Uuid>,
     /// How many value slots the event kept, in the list [`Decisions::Keep`] writes to.
     slots: u32,
