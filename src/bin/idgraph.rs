@@ -23,14 +23,14 @@ use idgraph::{
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// jemalloc rather than glibc's allocator: a parse worker builds a chunk's events and frees
-/// them together once they are applied, and glibc serves most of those blocks from its slow
-/// shared lists, past the seven of a size its per-thread cache keeps. `idgraph ingest` of the
-/// 1M-event stream on two cores runs about 10% faster this way (BENCHMARKS.md, "Where the
-/// time of `idgraph ingest` goes").
+#[cfg(not(target_env = "msvc"))]
+#[path = "idgraph/allocator.rs"]
+mod allocator;
+
+/// jemalloc for small blocks, the system's allocator for large ones (`allocator.rs`).
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static ALLOCATOR: allocator::CommandAllocator = allocator::CommandAllocator;
 
 /// The exit statuses, as `idgraph --help` tells them.
 const EXIT_STATUS: &str = "Exit status: 0 success, also when the reader of standard output \
