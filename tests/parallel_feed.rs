@@ -177,7 +177,33 @@ impl FeedWatch for Heard {
     }
 }
 
+/// The input handed over at most `piece` bytes a read, so that lines end and begin across
+/// the reads the feed buffers.
+struct Trickle<'a> {
+    input: &'a [u8],
+    piece: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.piece).min(self.input.len());
+        buf[..n].copy_from_slice(&self.input[..n]);
+        self.input = &self.input[n..];
+        Ok(n)
+    }
+}
+
 fn parallel(input: &[u8], workers: usize, chunk_bytes: usize, strict: bool) -> (Ended, Heard) {
+    parallel_in_pieces(input, usize::MAX, workers, chunk_bytes, strict)
+}
+
+fn parallel_in_pieces(
+    input: &[u8],
+    piece: usize,
+    workers: usize,
+    chunk_bytes: usize,
+    strict: bool,
+) -> (Ended, Heard) {
     let mut replay = builder()
         .parse_threads(workers)
         .chunk_bytes(chunk_bytes)
@@ -186,7 +212,7 @@ fn parallel(input: &[u8], workers: usize, chunk_bytes: usize, strict: bool) -> (
         strict,
         ..Heard::default()
     };
-    let fed = replay.feed(input, &mut heard).unwrap();
+    let fed = replay.feed(Trickle { input, piece }, &mut heard).unwrap();
     assert_eq!(fed.stopped, strict && !heard.rejected.is_empty());
     assert_eq!(fed.lines, replay.line_number());
     assert_eq!(fed.applied, replay.applied());
@@ -210,11 +236,12 @@ proptest! {
         final_break in any::<bool>(),
         workers in 0_usize..=3,
         chunk_bytes in prop_oneof![1_usize..64, 64_usize..8192],
+        piece in prop_oneof![1_usize..16, 16_usize..400, Just(usize::MAX)],
         strict in any::<bool>(),
     ) {
         let input = stream(seed, events, shape, &adversarial, &bad, crlf_every, final_break);
         let expected = serial(&input, strict);
-        let (got, heard) = parallel(&input, workers, chunk_bytes, strict);
+        let (got, heard) = parallel_in_pieces(&input, piece, workers, chunk_bytes, strict);
         prop_assert_eq!(&got, &expected);
         if !strict || heard.rejected.is_empty() {
             prop_assert_eq!(heard.lines_done, expected.lines);
