@@ -6,6 +6,7 @@ mod gzip;
 mod lifted;
 mod model;
 mod reader;
+mod scan;
 mod text;
 mod value;
 mod writer;

@@ -83,7 +83,23 @@ impl ReadFailure {
 /// The parts are filled where the caller keeps them rather than returned: they are several
 /// hundred bytes, and returning them through serde's layers copies them several times
 /// a line.
+///
+/// The plain line is read by `super::scan`, directly; whatever it leaves (escapes, errors,
+/// odd shapes) by the serde visitor, which alone decides what is rejected and why.
 pub(crate) fn read_object<'de>(
+    text: &'de str,
+    keep: Keep,
+    parts: &mut Parts<'de>,
+) -> Result<Result<(), String>, ReadFailure> {
+    if super::scan::scan_object(text, keep, parts).is_some() {
+        return Ok(Ok(()));
+    }
+    *parts = Parts::default();
+    read_object_by_serde(text, keep, parts)
+}
+
+/// [`read_object`] by the serde visitor alone.
+pub(super) fn read_object_by_serde<'de>(
     text: &'de str,
     keep: Keep,
     parts: &mut Parts<'de>,
@@ -223,35 +239,35 @@ impl<'de> Visitor<'de> for EventVisitor<'_, 'de> {
 /// The fields of one JSON object, as read, before [`assemble`] judges them.
 #[derive(Default)]
 pub(crate) struct Parts<'de> {
-    name: Option<Scalar<'de>>,
-    distinct_id: Option<Value>,
-    props: IdentityProperties,
-    timestamp: Option<Scalar<'de>>,
-    uuid: Option<Scalar<'de>>,
-    team_id: Option<Value>,
-    token: Option<Value>,
-    api_key: Option<Value>,
-    top_set: Option<Value>,
-    top_set_once: Option<Value>,
-    dollar_distinct_id: Option<Value>,
-    offset: Option<Value>,
-    sent_at: Option<Scalar<'de>>,
+    pub(super) name: Option<Scalar<'de>>,
+    pub(super) distinct_id: Option<Value>,
+    pub(super) props: IdentityProperties,
+    pub(super) timestamp: Option<Scalar<'de>>,
+    pub(super) uuid: Option<Scalar<'de>>,
+    pub(super) team_id: Option<Value>,
+    pub(super) token: Option<Value>,
+    pub(super) api_key: Option<Value>,
+    pub(super) top_set: Option<Value>,
+    pub(super) top_set_once: Option<Value>,
+    pub(super) dollar_distinct_id: Option<Value>,
+    pub(super) offset: Option<Value>,
+    pub(super) sent_at: Option<Scalar<'de>>,
     /// Kept as its text: the members of a batch are read one by one, so that one bad event
     /// rejects only itself.
-    batch: Option<&'de RawValue>,
-    capture_props: CaptureProperties,
+    pub(super) batch: Option<&'de RawValue>,
+    pub(super) capture_props: CaptureProperties,
 }
 
 /// The properties that §1.1 reads and identity does not keep.
 #[derive(Default)]
-struct CaptureProperties {
-    distinct_id: Option<Value>,
-    token: Option<Value>,
-    ignore_sent_at: Option<Value>,
+pub(super) struct CaptureProperties {
+    pub(super) distinct_id: Option<Value>,
+    pub(super) token: Option<Value>,
+    pub(super) ignore_sent_at: Option<Value>,
 }
 
 impl CaptureProperties {
-    fn slot(&mut self, key: &str) -> Option<&mut Option<Value>> {
+    pub(super) fn slot(&mut self, key: &str) -> Option<&mut Option<Value>> {
         match key {
             "distinct_id" => Some(&mut self.distinct_id),
             "token" => Some(&mut self.token),
@@ -601,7 +617,7 @@ impl<'de> Visitor<'de> for PropertiesSeed<'_> {
 
 /// A string field's value, borrowed from the input when it has no escapes; only its type
 /// is kept otherwise.
-enum Scalar<'de> {
+pub(super) enum Scalar<'de> {
     Null,
     Text(Cow<'de, str>),
     Other,
