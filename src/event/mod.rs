@@ -5,6 +5,7 @@ mod clock;
 mod gzip;
 mod lifted;
 mod model;
+mod plain_time;
 mod reader;
 mod scan;
 mod text;

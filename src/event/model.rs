@@ -118,6 +118,9 @@ impl Timestamp {
     /// 0000-9999 (`9999-12-31T23:00:00-05:00`).
     pub fn parse(text: &str) -> Result<Timestamp, EventError> {
         use time::format_description::well_known::Rfc3339;
+        if let Some(micros) = super::plain_time::plain_utc_micros(text) {
+            return Ok(Timestamp(micros));
+        }
         let invalid = || EventError::InvalidTimestamp(text.chars().take(64).collect());
         if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
             return in_utc_range(t, text);
