@@ -5,6 +5,8 @@
 //! The parser is a serde visitor that keeps only what identity processing reads and skips
 //! every other property without building it, which is most of the cost of a JSON line. One
 //! visitor reads both; [`Reading`] says which rules turn what it read into an [`Event`].
+//! Plain lines (no escape, no control character) are first read by `super::scan` into the
+//! same [`Parts`], faster; the visitor reads whatever that reader leaves.
 
 use std::borrow::Cow;
 use std::fmt;
