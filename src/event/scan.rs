@@ -19,7 +19,7 @@ use std::borrow::Cow;
 
 use super::model::IdentityProperties;
 use super::reader::{CaptureProperties, Keep, Parts, Scalar};
-use super::value::Value;
+use super::value::{Members, Value};
 
 /// Deeper than any event line nests; serde_json's own limit is 128.
 const MAX_DEPTH: usize = 32;
@@ -173,39 +173,22 @@ impl<'de> Scan<'de> {
         }
     }
 
-    /// The first members gather on the stack, as in `Value`'s visitor, and
-    /// [`Value::object`] sorts them and keeps the last of a repeated key.
+    /// Gathered as `Value`'s serde visitor gathers them ([`Members`]).
     fn object(&mut self, depth: usize) -> Option<Value> {
-        let mut first: [(Box<str>, Value); 8] = Default::default();
-        let (mut gathered, mut rest) = (0, Vec::new());
+        let mut members = Members::default();
         self.object_members(|scan, key| {
-            let member = (Box::from(key), scan.value(depth)?);
-            match first.get_mut(gathered) {
-                Some(slot) => {
-                    *slot = member;
-                    gathered += 1;
-                }
-                None => rest.push(member),
-            }
+            members.push(key.into(), scan.value(depth)?);
             Some(())
         })?;
-        Some(Value::object(first.into_iter().take(gathered).chain(rest)))
+        Some(members.into_object())
     }
 
     fn array(&mut self, depth: usize) -> Option<Value> {
         let mut items = Vec::new();
-        self.expect(b'[')?;
-        self.skip_whitespace();
-        if !self.eat(b']') {
-            loop {
-                items.push(self.value(depth)?);
-                self.skip_whitespace();
-                if !self.eat(b',') {
-                    self.expect(b']')?;
-                    break;
-                }
-            }
-        }
+        self.array_items(|scan| {
+            items.push(scan.value(depth)?);
+            Some(())
+        })?;
         Some(Value::Array(items.into_boxed_slice()))
     }
 
@@ -243,20 +226,22 @@ impl<'de> Scan<'de> {
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
             b'{' if depth < MAX_DEPTH => self.object_members(|scan, _| scan.skip_value(depth + 1)),
-            b'[' if depth < MAX_DEPTH => self.array_items(depth + 1),
+            b'[' if depth < MAX_DEPTH => self.array_items(|scan| scan.skip_value(depth + 1)),
             b'-' | b'0'..=b'9' => self.number(),
             _ => None,
         }
     }
 
-    fn array_items(&mut self, depth: usize) -> Option<()> {
+    /// An array, each item read by `item`.
+    fn array_items(&mut self, mut item: impl FnMut(&mut Scan<'de>) -> Option<()>) -> Option<()> {
         self.expect(b'[')?;
         self.skip_whitespace();
         if self.eat(b']') {
             return Some(());
         }
         loop {
-            self.skip_value(depth)?;
+            self.skip_whitespace();
+            item(self)?;
             self.skip_whitespace();
             if !self.eat(b',') {
                 return self.expect(b']');
@@ -297,8 +282,10 @@ impl<'de> Scan<'de> {
         (next == word).then(|| self.at += word.len())
     }
 
+    /// Spaces: the other whitespace JSON allows are control characters, which a line read
+    /// here never holds ([`has_escape_or_control`]).
     fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes.get(self.at) {
+        while self.bytes.get(self.at) == Some(&b' ') {
             self.at += 1;
         }
     }

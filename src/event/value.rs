@@ -281,23 +281,44 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Array(items.into_boxed_slice()))
     }
 
-    /// The first members gather on the stack, so that an object of up to eight (a `$set`
-    /// is a few) is one allocation of its exact size, where a growing vector would be two
-    /// or three and a shrink (JSON gives no length to reserve).
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut first: [(Box<str>, Value); 8] = Default::default();
-        let (mut gathered, mut rest) = (0, Vec::new());
+        let mut members = Members::default();
         while let Some(key) = map.next_key::<Box<str>>()? {
-            let value = map.next_value()?;
-            match first.get_mut(gathered) {
-                Some(slot) => {
-                    *slot = (key, value);
-                    gathered += 1;
-                }
-                None => rest.push((key, value)),
-            }
+            members.push(key, map.next_value()?);
         }
-        Ok(Value::object(first.into_iter().take(gathered).chain(rest)))
+        Ok(members.into_object())
+    }
+}
+
+/// An object's members as they are read. The first eight gather on the stack, so that an
+/// object of up to eight (a `$set` is a few) is one allocation of its exact size, where a
+/// growing vector would be two or three and a shrink (JSON gives no length to reserve).
+#[derive(Default)]
+pub(super) struct Members {
+    first: [(Box<str>, Value); 8],
+    gathered: usize,
+    rest: Vec<(Box<str>, Value)>,
+}
+
+impl Members {
+    pub(super) fn push(&mut self, key: Box<str>, value: Value) {
+        match self.first.get_mut(self.gathered) {
+            Some(slot) => {
+                *slot = (key, value);
+                self.gathered += 1;
+            }
+            None => self.rest.push((key, value)),
+        }
+    }
+
+    /// The object, sorted by key, the last of a repeated key kept ([`Value::object`]).
+    pub(super) fn into_object(self) -> Value {
+        let Members {
+            first,
+            gathered,
+            rest,
+        } = self;
+        Value::object(first.into_iter().take(gathered).chain(rest))
     }
 }
 
